@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace stagewise {
+
+/// Everything `serve` and the tools can be configured with. Loaded from a
+/// JSON file (sections as below), then `STAGEWISE_<SECTION>_<KEY>`
+/// environment variables, then CLI flags, each overriding the one before.
+struct Config {
+  struct Kafka {
+    std::string bootstrap_servers;  ///< empty: start the embedded cluster
+    int partitions = 8;             ///< partitions of topics the embedded cluster creates
+    std::string group_id = "stagewise";
+    std::map<std::string, std::string> properties;  ///< passed to librdkafka as is
+  } kafka;
+  struct Store {
+    std::string data_dir = "./stagewise-data";
+    bool sync = true;  ///< fsync the WAL on every batch commit
+  } store;
+  struct Http {
+    std::string host = "127.0.0.1";
+    int port = 8080;  ///< 0: pick a free port
+  } http;
+  struct Workflows {
+    std::string dir = "workflows";
+  } workflows;
+  struct Processor {
+    int batch_max_events = 2000;
+    int batch_max_ms = 5;
+    int64_t max_event_bytes = 256 * 1024;
+  } processor;
+  struct Log {
+    std::string level = "info";
+    std::string format = "text";  ///< text or json
+  } log;
+};
+
+/// Reads a config file (may be empty: defaults), then applies environment
+/// overrides. Throws std::runtime_error naming the file and key on error.
+Config load_config(const std::string& path);
+
+/// Applies `STAGEWISE_<SECTION>_<KEY>` variables from the environment.
+void apply_env_overrides(Config& c);
+
+/// The effective configuration as JSON (for /v1/info and --help output).
+nlohmann::json to_json(const Config& c);
+
+}  // namespace stagewise

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cloudevent.h"
+#include "common/reasons.h"
+#include "workflow/workflow.h"
+
+namespace stagewise::workflow {
+
+/// Where one application stands, and what it has accumulated.
+struct Application {
+  std::string id;
+  std::string program;
+  int workflow_version = 0;
+  std::string stage;
+  int64_t stage_entered_ms = 0;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  uint64_t sequence = 0;  ///< number of events applied to it; the last history entry's sequence
+  /// profile, documents, reviews, reviewers, interview, decision, offer,
+  /// onboarding, reports, withdrawal, notes: see workflows/README.md.
+  nlohmann::json facts = nlohmann::json::object();
+
+  bool operator==(const Application&) const = default;
+};
+
+nlohmann::json to_json(const Application& a);
+/// Inverse of to_json; throws nlohmann::json::exception on a malformed value.
+Application application_from_json(const nlohmann::json& j);
+
+struct Notification {
+  std::string recipient;
+  std::string template_name;
+  std::string stage;
+};
+
+/// The event was applied: `next` is the new state (sequence advanced).
+struct Applied {
+  Application next;
+  std::optional<std::string> from;  ///< nullopt when the event created the application
+  std::string to;
+  bool moved = false;
+  int transition = -1;  ///< index of the transition that fired, -1 when none
+  std::vector<Notification> notifications;
+};
+
+struct Rejected {
+  Reason reason;
+  std::string message;
+};
+
+using Outcome = std::variant<Applied, Rejected>;
+
+/// Applies one event. Pure: no clock, no I/O; time is the event's time.
+/// `current` is nullptr for an unknown application. Picks the workflow:
+/// the latest version of the event's program for a new application, the
+/// application's own version otherwise. Never throws.
+Outcome apply(const Registry& registry, const Application* current, const CloudEvent& event);
+
+/// Applies one event with a known workflow (same contract as above).
+Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& event);
+
+/// The document guards are evaluated against (DESIGN.md §6).
+nlohmann::json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event);
+
+/// The review aggregate guards see as application.reviews.
+nlohmann::json review_aggregate(const Workflow& wf, const Application& app);
+
+}  // namespace stagewise::workflow

@@ -1,0 +1,117 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "workflow/jsonlogic.h"
+
+namespace stagewise::workflow {
+
+/// A notification a state asks for on entry.
+struct Notify {
+  std::string recipient;  ///< a role: applicant, reviewer, program_manager, ...
+  std::string template_name;
+};
+
+struct Deadline {
+  std::string after;  ///< as written, e.g. "P14D"
+  int64_t after_ms = 0;
+  std::vector<std::string> reminders;  ///< durations after entry, as written
+  std::vector<int64_t> reminders_ms;
+};
+
+struct Criterion {
+  std::string name;
+  double weight = 1;
+  double min = 1;
+  double max = 5;
+};
+
+struct ReviewSpec {
+  int reviewers = 0;
+  bool blind = false;
+  std::vector<Criterion> rubric;
+};
+
+struct State {
+  std::string name;
+  std::string title;
+  bool terminal = false;
+  std::vector<std::string> accepts;
+  std::vector<Notify> on_enter;
+  std::optional<Deadline> deadline;
+  std::optional<ReviewSpec> review;
+};
+
+struct Transition {
+  int index = 0;     ///< position in the file's `transitions` array
+  std::string from;  ///< a state, or "*" for any non-terminal state
+  std::string on;    ///< the event type
+  std::string to;
+  std::vector<std::string> roles;  ///< empty: any actor
+  std::optional<jsonlogic::Rule> guard;
+  nlohmann::json guard_source;  ///< the guard as written (null when none)
+  std::string description;
+};
+
+/// One program at one version, validated. Immutable once loaded, so it is
+/// safe to share between threads.
+struct Workflow {
+  std::string program;
+  int version = 0;
+  std::string title;
+  std::string initial;
+  std::string file;  ///< where it was loaded from
+  std::map<std::string, State> states;
+  std::vector<Transition> transitions;
+  nlohmann::json source;  ///< the document as written
+
+  const State* state(const std::string& name) const;
+  /// The rubric used to check review scores in `stage`: the stage's own,
+  /// else the first rubric the workflow declares; nullptr when none.
+  const ReviewSpec* review_spec(const std::string& stage) const;
+};
+
+/// A problem found while loading: file, JSON pointer and one sentence.
+struct Problem {
+  std::string file;
+  std::string pointer;
+  std::string message;
+  std::string to_string() const;
+};
+
+/// Validates a parsed workflow document. Appends every problem found;
+/// returns the workflow only when there are none.
+std::optional<Workflow> parse_workflow(const nlohmann::json& doc, const std::string& file,
+                                       std::vector<Problem>& problems);
+
+/// Reads and validates one file (JSON syntax errors carry line and column).
+std::optional<Workflow> load_workflow_file(const std::string& path,
+                                           std::vector<Problem>& problems);
+
+/// All loaded workflows, by program and version. Immutable after loading;
+/// shared read-only between threads.
+class Registry {
+ public:
+  /// Loads files and folders (every *.json inside a folder, not recursing).
+  /// Appends all problems; duplicates of (program, version) are problems too.
+  static Registry load(const std::vector<std::string>& paths, std::vector<Problem>& problems);
+
+  void add(Workflow wf, std::vector<Problem>& problems);
+  const Workflow* find(const std::string& program, int version) const;
+  const Workflow* latest(const std::string& program) const;
+  /// Every workflow, by program then version.
+  std::vector<const Workflow*> all() const;
+  bool empty() const { return by_program_.empty(); }
+
+ private:
+  std::map<std::string, std::map<int, std::shared_ptr<const Workflow>>> by_program_;
+};
+
+}  // namespace stagewise::workflow
