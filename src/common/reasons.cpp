@@ -16,6 +16,7 @@ std::string_view reason_code(Reason r) {
     case Reason::unauthorized: return "unauthorized";
     case Reason::not_accepted_in_stage: return "not_accepted_in_stage";
     case Reason::invalid_data: return "invalid_data";
+    case Reason::conflict_of_interest: return "conflict_of_interest";
     case Reason::engine_error: return "engine_error";
   }
   return "unknown";

@@ -19,6 +19,7 @@ enum class Reason {
   unauthorized,
   not_accepted_in_stage,
   invalid_data,
+  conflict_of_interest,
   engine_error,
 };
 

@@ -1,0 +1,250 @@
+#include "api/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "api/views.h"
+#include "common/reasons.h"
+
+namespace stagewise::api {
+namespace {
+
+using nlohmann::json;
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void fail(httplib::Response& res, int status, const std::string& code, const std::string& msg) {
+  reply(res, status, error_view(code, msg));
+}
+
+const char* kDashboard = R"HTML(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>stagewise</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}
+td,th{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:left}h2{margin-top:1.5em}</style>
+</head><body><h1>stagewise</h1><div id="info">loading…</div><div id="programs"></div>
+<script>
+async function load(){
+  const info = await (await fetch('/v1/info')).json();
+  document.getElementById('info').textContent =
+    'version ' + info.version + ' · bootstrap ' + info.bootstrap_servers;
+  const wf = await (await fetch('/v1/workflows')).json();
+  const root = document.getElementById('programs'); root.innerHTML = '';
+  for (const p of wf.workflows) {
+    const f = await (await fetch('/v1/programs/' + encodeURIComponent(p.program) + '/funnel')).json();
+    const h = document.createElement('h2'); h.textContent = p.title + ' (' + p.program + ')';
+    const t = document.createElement('table');
+    t.innerHTML = '<tr><th>stage</th><th>applications</th></tr>' + f.stages.map(s =>
+      '<tr><td>' + s.stage + (s.terminal ? ' ■' : '') + '</td><td>' + s.count + '</td></tr>').join('');
+    root.append(h, t);
+  }
+}
+load(); setInterval(load, 2000);
+</script></body></html>)HTML";
+
+}  // namespace
+
+Server::Server(Context ctx) : ctx_(std::move(ctx)), http_(std::make_unique<httplib::Server>()) {
+  routes();
+}
+
+Server::~Server() { stop(); }
+
+void Server::routes() {
+  auto& s = *http_;
+  const Context& c = ctx_;
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, {{"status", "ok"}});
+  });
+  s.Get("/readyz", [&c](const httplib::Request&, httplib::Response& res) {
+    const bool ready = c.processor == nullptr || c.processor->ready();
+    reply(res, ready ? 200 : 503, {{"ready", ready}});
+  });
+  s.Get("/metrics", [&c](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_text(c.processor ? &c.processor->stats() : nullptr, c.store),
+                    "text/plain; version=0.0.4");
+  });
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kDashboard, "text/html; charset=utf-8");
+  });
+  s.Get("/v1/info", [&c](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, c.info);
+  });
+  s.Get("/v1/workflows", [&c](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, workflows_view(*c.registry));
+  });
+  s.Get(R"(/v1/applications/([^/]+))", [&c](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    auto app = c.store->application(id);
+    if (!app) {
+      if (app.error().is_not_found())
+        return fail(res, 404, "not_found", "no application \"" + id + "\"");
+      return fail(res, 500, "store_error", app.error().message);
+    }
+    reply(res, 200, application_view(*app));
+  });
+  s.Get(R"(/v1/applications/([^/]+)/history)",
+        [&c](const httplib::Request& req, httplib::Response& res) {
+          const std::string id = req.matches[1];
+          auto h = c.store->history(id);
+          if (!h) return fail(res, 500, "store_error", h.error().message);
+          if (h->empty()) return fail(res, 404, "not_found", "no application \"" + id + "\"");
+          reply(res, 200, history_view(*h));
+        });
+  s.Get(R"(/v1/programs/([^/]+)/applications)",
+        [&c](const httplib::Request& req, httplib::Response& res) {
+          const std::string program = req.matches[1];
+          const workflow::Workflow* wf = c.registry->latest(program);
+          if (wf == nullptr) return fail(res, 404, "not_found", "no program \"" + program + "\"");
+          size_t limit = 100;
+          if (req.has_param("limit")) {
+            try {
+              limit = std::stoul(req.get_param_value("limit"));
+            } catch (const std::exception&) {
+              return fail(res, 400, "invalid_argument", "limit must be a positive integer");
+            }
+          }
+          std::vector<std::string> stages;
+          if (req.has_param("stage")) {
+            stages.push_back(req.get_param_value("stage"));
+            if (!wf->state(stages[0]))
+              return fail(res, 400, "invalid_argument",
+                          "program \"" + program + "\" has no stage \"" + stages[0] + "\"");
+          } else {
+            for (const auto& [name, st] : wf->states) stages.push_back(name);
+          }
+          json apps = json::array();
+          for (const auto& stage : stages) {
+            auto ids = c.store->list_stage(program, stage, limit - apps.size(),
+                                           req.get_param_value("after"));
+            if (!ids) return fail(res, 500, "store_error", ids.error().message);
+            for (const auto& id : *ids) apps.push_back({{"id", id}, {"stage", stage}});
+            if (apps.size() >= limit) break;
+          }
+          reply(res, 200, {{"program", program}, {"applications", apps}});
+        });
+  s.Get(R"(/v1/programs/([^/]+)/funnel)",
+        [&c](const httplib::Request& req, httplib::Response& res) {
+          const std::string program = req.matches[1];
+          const workflow::Workflow* wf = c.registry->latest(program);
+          if (wf == nullptr) return fail(res, 404, "not_found", "no program \"" + program + "\"");
+          auto counts = c.store->stage_counts(program);
+          if (!counts) return fail(res, 500, "store_error", counts.error().message);
+          reply(res, 200, funnel_view(*wf, *counts));
+        });
+  s.Post("/v1/events", [&c](const httplib::Request& req, httplib::Response& res) {
+    if (c.intake == nullptr)
+      return fail(res, 503, "unavailable", "this server does not take events");
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded())
+      return fail(res, 400, "malformed_json",
+                  "the body is not valid JSON: send one CloudEvent object or an array of them");
+    std::vector<json> events;
+    if (body.is_array()) events.assign(body.begin(), body.end());
+    else events.push_back(std::move(body));
+    if (events.empty()) return fail(res, 400, "invalid_argument", "the array of events is empty");
+    const auto results = c.intake->submit(events, 10000);
+    json out = json::array();
+    bool all_ok = true, any_invalid = false;
+    for (const auto& r : results) {
+      json item = {{"id", r.id}, {"accepted", r.accepted}};
+      if (!r.accepted) {
+        all_ok = false;
+        any_invalid = any_invalid || (r.code != "timeout" && r.code != "unavailable");
+        item["error"] = {{"code", r.code}, {"message", r.error}};
+      }
+      out.push_back(std::move(item));
+    }
+    if (all_ok) {
+      json ids = json::array();
+      for (const auto& r : results) ids.push_back(r.id);
+      return reply(res, 202, {{"accepted", results.size()}, {"ids", ids}, {"events", out}});
+    }
+    // Nothing is half-done silently: each event says whether it was taken.
+    const int status = any_invalid ? 400 : 503;
+    json body_out = error_view(any_invalid ? "invalid_event" : "unavailable",
+                               results.size() == 1 ? out[0]["error"]["message"].get<std::string>()
+                                                   : "some events were not accepted; see events");
+    body_out["events"] = out;
+    reply(res, status, body_out);
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                             std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    fail(res, 500, "internal", what);
+  });
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty())
+      fail(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
+  });
+}
+
+Result<int> Server::start(const std::string& host, int port) {
+  int bound = port;
+  if (port == 0) {
+    bound = http_->bind_to_any_port(host.c_str());
+    if (bound < 0) return make_error(Errc::unavailable, "cannot bind an HTTP port on " + host);
+  } else if (!http_->bind_to_port(host.c_str(), port)) {
+    return make_error(Errc::unavailable, "cannot listen on " + host + ":" + std::to_string(port) +
+                                             " (in use? pass --http-port 0 to pick a free one)");
+  }
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  return bound;
+}
+
+void Server::stop() {
+  if (http_) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string metrics_text(const processor::Stats* st, const store::Store* store) {
+  std::ostringstream o;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
+      << name << ' ' << v << '\n';
+  };
+  if (st != nullptr) {
+    counter("stagewise_events_consumed_total", "Input messages read from Kafka.", st->consumed);
+    counter("stagewise_events_applied_total", "Input events applied to an application.",
+            st->applied);
+    counter("stagewise_stage_changes_total", "Applied events that moved a stage.", st->moved);
+    counter("stagewise_events_duplicate_total", "Input events ignored as already applied.",
+            st->duplicates);
+    o << "# HELP stagewise_events_rejected_total Input events dead-lettered, by reason.\n"
+      << "# TYPE stagewise_events_rejected_total counter\n";
+    for (size_t i = 0; i < processor::kReasonCount; ++i)
+      o << "stagewise_events_rejected_total{reason=\"" << reason_code(static_cast<Reason>(i))
+        << "\"} " << st->rejected[i] << '\n';
+    counter("stagewise_batches_total", "Store batches committed.", st->batches);
+    counter("stagewise_outbox_published_total", "Output events acknowledged by Kafka.",
+            st->published);
+    counter("stagewise_outbox_publish_failures_total", "Output deliveries that failed (retried).",
+            st->publish_failures);
+    counter("stagewise_input_log_resets_total", "Input logs found reset (new broker log).",
+            st->log_resets);
+    counter("stagewise_input_gaps_total", "Gaps of trimmed, never consumed input.", st->gaps);
+    counter("stagewise_input_gap_messages_total", "Input messages lost to gaps.",
+            st->gap_messages);
+    counter("stagewise_consumer_errors_total", "Errors reported by the Kafka consumer.",
+            st->consumer_errors);
+  }
+  if (store != nullptr)
+    o << "# HELP stagewise_store_bytes Approximate size of the store.\n"
+      << "# TYPE stagewise_store_bytes gauge\nstagewise_store_bytes " << store->disk_bytes()
+      << '\n';
+  return o.str();
+}
+
+}  // namespace stagewise::api

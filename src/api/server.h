@@ -1,0 +1,54 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "processor/intake.h"
+#include "processor/processor.h"
+#include "store/store.h"
+#include "workflow/workflow.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace stagewise::api {
+
+/// What the HTTP server serves from; all referenced objects outlive it.
+struct Context {
+  const workflow::Registry* registry = nullptr;
+  store::Store* store = nullptr;
+  processor::Processor* processor = nullptr;  ///< may be null (read-only server)
+  processor::Intake* intake = nullptr;        ///< may be null: POST /v1/events answers 503
+  nlohmann::json info;                        ///< served by GET /v1/info
+};
+
+/// The HTTP API of DESIGN.md §10. Thread safety: start()/stop() from one
+/// thread; requests are served on the server's own threads.
+class Server {
+ public:
+  explicit Server(Context ctx);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds host:port (port 0 picks a free one) and serves in the background.
+  /// Returns the bound port.
+  Result<int> start(const std::string& host, int port);
+  void stop();
+
+ private:
+  void routes();
+  Context ctx_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+};
+
+/// Prometheus text exposition of the processor's counters.
+std::string metrics_text(const processor::Stats* stats, const store::Store* store);
+
+}  // namespace stagewise::api

@@ -1,0 +1,78 @@
+#include "api/views.h"
+
+#include "common/time.h"
+
+namespace stagewise::api {
+
+using nlohmann::json;
+
+json application_view(const workflow::Application& app) {
+  json j = {{"id", app.id},
+            {"program", app.program},
+            {"workflow_version", app.workflow_version},
+            {"stage", app.stage},
+            {"stage_entered_at", format_rfc3339_ms(app.stage_entered_ms)},
+            {"sequence", app.sequence},
+            {"created_at", format_rfc3339_ms(app.created_ms)},
+            {"updated_at", format_rfc3339_ms(app.updated_ms)}};
+  for (const auto& [k, v] : app.facts.items()) j[k] = v;
+  return j;
+}
+
+json history_view(const std::vector<store::HistoryEntry>& entries) {
+  json events = json::array();
+  for (const auto& h : entries) {
+    json e = {{"sequence", h.sequence},
+              {"id", h.id},
+              {"type", h.type},
+              {"time", h.time},
+              {"from", h.from ? json(*h.from) : json()},
+              {"to", h.to},
+              {"source", h.source},
+              {"actorid", h.actorid},
+              {"actorrole", h.actorrole},
+              {"transition", h.transition >= 0 ? json(h.transition) : json()}};
+    if (!h.data.is_null()) e["data"] = h.data;
+    events.push_back(std::move(e));
+  }
+  return {{"events", std::move(events)}};
+}
+
+json workflows_view(const workflow::Registry& registry) {
+  json programs = json::object();
+  for (const auto* wf : registry.all()) {
+    json& p = programs[wf->program];
+    if (p.is_null()) p = {{"program", wf->program}, {"versions", json::array()}};
+    p["title"] = wf->title;  // the latest version's title wins
+    p["latest"] = wf->version;
+    json states = json::array();
+    for (const auto& [name, st] : wf->states) states.push_back(name);
+    p["versions"].push_back({{"version", wf->version},
+                             {"title", wf->title},
+                             {"file", wf->file},
+                             {"initial", wf->initial},
+                             {"states", states},
+                             {"transitions", wf->transitions.size()}});
+  }
+  json list = json::array();
+  for (auto& [name, p] : programs.items()) list.push_back(std::move(p));
+  return {{"workflows", std::move(list)}};
+}
+
+json funnel_view(const workflow::Workflow& wf, const std::map<std::string, uint64_t>& counts) {
+  json stages = json::array();
+  uint64_t total = 0;
+  for (const auto& [name, st] : wf.states) {
+    const auto it = counts.find(name);
+    const uint64_t n = it == counts.end() ? 0 : it->second;
+    total += n;
+    stages.push_back({{"stage", name}, {"terminal", st.terminal}, {"count", n}});
+  }
+  return {{"program", wf.program}, {"total", total}, {"stages", std::move(stages)}};
+}
+
+json error_view(const std::string& code, const std::string& message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+}  // namespace stagewise::api

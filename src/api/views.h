@@ -1,0 +1,27 @@
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store/store.h"
+#include "workflow/engine.h"
+#include "workflow/workflow.h"
+
+/// The JSON shapes users see, shared by the HTTP API and the CLI reading a
+/// data dir directly, so both answer alike (DESIGN.md §10).
+namespace stagewise::api {
+
+/// GET /v1/applications/{id}
+nlohmann::json application_view(const workflow::Application& app);
+/// GET /v1/applications/{id}/history
+nlohmann::json history_view(const std::vector<store::HistoryEntry>& entries);
+/// GET /v1/workflows
+nlohmann::json workflows_view(const workflow::Registry& registry);
+/// GET /v1/programs/{program}/funnel
+nlohmann::json funnel_view(const workflow::Workflow& wf,
+                           const std::map<std::string, uint64_t>& counts);
+/// {"error": {"code", "message"}}
+nlohmann::json error_view(const std::string& code, const std::string& message);
+
+}  // namespace stagewise::api

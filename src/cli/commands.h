@@ -1,0 +1,51 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+/// The `stagewise` subcommands. Each returns the process exit code:
+/// 0 ok, 1 failure, 2 usage (DESIGN.md §10).
+namespace stagewise::cli {
+
+struct ServeFlags {
+  std::string config_file;
+  std::string data_dir;
+  std::string workflows;
+  std::string bootstrap;
+  bool bootstrap_set = false;
+  int http_port = -1;  ///< -1: from config
+};
+int serve(const ServeFlags& flags);
+
+int broker(int partitions);
+
+/// Where a query or submit command finds stagewise: an explicit server URL,
+/// else the server recorded in the data dir, else the data dir itself.
+struct Target {
+  std::string server;
+  std::string data_dir = "./stagewise-data";
+  bool json = false;
+};
+
+struct SubmitFlags {
+  Target target;
+  std::string bootstrap;
+  std::string file;
+  int batch = 500;
+};
+int submit(const SubmitFlags& flags);
+
+int status(const Target& t, const std::string& id);
+int history(const Target& t, const std::string& id);
+int list(const Target& t, const std::string& program, const std::string& stage, size_t limit);
+int funnel(const Target& t, const std::string& program);
+
+int workflows_validate(const std::vector<std::string>& paths, bool json);
+int eval_guard(const std::string& rule, const std::string& data);
+
+/// The file `serve` writes into its data dir while it runs.
+std::string serve_file(const std::string& data_dir);
+
+}  // namespace stagewise::cli

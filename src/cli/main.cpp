@@ -1,0 +1,102 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace {
+
+void add_target(CLI::App* cmd, stagewise::cli::Target& t) {
+  cmd->add_option("--data-dir", t.data_dir,
+                  "Data dir of stagewise serve: asks the server running on it, or reads it "
+                  "directly when none runs")
+      ->capture_default_str();
+  cmd->add_option("--server", t.server, "URL of a running server, e.g. http://127.0.0.1:8080");
+  cmd->add_flag("--json", t.json, "Print JSON");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace stagewise::cli;
+  CLI::App app{"stagewise: tracks applications through multi-stage programs, driven by events "
+               "on Kafka"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", STAGEWISE_VERSION);
+
+  ServeFlags serve_flags;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the processor and the HTTP API");
+  serve_cmd->add_option("--config", serve_flags.config_file, "Config file (JSON)");
+  serve_cmd->add_option("--data-dir", serve_flags.data_dir, "Where the state is stored");
+  serve_cmd->add_option("--workflows", serve_flags.workflows, "Folder of workflow files");
+  serve_cmd
+      ->add_option("--bootstrap-servers", serve_flags.bootstrap,
+                   "Kafka bootstrap servers; empty: start the embedded cluster")
+      ->each([&](const std::string&) { serve_flags.bootstrap_set = true; });
+  serve_cmd->add_option("--http-port", serve_flags.http_port, "HTTP port; 0 picks a free one");
+
+  int partitions = 8;
+  auto* broker_cmd = app.add_subcommand("broker", "Run only the embedded Kafka cluster");
+  broker_cmd->add_option("--partitions", partitions, "Partitions per topic")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+
+  SubmitFlags submit_flags;
+  auto* submit_cmd =
+      app.add_subcommand("submit", "Send CloudEvents (one JSON object per line) to the input topic");
+  submit_cmd->add_option("FILE", submit_flags.file, "File of JSON lines, or - for stdin")
+      ->required();
+  submit_cmd->add_option("--bootstrap-servers", submit_flags.bootstrap,
+                         "Kafka bootstrap servers (default: those of the server on --data-dir)");
+  submit_cmd->add_option("--data-dir", submit_flags.target.data_dir, "Data dir of a running serve")
+      ->capture_default_str();
+
+  Target target;
+  std::string id, program, stage;
+  size_t limit = 100;
+  auto* status_cmd = app.add_subcommand("status", "Where an application stands");
+  status_cmd->add_option("ID", id, "Application id")->required();
+  add_target(status_cmd, target);
+  auto* history_cmd = app.add_subcommand("history", "How an application got where it is");
+  history_cmd->add_option("ID", id, "Application id")->required();
+  add_target(history_cmd, target);
+  auto* list_cmd = app.add_subcommand("list", "Applications of a program, by stage");
+  list_cmd->add_option("PROGRAM", program, "Program")->required();
+  list_cmd->add_option("--stage", stage, "Only this stage");
+  list_cmd->add_option("--limit", limit, "At most this many")->capture_default_str();
+  add_target(list_cmd, target);
+  auto* funnel_cmd = app.add_subcommand("funnel", "How many applications are in each stage");
+  funnel_cmd->add_option("PROGRAM", program, "Program")->required();
+  add_target(funnel_cmd, target);
+
+  auto* wf_cmd = app.add_subcommand("workflows", "Check workflow files");
+  wf_cmd->require_subcommand(1);
+  std::vector<std::string> paths;
+  bool validate_json = false;
+  auto* validate_cmd = wf_cmd->add_subcommand("validate", "Validate workflow files or folders");
+  validate_cmd->add_option("PATH", paths, "Files or folders")->required();
+  validate_cmd->add_flag("--json", validate_json, "Print JSON");
+
+  std::string rule, data;
+  auto* eval_cmd = app.add_subcommand("eval-guard", "Evaluate a JsonLogic guard against data");
+  eval_cmd->add_option("RULE_JSON", rule, "The rule, as JSON")->required();
+  eval_cmd->add_option("DATA_JSON", data, "The data, as JSON")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  if (*serve_cmd) return serve(serve_flags);
+  if (*broker_cmd) return broker(partitions);
+  if (*submit_cmd) return submit(submit_flags);
+  if (*status_cmd) return status(target, id);
+  if (*history_cmd) return history(target, id);
+  if (*list_cmd) return list(target, program, stage, limit);
+  if (*funnel_cmd) return funnel(target, program);
+  if (*validate_cmd) return workflows_validate(paths, validate_json);
+  if (*eval_cmd) return eval_guard(rule, data);
+  return 2;
+}

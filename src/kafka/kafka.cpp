@@ -1,0 +1,294 @@
+#include "kafka/kafka.h"
+
+#include <chrono>
+#include <thread>
+
+namespace stagewise::kafka {
+
+Error kafka_error(rd_kafka_resp_err_t err, const std::string& context) {
+  Error e = make_error(Errc::kafka, context + ": " + rd_kafka_err2str(err));
+  // Local transient conditions are retriable even where librdkafka has no flag.
+  e.retriable = err == RD_KAFKA_RESP_ERR__QUEUE_FULL || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+                err == RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS ||
+                err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+  e.fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+  return e;
+}
+
+Result<RdConfPtr> make_conf(const Properties& props) {
+  RdConfPtr conf(rd_kafka_conf_new());
+  char errstr[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK)
+      return make_error(Errc::invalid_argument,
+                        "Kafka property \"" + k + "\" = \"" + v + "\": " + errstr);
+  }
+  return conf;
+}
+
+namespace {
+
+// librdkafka logs through its own callback; route it to nothing noisy by
+// default (errors surface through return values and error events).
+Result<RdKafkaPtr> new_handle(rd_kafka_type_t type, RdConfPtr conf) {
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof errstr);
+  if (rk == nullptr) return make_error(Errc::invalid_argument, std::string("Kafka client: ") + errstr);
+  conf.release();  // owned by rk now
+  return RdKafkaPtr(rk);
+}
+
+}  // namespace
+
+// ---- EmbeddedCluster ----
+
+Result<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::start(
+    int brokers, int partitions, const std::vector<std::string>& topics) {
+  auto conf = make_conf({{"log_level", "3"}});
+  if (!conf) return conf.error();
+  auto rk = new_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk) return rk.error();
+  std::unique_ptr<EmbeddedCluster> c(new EmbeddedCluster());
+  c->owner_ = std::move(*rk);
+  c->mock_.reset(rd_kafka_mock_cluster_new(c->owner_.get(), brokers));
+  if (!c->mock_) return make_error(Errc::unavailable, "cannot start the embedded Kafka cluster");
+  c->bootstrap_ = rd_kafka_mock_cluster_bootstraps(c->mock_.get());
+  for (const auto& t : topics)
+    if (auto r = c->create_topic(t, partitions); !r) return r.error();
+  return c;
+}
+
+EmbeddedCluster::~EmbeddedCluster() = default;
+
+Result<void> EmbeddedCluster::create_topic(const std::string& topic, int partitions) {
+  const auto err = rd_kafka_mock_topic_create(mock_.get(), topic.c_str(), partitions, 1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+    return kafka_error(err, "creating topic " + topic);
+  return {};
+}
+
+Result<void> ensure_topics(const Properties& props, const std::vector<std::string>& topics,
+                           int partitions, int timeout_ms) {
+  auto conf = make_conf(props);
+  if (!conf) return conf.error();
+  auto rk = new_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk) return rk.error();
+  RdQueuePtr queue(rd_kafka_queue_new(rk->get()));
+  std::vector<rd_kafka_NewTopic_t*> raw;
+  std::vector<std::unique_ptr<rd_kafka_NewTopic_t, RdNewTopicDeleter>> owned;
+  char errstr[512];
+  for (const auto& t : topics) {
+    // -1: the broker's default replication factor.
+    owned.emplace_back(rd_kafka_NewTopic_new(t.c_str(), partitions, -1, errstr, sizeof errstr));
+    if (!owned.back()) return make_error(Errc::invalid_argument, "topic " + t + ": " + errstr);
+    raw.push_back(owned.back().get());
+  }
+  rd_kafka_CreateTopics(rk->get(), raw.data(), raw.size(), nullptr, queue.get());
+  RdEventPtr ev(rd_kafka_queue_poll(queue.get(), timeout_ms));
+  if (!ev) return make_error(Errc::timeout, "creating topics: no answer from the cluster");
+  if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(rd_kafka_event_error(ev.get()), "creating topics");
+  const auto* result = rd_kafka_event_CreateTopics_result(ev.get());
+  size_t n = 0;
+  const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(result, &n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto err = rd_kafka_topic_result_error(res[i]);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      return kafka_error(err, std::string("creating topic ") + rd_kafka_topic_result_name(res[i]));
+  }
+  return {};
+}
+
+// ---- Producer ----
+
+void Producer::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto* self = static_cast<Producer*>(opaque);
+  if (!self->on_delivery_) return;
+  DeliveryReport r;
+  r.token = reinterpret_cast<uintptr_t>(msg->_private);
+  r.ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (!r.ok) r.error = kafka_error(msg->err, "delivery");
+  r.partition = msg->partition;
+  r.offset = msg->offset;
+  self->on_delivery_(r);
+}
+
+Result<std::unique_ptr<Producer>> Producer::create(const Properties& props,
+                                                   OnDelivery on_delivery) {
+  Properties p = {{"enable.idempotence", "true"},
+                  {"acks", "all"},
+                  {"linger.ms", "2"},
+                  {"batch.num.messages", "10000"},
+                  {"queue.buffering.max.messages", "200000"},
+                  {"compression.codec", "lz4"},
+                  {"log_level", "3"}};
+  for (const auto& [k, v] : props) p[k] = v;
+  auto conf = make_conf(p);
+  if (!conf) return conf.error();
+  std::unique_ptr<Producer> self(new Producer());
+  self->on_delivery_ = std::move(on_delivery);
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &Producer::delivery_cb);
+  rd_kafka_conf_set_opaque(conf->get(), self.get());
+  auto rk = new_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk) return rk.error();
+  self->rk_ = std::move(*rk);
+  return self;
+}
+
+Producer::~Producer() {
+  if (rk_) rd_kafka_flush(rk_.get(), 2000);
+}
+
+Result<void> Producer::produce(const std::string& topic, std::string_view key,
+                               std::string_view value, const Headers& headers, uint64_t token,
+                               int32_t partition) {
+  for (;;) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!headers.empty()) {
+      hdrs = rd_kafka_headers_new(headers.size());
+      for (const auto& [k, v] : headers)
+        rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                            static_cast<ssize_t>(v.size()));
+    }
+    const auto err = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(token))), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken on failure
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return kafka_error(err, "producing to " + topic);
+    rd_kafka_poll(rk_.get(), 10);  // make room: serve delivery reports
+  }
+}
+
+int Producer::poll(int timeout_ms) { return rd_kafka_poll(rk_.get(), timeout_ms); }
+
+Result<void> Producer::flush(int timeout_ms) {
+  const auto err = rd_kafka_flush(rk_.get(), timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(err, "flushing the producer");
+  return {};
+}
+
+// ---- Consumer ----
+
+Headers Message::headers() const {
+  Headers out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m_.get(), &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  const char* name = nullptr;
+  const void* val = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+                     RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i)
+    out.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+  return out;
+}
+
+namespace {
+std::vector<Assigned> to_assigned(const rd_kafka_topic_partition_list_t* parts) {
+  std::vector<Assigned> out;
+  for (int i = 0; i < parts->cnt; ++i)
+    out.push_back({parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset});
+  return out;
+}
+
+RdPartitionListPtr to_list(const std::vector<Assigned>& parts) {
+  RdPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
+  for (const auto& a : parts)
+    rd_kafka_topic_partition_list_add(list.get(), a.topic.c_str(), a.partition)->offset = a.offset;
+  return list;
+}
+}  // namespace
+
+void Consumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    auto assigned = to_assigned(parts);
+    if (self->on_assign_) self->on_assign_(assigned);
+    auto list = to_list(assigned);
+    rd_kafka_assign(rk, list.get());
+  } else {
+    if (self->on_revoke_) self->on_revoke_(to_assigned(parts));
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+Result<std::unique_ptr<Consumer>> Consumer::create(const Properties& props, OnAssign on_assign,
+                                                   OnRevoke on_revoke) {
+  Properties p = {{"enable.auto.commit", "false"},
+                  {"enable.auto.offset.store", "false"},
+                  {"auto.offset.reset", "earliest"},
+                  {"enable.partition.eof", "false"},
+                  {"fetch.wait.max.ms", "10"},
+                  {"log_level", "3"}};
+  for (const auto& [k, v] : props) p[k] = v;
+  auto conf = make_conf(p);
+  if (!conf) return conf.error();
+  std::unique_ptr<Consumer> self(new Consumer());
+  self->on_assign_ = std::move(on_assign);
+  self->on_revoke_ = std::move(on_revoke);
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::rebalance_cb);
+  rd_kafka_conf_set_opaque(conf->get(), self.get());
+  auto rk = new_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk) return rk.error();
+  self->rk_ = std::move(*rk);
+  rd_kafka_poll_set_consumer(self->rk_.get());
+  return self;
+}
+
+Consumer::~Consumer() { close(); }
+
+Result<void> Consumer::subscribe(const std::vector<std::string>& topics) {
+  std::vector<Assigned> list;
+  for (const auto& t : topics) list.push_back({t, RD_KAFKA_PARTITION_UA, 0});
+  auto parts = to_list(list);
+  const auto err = rd_kafka_subscribe(rk_.get(), parts.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(err, "subscribing");
+  return {};
+}
+
+std::vector<Message> Consumer::poll(size_t max, int timeout_ms) {
+  std::vector<Message> out;
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+  while (m != nullptr) {
+    out.emplace_back(m);
+    if (out.size() >= max) break;
+    m = rd_kafka_consumer_poll(rk_.get(), 0);
+  }
+  return out;
+}
+
+Result<void> Consumer::commit(const std::vector<Assigned>& next, bool async) {
+  if (next.empty()) return {};
+  auto list = to_list(next);
+  const auto err = rd_kafka_commit(rk_.get(), list.get(), async ? 1 : 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    return kafka_error(err, "committing offsets");
+  return {};
+}
+
+Result<std::pair<int64_t, int64_t>> Consumer::watermarks(const std::string& topic,
+                                                         int32_t partition, int timeout_ms) {
+  int64_t lo = 0, hi = 0;
+  const auto err =
+      rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &lo, &hi, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(err, "watermarks of " + topic + "/" + std::to_string(partition));
+  return std::make_pair(lo, hi);
+}
+
+void Consumer::close() {
+  if (closed_ || !rk_) return;
+  closed_ = true;
+  rd_kafka_consumer_close(rk_.get());
+}
+
+}  // namespace stagewise::kafka

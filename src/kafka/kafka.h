@@ -1,0 +1,210 @@
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/cloudevent.h"
+#include "common/result.h"
+
+/// RAII wrappers of librdkafka (DESIGN.md §3 `kafka/`). Every C handle lives
+/// in a unique_ptr with a deleter declared here; classes that own handles are
+/// neither copyable nor movable.
+namespace stagewise::kafka {
+
+struct RdKafkaDeleter {
+  void operator()(rd_kafka_t* p) const { rd_kafka_destroy(p); }
+};
+struct RdConfDeleter {
+  void operator()(rd_kafka_conf_t* p) const { rd_kafka_conf_destroy(p); }
+};
+struct RdMessageDeleter {
+  void operator()(rd_kafka_message_t* p) const { rd_kafka_message_destroy(p); }
+};
+struct RdPartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* p) const {
+    rd_kafka_topic_partition_list_destroy(p);
+  }
+};
+struct RdQueueDeleter {
+  void operator()(rd_kafka_queue_t* p) const { rd_kafka_queue_destroy(p); }
+};
+struct RdEventDeleter {
+  void operator()(rd_kafka_event_t* p) const { rd_kafka_event_destroy(p); }
+};
+struct RdMockClusterDeleter {
+  void operator()(rd_kafka_mock_cluster_t* p) const { rd_kafka_mock_cluster_destroy(p); }
+};
+struct RdNewTopicDeleter {
+  void operator()(rd_kafka_NewTopic_t* p) const { rd_kafka_NewTopic_destroy(p); }
+};
+
+using RdKafkaPtr = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using RdConfPtr = std::unique_ptr<rd_kafka_conf_t, RdConfDeleter>;
+using RdMessagePtr = std::unique_ptr<rd_kafka_message_t, RdMessageDeleter>;
+using RdPartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, RdPartitionListDeleter>;
+using RdQueuePtr = std::unique_ptr<rd_kafka_queue_t, RdQueueDeleter>;
+using RdEventPtr = std::unique_ptr<rd_kafka_event_t, RdEventDeleter>;
+using RdMockClusterPtr = std::unique_ptr<rd_kafka_mock_cluster_t, RdMockClusterDeleter>;
+
+using Properties = std::map<std::string, std::string>;
+
+/// An Error from a librdkafka error code, keeping its retriable/fatal flags.
+Error kafka_error(rd_kafka_resp_err_t err, const std::string& context);
+
+/// A configuration built from properties; the error names the bad property.
+Result<RdConfPtr> make_conf(const Properties& props);
+
+/// The topics of DESIGN.md §4.
+struct Topics {
+  std::string events = "stagewise.events";
+  std::string status = "stagewise.status";
+  std::string notifications = "stagewise.notifications";
+  std::string deadletter = "stagewise.deadletter";
+  std::string changelog = "stagewise.changelog";
+  std::vector<std::string> all() const {
+    return {events, status, notifications, deadletter, changelog};
+  }
+};
+
+/// librdkafka's mock cluster, in-process on loopback: a real Kafka-protocol
+/// broker whose log lives in memory (DESIGN.md §8). Thread-safe.
+class EmbeddedCluster {
+ public:
+  /// Starts `brokers` brokers and creates `topics` with `partitions` each.
+  static Result<std::unique_ptr<EmbeddedCluster>> start(int brokers, int partitions,
+                                                        const std::vector<std::string>& topics);
+  ~EmbeddedCluster();
+  EmbeddedCluster(const EmbeddedCluster&) = delete;
+  EmbeddedCluster& operator=(const EmbeddedCluster&) = delete;
+
+  /// "127.0.0.1:PORT,..." for clients.
+  const std::string& bootstrap() const { return bootstrap_; }
+  Result<void> create_topic(const std::string& topic, int partitions);
+  /// For fault injection in tests (rd_kafka_mock_push_request_errors, ...).
+  rd_kafka_mock_cluster_t* mock() const { return mock_.get(); }
+
+ private:
+  EmbeddedCluster() = default;
+  RdKafkaPtr owner_;      // the handle the mock cluster hangs off
+  RdMockClusterPtr mock_;  // destroyed before owner_
+  std::string bootstrap_;
+};
+
+/// Creates topics on a real cluster through the Admin API; topics that
+/// exist already are fine.
+Result<void> ensure_topics(const Properties& props, const std::vector<std::string>& topics,
+                           int partitions, int timeout_ms);
+
+/// What the broker said about one produced message.
+struct DeliveryReport {
+  uint64_t token = 0;  ///< the value given to produce()
+  bool ok = false;
+  Error error;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
+/// An idempotent producer (acks=all). produce() is thread-safe; reports are
+/// delivered from poll()/flush() on the calling thread.
+class Producer {
+ public:
+  using OnDelivery = std::function<void(const DeliveryReport&)>;
+  static Result<std::unique_ptr<Producer>> create(const Properties& props, OnDelivery on_delivery);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  /// Queues a message; waits (polling) while the local queue is full.
+  /// `partition` -1 lets the key pick it.
+  Result<void> produce(const std::string& topic, std::string_view key, std::string_view value,
+                       const Headers& headers, uint64_t token, int32_t partition = -1);
+  /// Serves delivery reports; returns how many were served.
+  int poll(int timeout_ms);
+  /// Waits until every queued message is delivered or failed.
+  Result<void> flush(int timeout_ms);
+  /// Messages queued or in flight.
+  int outstanding() const { return rd_kafka_outq_len(rk_.get()); }
+  rd_kafka_t* handle() const { return rk_.get(); }
+
+ private:
+  Producer() = default;
+  static void delivery_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
+  OnDelivery on_delivery_;
+  RdKafkaPtr rk_;
+};
+
+/// One consumed message (or a consumer error when err() is set). Views stay
+/// valid while the Message lives.
+class Message {
+ public:
+  explicit Message(rd_kafka_message_t* m) : m_(m) {}
+  rd_kafka_resp_err_t err() const { return m_->err; }
+  std::string error_text() const { return rd_kafka_message_errstr(m_.get()); }
+  std::string topic() const { return m_->rkt ? rd_kafka_topic_name(m_->rkt) : std::string(); }
+  int32_t partition() const { return m_->partition; }
+  int64_t offset() const { return m_->offset; }
+  std::string_view key() const {
+    return m_->key ? std::string_view(static_cast<const char*>(m_->key), m_->key_len)
+                   : std::string_view();
+  }
+  std::string_view value() const {
+    return m_->payload ? std::string_view(static_cast<const char*>(m_->payload), m_->len)
+                       : std::string_view();
+  }
+  Headers headers() const;
+
+ private:
+  RdMessagePtr m_;
+};
+
+/// A partition assigned to this consumer and the offset to start it from.
+struct Assigned {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = RD_KAFKA_OFFSET_BEGINNING;  ///< or a concrete offset
+};
+
+/// A group consumer whose start offsets come from the caller (the store),
+/// not from the group: on assignment `on_assign` fills in each partition's
+/// offset. Not thread-safe: one thread polls it.
+class Consumer {
+ public:
+  using OnAssign = std::function<void(std::vector<Assigned>&)>;
+  using OnRevoke = std::function<void(const std::vector<Assigned>&)>;
+  static Result<std::unique_ptr<Consumer>> create(const Properties& props, OnAssign on_assign,
+                                                  OnRevoke on_revoke);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  Result<void> subscribe(const std::vector<std::string>& topics);
+  /// Up to `max` messages, waiting at most `timeout_ms` for the first one.
+  std::vector<Message> poll(size_t max, int timeout_ms);
+  /// Commits next offsets to the group (secondary to the store's).
+  Result<void> commit(const std::vector<Assigned>& next, bool async);
+  /// Low and high watermark of a partition, asking the broker.
+  Result<std::pair<int64_t, int64_t>> watermarks(const std::string& topic, int32_t partition,
+                                                 int timeout_ms);
+  /// Leaves the group cleanly.
+  void close();
+  rd_kafka_t* handle() const { return rk_.get(); }
+
+ private:
+  Consumer() = default;
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque);
+  OnAssign on_assign_;
+  OnRevoke on_revoke_;
+  RdKafkaPtr rk_;
+  bool closed_ = false;
+};
+
+}  // namespace stagewise::kafka

@@ -1,0 +1,156 @@
+#include "processor/outputs.h"
+
+#include "common/time.h"
+
+namespace stagewise::processor {
+namespace {
+
+using nlohmann::json;
+
+const Headers kCloudEventHeaders = {{"content-type", "application/cloudevents+json"}};
+
+json envelope(std::string_view id, std::string_view type, std::string_view subject,
+              const std::string& time, json data) {
+  json e = {{"specversion", "1.0"},
+            {"id", id},
+            {"source", kSource},
+            {"type", type},
+            {"time", time},
+            {"datacontenttype", "application/json"},
+            {"data", std::move(data)}};
+  if (!subject.empty()) e["subject"] = subject;
+  return e;
+}
+
+store::OutboxRecord record(const std::string& topic, std::string key, const json& event) {
+  store::OutboxRecord r;
+  r.topic = topic;
+  r.key = std::move(key);
+  r.value = event.dump();
+  r.headers = kCloudEventHeaders;
+  return r;
+}
+
+json cause_json(const CloudEvent& cause) {
+  return {{"id", cause.id},
+          {"type", cause.type},
+          {"actorid", cause.actorid.empty() ? json() : json(cause.actorid)}};
+}
+
+}  // namespace
+
+store::OutboxRecord stage_changed(const std::string& topic, const workflow::Applied& a,
+                                  const CloudEvent& cause) {
+  const auto& app = a.next;
+  const std::string id = app.id + "/" + std::to_string(app.sequence) + "/stage_changed";
+  json data = {{"application", app.id},
+               {"program", app.program},
+               {"workflow_version", app.workflow_version},
+               {"from", a.from ? json(*a.from) : json()},
+               {"to", a.to},
+               {"sequence", app.sequence},
+               {"cause", cause_json(cause)}};
+  json e = envelope(id, kStageChanged, app.id, cause.time, std::move(data));
+  e["program"] = app.program;
+  return record(topic, app.id, e);
+}
+
+store::OutboxRecord notification(const std::string& topic, const workflow::Applied& a,
+                                 const workflow::Notification& n, size_t index,
+                                 const CloudEvent& cause) {
+  const auto& app = a.next;
+  const std::string id = app.id + "/" + std::to_string(app.sequence) + "/notification/" +
+                         std::to_string(index);
+  json data = {{"application", app.id},
+               {"program", app.program},
+               {"recipient", n.recipient},
+               {"template", n.template_name},
+               {"stage", n.stage},
+               {"due", json()},
+               {"cause", cause_json(cause)}};
+  json e = envelope(id, kNotification, app.id, cause.time, std::move(data));
+  e["program"] = app.program;
+  return record(topic, app.id, e);
+}
+
+store::OutboxRecord dead_letter(const std::string& topic, const InputRef& in, Reason reason,
+                                const std::string& message, const std::string& event_id,
+                                const std::string& subject, int64_t now_ms) {
+  const std::string id =
+      "deadletter/" + in.topic + "/" + std::to_string(in.partition) + "/" + std::to_string(in.offset);
+  json headers = json::object();
+  if (in.headers != nullptr)
+    for (const auto& [k, v] : *in.headers) headers[k] = is_utf8(v) ? json(v) : json(base64(v));
+  json original = {{"headers", headers}};
+  if (is_utf8(in.value)) {
+    original["value"] = std::string(in.value);
+  } else {
+    original["value"] = base64(in.value);
+    original["encoding"] = "base64";
+  }
+  if (!in.key.empty()) original["key"] = is_utf8(in.key) ? std::string(in.key) : base64(in.key);
+  json data = {{"reason", reason_code(reason)},
+               {"message", message},
+               {"event_id", event_id.empty() ? json() : json(event_id)},
+               {"source", {{"topic", in.topic}, {"partition", in.partition}, {"offset", in.offset}}},
+               {"original", std::move(original)}};
+  json e = envelope(id, kRejected, is_utf8(subject) ? subject : "", format_rfc3339_ms(now_ms),
+                    std::move(data));
+  return record(topic, std::string(in.key), e);
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], kAlphabet[n & 63]};
+  }
+  if (i < bytes.size()) {
+    uint32_t n = uint8_t(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) n |= uint8_t(bytes[i + 1]) << 8;
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+bool is_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace stagewise::processor

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cloudevent.h"
+#include "common/reasons.h"
+#include "store/store.h"
+#include "workflow/engine.h"
+
+/// The output events of DESIGN.md §4, as outbox records. Every id is
+/// deterministic so consumers can drop duplicates of an at-least-once relay.
+namespace stagewise::processor {
+
+inline constexpr std::string_view kSource = "stagewise";
+inline constexpr std::string_view kStageChanged = "stagewise.application.stage_changed";
+inline constexpr std::string_view kNotification = "stagewise.notification.requested";
+inline constexpr std::string_view kRejected = "stagewise.event.rejected";
+
+/// `stagewise.application.stage_changed` for an applied event that created
+/// the application or moved its stage.
+store::OutboxRecord stage_changed(const std::string& topic, const workflow::Applied& applied,
+                                  const CloudEvent& cause);
+
+/// `stagewise.notification.requested`, the `index`-th of this event.
+store::OutboxRecord notification(const std::string& topic, const workflow::Applied& applied,
+                                 const workflow::Notification& n, size_t index,
+                                 const CloudEvent& cause);
+
+/// Where a rejected input came from.
+struct InputRef {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t offset = -1;
+  std::string_view key;
+  std::string_view value;
+  const Headers* headers = nullptr;
+};
+
+/// `stagewise.event.rejected` with the original bytes and headers. The id
+/// derives from topic, partition and offset.
+store::OutboxRecord dead_letter(const std::string& topic, const InputRef& input, Reason reason,
+                                const std::string& message, const std::string& event_id,
+                                const std::string& subject, int64_t now_ms);
+
+/// Base64 (RFC 4648, with padding).
+std::string base64(std::string_view bytes);
+/// Whether the bytes are valid UTF-8.
+bool is_utf8(std::string_view bytes);
+
+}  // namespace stagewise::processor

@@ -1,0 +1,371 @@
+#include "processor/processor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/cloudevent.h"
+#include "common/time.h"
+#include "processor/outputs.h"
+#include "workflow/engine.h"
+
+namespace stagewise::processor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using TopicPartition = std::pair<std::string, int32_t>;
+
+std::string tp_name(const TopicPartition& tp) { return tp.first + "/" + std::to_string(tp.second); }
+
+}  // namespace
+
+// State of the consume loop; touched only by the loop thread (the rebalance
+// callback runs inside Consumer::poll on that thread too).
+struct Processor::Loop {
+  std::unique_ptr<kafka::Consumer> consumer;
+  std::map<TopicPartition, int64_t> next_offset;  // of assigned partitions
+  std::string cluster_id;
+};
+
+struct Processor::Relay {
+  std::unique_ptr<kafka::Producer> producer;
+  std::vector<uint64_t> delivered;
+  uint64_t in_flight = 0;
+  bool failed = false;
+};
+
+Processor::Processor(const workflow::Registry& registry, store::Store& store, Options options)
+    : registry_(registry), store_(store), options_(std::move(options)) {}
+
+Processor::~Processor() { stop(); }
+
+Result<void> Processor::start() {
+  loop_ = std::make_unique<Loop>();
+  relay_ = std::make_unique<Relay>();
+
+  kafka::Properties cprops = options_.kafka;
+  cprops["group.id"] = options_.group_id;
+  auto consumer = kafka::Consumer::create(
+      cprops,
+      [this](std::vector<kafka::Assigned>& parts) {
+        const auto positions = store_.input_positions();
+        if (!positions) {
+          spdlog::error("cannot read input positions: {}", positions.error().message);
+          return;
+        }
+        char* cid = rd_kafka_clusterid(loop_->consumer->handle(), 5000);
+        loop_->cluster_id = cid ? cid : "";
+        if (cid) rd_kafka_mem_free(loop_->consumer->handle(), cid);
+        const auto stored_cluster = store_.meta("cluster_id");
+        const bool new_cluster = stored_cluster.ok() && !loop_->cluster_id.empty() &&
+                                 *stored_cluster != loop_->cluster_id;
+        store::Batch fix = store_.batch();
+        for (auto& p : parts) {
+          const TopicPartition tp{p.topic, p.partition};
+          const store::InputPosition* stored = nullptr;
+          for (const auto& s : *positions)
+            if (s.topic == p.topic && s.partition == p.partition) stored = &s;
+          int64_t start = 0;
+          if (stored != nullptr) {
+            const auto wm = loop_->consumer->watermarks(p.topic, p.partition, 5000);
+            const int64_t lo = wm ? wm->first : 0, hi = wm ? wm->second : stored->next_offset;
+            if (new_cluster || stored->next_offset > hi) {
+              spdlog::warn(
+                  "input log of {} was reset (stored offset {} is past its end {}{}): the "
+                  "broker's log is new; continuing from its start with the stored state intact",
+                  tp_name(tp), stored->next_offset, hi, new_cluster ? ", new cluster id" : "");
+              stats_.log_resets.fetch_add(1);
+              start = lo;
+            } else if (stored->next_offset < lo) {
+              spdlog::error(
+                  "GAP in {}: offsets {}..{} were trimmed by the broker before they were "
+                  "consumed; {} events are lost to stagewise and recorded as a gap",
+                  tp_name(tp), stored->next_offset, lo - 1, lo - stored->next_offset);
+              stats_.gaps.fetch_add(1);
+              stats_.gap_messages.fetch_add(static_cast<uint64_t>(lo - stored->next_offset));
+              fix.set_meta("gap/" + tp_name(tp) + "/" + std::to_string(stored->next_offset),
+                           std::to_string(lo));
+              start = lo;
+            } else {
+              start = stored->next_offset;
+            }
+            if (start != stored->next_offset) fix.set_input_position({p.topic, p.partition, start});
+          }
+          p.offset = stored != nullptr ? start : RD_KAFKA_OFFSET_BEGINNING;
+          loop_->next_offset[tp] = stored != nullptr ? start : -1;
+        }
+        if (!loop_->cluster_id.empty()) fix.set_meta("cluster_id", loop_->cluster_id);
+        if (auto r = store_.commit(fix); !r)
+          spdlog::error("cannot record input positions: {}", r.error().message);
+        spdlog::info("assigned {} input partitions", parts.size());
+        ready_ = true;
+      },
+      [this](const std::vector<kafka::Assigned>& parts) {
+        for (const auto& p : parts) loop_->next_offset.erase({p.topic, p.partition});
+        spdlog::info("revoked {} input partitions", parts.size());
+      });
+  if (!consumer) return consumer.error();
+  loop_->consumer = std::move(*consumer);
+  if (auto r = loop_->consumer->subscribe({options_.topics.events}); !r) return r;
+
+  auto producer = kafka::Producer::create(options_.kafka, [this](const kafka::DeliveryReport& d) {
+    --relay_->in_flight;
+    if (d.ok) {
+      relay_->delivered.push_back(d.token);
+      stats_.published.fetch_add(1);
+    } else {
+      relay_->failed = true;
+      stats_.publish_failures.fetch_add(1);
+      spdlog::warn("publishing outbox record {} failed, will retry: {}", d.token, d.error.message);
+    }
+  });
+  if (!producer) return producer.error();
+  relay_->producer = std::move(*producer);
+
+  running_ = true;
+  relay_running_ = true;
+  loop_thread_ = std::thread([this] { run_loop(); });
+  relay_thread_ = std::thread([this] { run_relay(); });
+  return {};
+}
+
+void Processor::stop() {
+  if (!running_.exchange(false)) return;
+  if (loop_thread_.joinable()) loop_thread_.join();
+  relay_running_ = false;  // the relay drains what the loop's last batch left
+  {
+    std::lock_guard lock(wake_mu_);
+    wake_flag_ = true;
+  }
+  wake_.notify_all();
+  if (relay_thread_.joinable()) relay_thread_.join();
+}
+
+void Processor::run_loop() {
+  const workflow::Registry& reg = registry_;
+  const auto& topics = options_.topics;
+  const size_t max_events = static_cast<size_t>(std::max(1, options_.batch_max_events));
+  const auto max_wait = std::chrono::milliseconds(std::max(0, options_.batch_max_ms));
+
+  while (running_) {
+    store::Batch batch = store_.batch();
+    std::unordered_map<std::string, workflow::Application> apps;  // written in this batch
+    std::unordered_set<std::string> seen_here;
+    std::map<TopicPartition, int64_t> advanced;
+    size_t n = 0;
+    const auto first = Clock::now();
+    bool any = false;
+
+    while (n < max_events && running_) {
+      const auto elapsed = Clock::now() - first;
+      if (any && elapsed >= max_wait) break;
+      const int timeout =
+          any ? static_cast<int>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(max_wait - elapsed).count())
+              : 100;
+      auto msgs = loop_->consumer->poll(max_events - n, std::max(timeout, 0));
+      if (msgs.empty()) {
+        if (any) break;
+        continue;
+      }
+      for (auto& m : msgs) {
+        if (m.err() != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          stats_.consumer_errors.fetch_add(1);
+          spdlog::warn("consumer: {} ({})", m.error_text(), rd_kafka_err2name(m.err()));
+          continue;
+        }
+        any = true;
+        ++n;
+        stats_.consumed.fetch_add(1);
+        const TopicPartition tp{m.topic(), m.partition()};
+        // Offsets of one partition are contiguous for stagewise's producers;
+        // a jump means the broker trimmed messages we never saw.
+        if (auto it = loop_->next_offset.find(tp); it != loop_->next_offset.end() &&
+                                                    it->second >= 0 && m.offset() > it->second) {
+          spdlog::error("GAP in {}: offsets {}..{} were never delivered (trimmed by the broker)",
+                        tp_name(tp), it->second, m.offset() - 1);
+          stats_.gaps.fetch_add(1);
+          stats_.gap_messages.fetch_add(static_cast<uint64_t>(m.offset() - it->second));
+          batch.set_meta("gap/" + tp_name(tp) + "/" + std::to_string(it->second),
+                         std::to_string(m.offset()));
+        }
+        loop_->next_offset[tp] = m.offset() + 1;
+        advanced[tp] = m.offset() + 1;
+
+        const Headers headers = m.headers();
+        InputRef ref{tp.first, tp.second, m.offset(), m.key(), m.value(), &headers};
+        auto reject = [&](Reason reason, const std::string& message, const std::string& event_id,
+                          const std::string& subject) {
+          stats_.rejected[static_cast<size_t>(reason)].fetch_add(1);
+          spdlog::warn("rejected {} at {}@{}: {}: {}", event_id.empty() ? "event" : event_id,
+                       tp_name(tp), m.offset(), reason_code(reason), message);
+          batch.add_outbox(
+              dead_letter(topics.deadletter, ref, reason, message, event_id, subject, now_ms()));
+        };
+
+        if (static_cast<int64_t>(m.value().size()) > options_.max_event_bytes) {
+          reject(Reason::oversized,
+                 "event is " + std::to_string(m.value().size()) + " bytes; the limit is " +
+                     std::to_string(options_.max_event_bytes) +
+                     " (processor.max_event_bytes): keep documents outside the event and send "
+                     "their uri",
+                 "", "");
+          continue;
+        }
+        auto decoded = decode_kafka(headers, m.value());
+        if (auto* err = std::get_if<DecodeError>(&decoded)) {
+          reject(err->reason, err->message, err->event_id, "");
+          continue;
+        }
+        const CloudEvent& ev = std::get<CloudEvent>(decoded);
+        std::string dedupe_key = ev.source;
+        dedupe_key.push_back('\0');
+        dedupe_key += ev.id;
+        bool dup = seen_here.count(dedupe_key) > 0;
+        if (!dup) {
+          const auto s = store_.seen(ev.source, ev.id);
+          dup = s.ok() && *s;
+        }
+        if (dup) {
+          stats_.duplicates.fetch_add(1);
+          spdlog::debug("duplicate event {} from {} ignored", ev.id, ev.source);
+          continue;
+        }
+
+        const workflow::Application* current = nullptr;
+        std::optional<workflow::Application> loaded;
+        if (auto it = apps.find(ev.subject); it != apps.end()) {
+          current = &it->second;
+        } else {
+          auto got = store_.application(ev.subject);
+          if (got.ok()) {
+            loaded = std::move(*got);
+            current = &*loaded;
+          } else if (!got.error().is_not_found()) {
+            // The store failed: do not guess; stop before committing anything.
+            spdlog::critical("store read failed for {}: {}", ev.subject, got.error().message);
+            running_ = false;
+            return;
+          }
+        }
+
+        auto outcome = workflow::apply(reg, current, ev);
+        if (auto* rej = std::get_if<workflow::Rejected>(&outcome)) {
+          reject(rej->reason, rej->message, ev.id, ev.subject);
+          continue;
+        }
+        auto& applied = std::get<workflow::Applied>(outcome);
+        const std::string old_stage = current ? current->stage : "";
+        store::HistoryEntry h;
+        h.sequence = applied.next.sequence;
+        h.id = ev.id;
+        h.source = ev.source;
+        h.type = ev.type;
+        h.time = ev.time;
+        h.actorid = ev.actorid;
+        h.actorrole = ev.actorrole;
+        h.from = applied.from;
+        h.to = applied.to;
+        h.transition = applied.transition;
+        h.data = ev.data;
+        h.topic = tp.first;
+        h.partition = tp.second;
+        h.offset = m.offset();
+        batch.add_history(ev.subject, h);
+        batch.put_application(applied.next, old_stage);
+        batch.mark_seen(ev.source, ev.id);
+        seen_here.insert(std::move(dedupe_key));
+        if (applied.moved) {
+          batch.add_outbox(stage_changed(topics.status, applied, ev));
+          stats_.moved.fetch_add(1);
+        }
+        for (size_t i = 0; i < applied.notifications.size(); ++i)
+          batch.add_outbox(
+              notification(topics.notifications, applied, applied.notifications[i], i, ev));
+        stats_.applied.fetch_add(1);
+        spdlog::debug("applied {} {} to {}: {} -> {}", ev.type, ev.id, ev.subject, old_stage,
+                      applied.to);
+        apps.insert_or_assign(ev.subject, std::move(applied.next));
+      }
+    }
+    if (advanced.empty()) continue;
+    for (const auto& [tp, next] : advanced) batch.set_input_position({tp.first, tp.second, next});
+    if (auto r = store_.commit(batch); !r) {
+      // Nothing of this batch is stored: stop rather than skip it; a restart
+      // resumes from the last committed offsets.
+      spdlog::critical("cannot commit a batch to the store: {}", r.error().message);
+      running_ = false;
+      return;
+    }
+    stats_.batches.fetch_add(1);
+    {
+      std::lock_guard lock(wake_mu_);
+      wake_flag_ = true;
+    }
+    wake_.notify_one();
+    std::vector<kafka::Assigned> commit;
+    for (const auto& [tp, next] : advanced) commit.push_back({tp.first, tp.second, next});
+    loop_->consumer->commit(commit, /*async=*/true).permit_unchecked_error();
+  }
+  loop_->consumer->close();
+}
+
+void Processor::run_relay() {
+  auto& r = *relay_;
+  uint64_t cursor = 0;
+  Clock::time_point drain_deadline{};
+  for (;;) {
+    const bool stopping = !relay_running_;
+    if (stopping && drain_deadline == Clock::time_point{})
+      drain_deadline = Clock::now() + std::chrono::seconds(5);
+    size_t produced = 0;
+    if (r.in_flight < 20000) {
+      auto recs = store_.outbox(2000, cursor);
+      if (!recs) {
+        spdlog::error("cannot read the outbox: {}", recs.error().message);
+      } else {
+        for (auto& rec : *recs) {
+          if (auto p = r.producer->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq);
+              !p) {
+            spdlog::warn("cannot queue outbox record {}: {}", rec.seq, p.error().message);
+            r.failed = true;
+            break;
+          }
+          ++r.in_flight;
+          cursor = rec.seq;
+          ++produced;
+        }
+      }
+    }
+    r.producer->poll(produced > 0 ? 0 : 5);
+    if (!r.delivered.empty()) {
+      store::Batch del = store_.batch();
+      for (const uint64_t seq : r.delivered) del.delete_outbox(seq);
+      r.delivered.clear();
+      // Losing a delete only republishes a record under its stable id.
+      if (auto c = store_.commit(del, /*sync=*/false); !c)
+        spdlog::error("cannot remove published records from the outbox: {}", c.error().message);
+    }
+    if (r.failed && r.in_flight == 0) {
+      r.failed = false;
+      cursor = 0;  // send again whatever is still in the outbox
+    }
+    if (stopping) {
+      const bool empty = r.in_flight == 0 && store_.outbox(1, 0).ok() && store_.outbox(1, 0)->empty();
+      if (empty || Clock::now() > drain_deadline) break;
+      continue;
+    }
+    if (produced == 0 && r.in_flight == 0) {
+      std::unique_lock lock(wake_mu_);
+      wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return wake_flag_; });
+      wake_flag_ = false;
+    }
+  }
+  r.producer->flush(2000).permit_unchecked_error();
+}
+
+}  // namespace stagewise::processor

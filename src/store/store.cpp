@@ -1,0 +1,422 @@
+#include "store/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+
+namespace stagewise::store {
+namespace {
+
+using nlohmann::json;
+
+enum Cf : size_t { kDefault, kApplications, kHistory, kStageIndex, kOutbox, kDedupe, kMeta, kCount };
+const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index",
+                                      "outbox",  "dedupe",       "meta"};
+
+// Keys are built for prefix scans: big-endian numbers sort numerically.
+void put_be64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+uint64_t get_be64(std::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+std::string be64(uint64_t v) {
+  std::string s;
+  put_be64(s, v);
+  return s;
+}
+
+std::string join_key(std::initializer_list<std::string_view> parts) {
+  std::string k;
+  for (const auto p : parts) {
+    if (!k.empty()) k.push_back('\0');
+    k.append(p);
+  }
+  return k;
+}
+
+std::string history_key(const std::string& id, uint64_t seq) {
+  std::string k = id;
+  k.push_back('\0');
+  put_be64(k, seq);
+  return k;
+}
+
+std::string stage_key(const std::string& program, const std::string& stage, const std::string& id) {
+  return join_key({program, stage, id});
+}
+
+std::string position_key(const std::string& topic, int32_t partition) {
+  std::string k = "input/" + topic + "/";
+  put_be64(k, static_cast<uint64_t>(partition));
+  return k;
+}
+
+const std::string kDedupeByKey = "k";
+const std::string kDedupeBySeq = "s";
+const std::string kMetaDedupeOldest = "dedupe/oldest";
+
+std::string encode(const json& j) {
+  const auto bytes = json::to_msgpack(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Result<json> decode(const std::string& bytes, const std::string& what) {
+  json j = json::from_msgpack(bytes, true, false);
+  if (j.is_discarded()) return make_error(Errc::corruption, what + " is not valid msgpack");
+  return j;
+}
+
+Error from_status(const rocksdb::Status& s, const std::string& what) {
+  if (s.IsNotFound()) return make_error(Errc::not_found, what + " not found");
+  if (s.IsCorruption()) return make_error(Errc::corruption, what + ": " + s.ToString());
+  return make_error(Errc::io_error, what + ": " + s.ToString());
+}
+
+json headers_json(const Headers& h) {
+  json a = json::array();
+  for (const auto& [k, v] : h) a.push_back({k, v});
+  return a;
+}
+
+}  // namespace
+
+json to_json(const HistoryEntry& h) {
+  json j = {{"sequence", h.sequence}, {"id", h.id},
+            {"source", h.source},     {"type", h.type},
+            {"time", h.time},         {"from", h.from ? json(*h.from) : json()},
+            {"to", h.to},             {"actorid", h.actorid},
+            {"actorrole", h.actorrole}, {"transition", h.transition},
+            {"data", h.data}};
+  if (!h.topic.empty())
+    j["input"] = {{"topic", h.topic}, {"partition", h.partition}, {"offset", h.offset}};
+  return j;
+}
+
+namespace {
+HistoryEntry history_from_json(const json& j) {
+  HistoryEntry h;
+  h.sequence = j.at("sequence").get<uint64_t>();
+  h.id = j.at("id").get<std::string>();
+  h.source = j.at("source").get<std::string>();
+  h.type = j.at("type").get<std::string>();
+  h.time = j.at("time").get<std::string>();
+  if (!j.at("from").is_null()) h.from = j["from"].get<std::string>();
+  h.to = j.at("to").get<std::string>();
+  h.actorid = j.value("actorid", "");
+  h.actorrole = j.value("actorrole", "");
+  h.transition = j.value("transition", -1);
+  h.data = j.value("data", json());
+  if (const auto in = j.find("input"); in != j.end()) {
+    h.topic = in->at("topic").get<std::string>();
+    h.partition = in->at("partition").get<int32_t>();
+    h.offset = in->at("offset").get<int64_t>();
+  }
+  return h;
+}
+}  // namespace
+
+// ---- Batch ----
+
+struct Batch::Pending {
+  rocksdb::WriteBatch wb;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf;
+  std::atomic<uint64_t>* next_outbox_seq = nullptr;
+  std::vector<std::string> seen;  // dedupe keys, numbered at commit
+};
+
+Batch::Batch() : p_(std::make_unique<Pending>()) {}
+Batch::~Batch() = default;
+Batch::Batch(Batch&&) noexcept = default;
+Batch& Batch::operator=(Batch&&) noexcept = default;
+
+void Batch::put_application(const workflow::Application& app, const std::string& old_stage) {
+  p_->wb.Put(p_->cf[kApplications], app.id, encode(workflow::to_json(app)))
+      .PermitUncheckedError();
+  if (old_stage != app.stage) {
+    if (!old_stage.empty())
+      p_->wb.Delete(p_->cf[kStageIndex], stage_key(app.program, old_stage, app.id))
+          .PermitUncheckedError();
+    p_->wb.Put(p_->cf[kStageIndex], stage_key(app.program, app.stage, app.id), "")
+        .PermitUncheckedError();
+  }
+  ++count_;
+}
+
+void Batch::add_history(const std::string& application_id, const HistoryEntry& entry) {
+  p_->wb.Put(p_->cf[kHistory], history_key(application_id, entry.sequence),
+             encode(to_json(entry)))
+      .PermitUncheckedError();
+  ++count_;
+}
+
+void Batch::mark_seen(const std::string& source, const std::string& id) {
+  p_->seen.push_back(join_key({source, id}));
+  ++count_;
+}
+
+void Batch::set_input_position(const InputPosition& pos) {
+  p_->wb.Put(p_->cf[kMeta], position_key(pos.topic, pos.partition),
+             be64(static_cast<uint64_t>(pos.next_offset)))
+      .PermitUncheckedError();
+  ++count_;
+}
+
+void Batch::set_meta(const std::string& key, const std::string& value) {
+  p_->wb.Put(p_->cf[kMeta], "meta/" + key, value).PermitUncheckedError();
+  ++count_;
+}
+
+uint64_t Batch::add_outbox(OutboxRecord record) {
+  record.seq = p_->next_outbox_seq->fetch_add(1);
+  const json j = {{"topic", record.topic},
+                  {"key", record.key},
+                  {"value", json::binary(std::vector<uint8_t>(record.value.begin(),
+                                                              record.value.end()))},
+                  {"headers", headers_json(record.headers)}};
+  p_->wb.Put(p_->cf[kOutbox], be64(record.seq), encode(j)).PermitUncheckedError();
+  ++count_;
+  return record.seq;
+}
+
+void Batch::delete_outbox(uint64_t seq) {
+  p_->wb.Delete(p_->cf[kOutbox], be64(seq)).PermitUncheckedError();
+  ++count_;
+}
+
+// ---- Store ----
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options& options) {
+  std::error_code ec;
+  if (!options.read_only) std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io_error, "cannot create data dir " + dir + ": " + ec.message());
+
+  rocksdb::Options db_opts;
+  db_opts.create_if_missing = !options.read_only;
+  db_opts.create_missing_column_families = !options.read_only;
+  db_opts.IncreaseParallelism(2);
+  db_opts.max_open_files = 512;
+  db_opts.keep_log_file_num = 3;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_opts.compression = rocksdb::kLZ4Compression;
+  cf_opts.bottommost_compression = rocksdb::kZSTD;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : kCfNames) cfs.emplace_back(name, cf_opts);
+
+  std::unique_ptr<Store> store(new Store());
+  store->options_ = options;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &store->cf_, &raw)
+          : rocksdb::DB::Open(db_opts, dir, cfs, &store->cf_, &raw);
+  if (!s.ok()) {
+    std::string hint;
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+      hint = " (another stagewise process is using this data dir; stop it or pick another "
+             "--data-dir)";
+    return make_error(Errc::io_error, "cannot open the store in " + dir + ": " + s.ToString() + hint);
+  }
+  store->db_.reset(raw);
+
+  // Continue the outbox and dedupe sequences where they stopped.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kOutbox]));
+    it->SeekToLast();
+    if (it->Valid()) store->next_outbox_seq_ = get_be64(it->key().ToStringView()) + 1;
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kDedupe]));
+    it->SeekForPrev(kDedupeBySeq + std::string(8, '\xff'));
+    if (it->Valid() && it->key().starts_with(kDedupeBySeq))
+      store->next_dedupe_seq_ = get_be64(it->key().ToStringView().substr(1)) + 1;
+    it->Seek(kDedupeBySeq);
+    if (it->Valid() && it->key().starts_with(kDedupeBySeq))
+      store->dedupe_oldest_ = get_be64(it->key().ToStringView().substr(1));
+    else store->dedupe_oldest_ = store->next_dedupe_seq_;
+  }
+  return store;
+}
+
+Store::~Store() {
+  for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  cf_.clear();
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+Result<workflow::Application> Store::application(const std::string& id) const {
+  std::string bytes;
+  const auto s = db_->Get({}, cf_[kApplications], id, &bytes);
+  if (!s.ok()) return from_status(s, "application \"" + id + "\"");
+  auto j = decode(bytes, "application \"" + id + "\"");
+  if (!j) return j.error();
+  try {
+    return workflow::application_from_json(*j);
+  } catch (const std::exception& e) {
+    return make_error(Errc::corruption, "application \"" + id + "\": " + e.what());
+  }
+}
+
+Result<std::vector<HistoryEntry>> Store::history(const std::string& id) const {
+  std::vector<HistoryEntry> out;
+  std::string prefix = id;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kHistory]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto j = decode(it->value().ToString(), "history of \"" + id + "\"");
+    if (!j) return j.error();
+    try {
+      out.push_back(history_from_json(*j));
+    } catch (const std::exception& e) {
+      return make_error(Errc::corruption, "history of \"" + id + "\": " + e.what());
+    }
+  }
+  if (!it->status().ok()) return from_status(it->status(), "history of \"" + id + "\"");
+  return out;
+}
+
+Result<std::vector<std::string>> Store::list_stage(const std::string& program,
+                                                   const std::string& stage, size_t limit,
+                                                   const std::string& after) const {
+  std::vector<std::string> out;
+  const std::string prefix = join_key({program, stage, ""});
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kStageIndex]));
+  it->Seek(after.empty() ? prefix : prefix + after);
+  if (!after.empty() && it->Valid() && it->key().ToStringView() == prefix + after) it->Next();
+  for (; it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next())
+    out.push_back(it->key().ToString().substr(prefix.size()));
+  if (!it->status().ok()) return from_status(it->status(), "stage index");
+  return out;
+}
+
+Result<std::map<std::string, uint64_t>> Store::stage_counts(const std::string& program) const {
+  std::map<std::string, uint64_t> out;
+  const std::string prefix = join_key({program, ""});
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kStageIndex]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view rest = it->key().ToStringView().substr(prefix.size());
+    ++out[std::string(rest.substr(0, rest.find('\0')))];
+  }
+  if (!it->status().ok()) return from_status(it->status(), "stage index");
+  return out;
+}
+
+Result<bool> Store::seen(const std::string& source, const std::string& id) const {
+  std::string v;
+  const auto s = db_->Get({}, cf_[kDedupe], kDedupeByKey + join_key({source, id}), &v);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return from_status(s, "dedupe id");
+  return true;
+}
+
+Result<std::vector<InputPosition>> Store::input_positions() const {
+  std::vector<InputPosition> out;
+  const std::string prefix = "input/";
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kMeta]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view k = it->key().ToStringView().substr(prefix.size());
+    if (k.size() < 9) continue;
+    InputPosition p;
+    p.topic = std::string(k.substr(0, k.size() - 9));
+    p.partition = static_cast<int32_t>(get_be64(k.substr(k.size() - 8)));
+    p.next_offset = static_cast<int64_t>(get_be64(it->value().ToStringView()));
+    out.push_back(std::move(p));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "input positions");
+  return out;
+}
+
+Result<std::string> Store::meta(const std::string& key) const {
+  std::string v;
+  const auto s = db_->Get({}, cf_[kMeta], "meta/" + key, &v);
+  if (!s.ok()) return from_status(s, "meta \"" + key + "\"");
+  return v;
+}
+
+Result<std::vector<OutboxRecord>> Store::outbox(size_t max, uint64_t after) const {
+  std::vector<OutboxRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kOutbox]));
+  for (it->Seek(be64(after + 1)); it->Valid() && out.size() < max; it->Next()) {
+    auto j = decode(it->value().ToString(), "outbox record");
+    if (!j) return j.error();
+    OutboxRecord r;
+    r.seq = get_be64(it->key().ToStringView());
+    r.topic = (*j)["topic"].get<std::string>();
+    r.key = (*j)["key"].get<std::string>();
+    const auto& bin = (*j)["value"].get_binary();
+    r.value.assign(bin.begin(), bin.end());
+    for (const auto& h : (*j)["headers"])
+      r.headers.emplace_back(h[0].get<std::string>(), h[1].get<std::string>());
+    out.push_back(std::move(r));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "outbox");
+  return out;
+}
+
+Batch Store::batch() {
+  Batch b;
+  b.p_->cf = cf_;
+  b.p_->next_outbox_seq = &next_outbox_seq_;
+  return b;
+}
+
+Result<void> Store::trim_dedupe(rocksdb::WriteBatch& wb, uint64_t added) {
+  const uint64_t live = next_dedupe_seq_ - dedupe_oldest_;
+  if (live + added <= options_.dedupe_retention) return {};
+  uint64_t drop = live + added - options_.dedupe_retention;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kDedupe]));
+  for (it->Seek(kDedupeBySeq); drop > 0 && it->Valid() && it->key().starts_with(kDedupeBySeq);
+       it->Next(), --drop) {
+    wb.Delete(cf_[kDedupe], it->key()).PermitUncheckedError();
+    wb.Delete(cf_[kDedupe], kDedupeByKey + it->value().ToString()).PermitUncheckedError();
+    dedupe_oldest_ = get_be64(it->key().ToStringView().substr(1)) + 1;
+  }
+  if (!it->status().ok()) return from_status(it->status(), "dedupe ids");
+  return {};
+}
+
+Result<void> Store::commit(Batch& batch, bool sync) {
+  std::lock_guard lock(commit_mu_);
+  auto& wb = batch.p_->wb;
+  const uint64_t first_seq = next_dedupe_seq_;
+  for (const auto& key : batch.p_->seen) {
+    wb.Put(cf_[kDedupe], kDedupeByKey + key, "").PermitUncheckedError();
+    wb.Put(cf_[kDedupe], kDedupeBySeq + be64(next_dedupe_seq_++), key).PermitUncheckedError();
+  }
+  if (auto r = trim_dedupe(wb, 0); !r) return r;
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync && sync;
+  const auto s = db_->Write(wo, &wb);
+  if (!s.ok()) {
+    next_dedupe_seq_ = first_seq;
+    return from_status(s, "commit");
+  }
+  wb.Clear();
+  batch.p_->seen.clear();
+  batch.count_ = 0;
+  return {};
+}
+
+uint64_t Store::disk_bytes() const {
+  uint64_t total = 0;
+  for (auto* h : cf_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeActiveMemTable, &v))
+      total += v;
+  }
+  return total;
+}
+
+}  // namespace stagewise::store

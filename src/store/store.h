@@ -1,0 +1,157 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cloudevent.h"
+#include "common/result.h"
+#include "workflow/engine.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace stagewise::store {
+
+/// One applied event in an application's history: what happened and why the
+/// stage moved (or did not).
+struct HistoryEntry {
+  uint64_t sequence = 0;
+  std::string id;  ///< the input event's id
+  std::string source;
+  std::string type;
+  std::string time;
+  std::string actorid;
+  std::string actorrole;
+  std::optional<std::string> from;  ///< nullopt when the event created the application
+  std::string to;
+  int transition = -1;  ///< index of the transition that fired, -1 when none
+  nlohmann::json data;  ///< the event's data as received
+  std::string topic;    ///< where it was read (empty for events not from Kafka)
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
+nlohmann::json to_json(const HistoryEntry& h);
+
+/// A message waiting to be published. Written in the same batch as the
+/// state change that produced it; removed once the broker acknowledged it.
+struct OutboxRecord {
+  uint64_t seq = 0;  ///< assigned by Batch::add_outbox
+  std::string topic;
+  std::string key;
+  std::string value;
+  Headers headers;
+};
+
+/// Where the processor resumes one input partition.
+struct InputPosition {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+  bool operator==(const InputPosition&) const = default;
+};
+
+/// A set of writes committed atomically by Store::commit. Not thread-safe;
+/// one batch belongs to one thread.
+class Batch {
+ public:
+  Batch();
+  ~Batch();
+  Batch(Batch&&) noexcept;
+  Batch& operator=(Batch&&) noexcept;
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  /// Writes the application; `old_stage` (empty for a new application)
+  /// is removed from the stage index and the new stage added.
+  void put_application(const workflow::Application& app, const std::string& old_stage);
+  void add_history(const std::string& application_id, const HistoryEntry& entry);
+  /// Records (source, id) as applied; Store::seen answers true from then on.
+  void mark_seen(const std::string& source, const std::string& id);
+  void set_input_position(const InputPosition& pos);
+  void set_meta(const std::string& key, const std::string& value);
+  /// Queues a message for the relay; the record's seq is assigned here.
+  uint64_t add_outbox(OutboxRecord record);
+  void delete_outbox(uint64_t seq);
+
+  size_t count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+
+ private:
+  friend class Store;
+  struct Pending;
+  std::unique_ptr<Pending> p_;
+  size_t count_ = 0;
+};
+
+/// The only code that touches RocksDB (DESIGN.md §7). Column families:
+/// applications, history, stage_index, outbox, dedupe, meta.
+///
+/// Thread safety: reads may run from any thread concurrently with one
+/// writer; commit() is called by one thread at a time (the processor).
+class Store {
+ public:
+  struct Options {
+    bool sync = true;  ///< fsync the WAL on every commit
+    bool read_only = false;
+    uint64_t dedupe_retention = 1'000'000;  ///< (source, id) pairs remembered
+  };
+
+  /// Opens (creating when missing, unless read_only) the store in `dir`.
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, const Options& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// The application, or an error with code not_found.
+  Result<workflow::Application> application(const std::string& id) const;
+  /// The application's history, oldest first (empty when unknown).
+  Result<std::vector<HistoryEntry>> history(const std::string& id) const;
+  /// Application ids in one stage of a program, in id order, after `after`.
+  Result<std::vector<std::string>> list_stage(const std::string& program, const std::string& stage,
+                                              size_t limit, const std::string& after = "") const;
+  /// Number of applications per stage of a program.
+  Result<std::map<std::string, uint64_t>> stage_counts(const std::string& program) const;
+  /// Whether (source, id) was applied (within the retention).
+  Result<bool> seen(const std::string& source, const std::string& id) const;
+  /// Every stored input position.
+  Result<std::vector<InputPosition>> input_positions() const;
+  Result<std::string> meta(const std::string& key) const;
+  /// Up to `max` outbox records with seq > `after`, oldest first.
+  Result<std::vector<OutboxRecord>> outbox(size_t max, uint64_t after = 0) const;
+
+  /// Starts a batch whose outbox records get sequence numbers from this store.
+  Batch batch();
+  /// Writes the batch atomically (and durably when Options::sync, unless
+  /// `sync` is false). Thread-safe.
+  Result<void> commit(Batch& batch, bool sync = true);
+
+  /// Approximate size of the data on disk, in bytes.
+  uint64_t disk_bytes() const;
+
+ private:
+  Store() = default;
+  Result<void> trim_dedupe(rocksdb::WriteBatch& wb, uint64_t added);
+
+  std::mutex commit_mu_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf_;  // owned; destroyed before db_
+  Options options_;
+  std::atomic<uint64_t> next_outbox_seq_{1};
+  uint64_t next_dedupe_seq_ = 1;
+  uint64_t dedupe_oldest_ = 1;
+};
+
+}  // namespace stagewise::store

@@ -1,0 +1,422 @@
+#include "workflow/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <set>
+
+#include "common/time.h"
+#include "workflow/vocabulary.h"
+
+namespace stagewise::workflow {
+namespace {
+
+using nlohmann::json;
+
+Rejected reject(Reason r, std::string message) { return Rejected{r, std::move(message)}; }
+
+bool role_allowed(const Transition& t, const std::string& role) {
+  return t.roles.empty() || std::find(t.roles.begin(), t.roles.end(), role) != t.roles.end();
+}
+
+// The transitions that may fire for `type` in `stage` ("*" covers every
+// non-terminal stage), in file order.
+std::vector<const Transition*> candidates(const Workflow& wf, const State& st,
+                                          const std::string& type) {
+  std::vector<const Transition*> out;
+  for (const auto& t : wf.transitions)
+    if (t.on == type && (t.from == st.name || (t.from == "*" && !st.terminal))) out.push_back(&t);
+  return out;
+}
+
+const std::string* string_field(const json& data, const char* key) {
+  if (!data.is_object()) return nullptr;
+  const auto it = data.find(key);
+  if (it == data.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+    return nullptr;
+  return &it->get_ref<const std::string&>();
+}
+
+json& array_fact(json& facts, const char* key) {
+  json& a = facts[key];
+  if (!a.is_array()) a = json::array();
+  return a;
+}
+
+// Checks a review's scores against the rubric; empty string when valid.
+std::string check_scores(const ReviewSpec& spec, const json& scores) {
+  if (!scores.is_object())
+    return "review.submitted needs data.scores, an object of criterion to score";
+  for (const auto& c : spec.rubric) {
+    const auto it = scores.find(c.name);
+    if (it == scores.end() || !it->is_number())
+      return "review.submitted data.scores." + c.name + " is missing or not a number";
+    const double v = it->get<double>();
+    if (v < c.min || v > c.max)
+      return "review.submitted data.scores." + c.name + " = " + it->dump() + " is outside the scale [" +
+             json(c.min).dump() + ", " + json(c.max).dump() + "]";
+  }
+  for (const auto& [k, v] : scores.items()) {
+    const bool known = std::any_of(spec.rubric.begin(), spec.rubric.end(),
+                                   [&](const Criterion& c) { return c.name == k; });
+    if (!known) return "review.submitted data.scores." + k + " is not a criterion of the rubric";
+  }
+  return {};
+}
+
+// Applies the event's data to the application's facts (DESIGN.md §6: the
+// data effect comes before the transition). Returns a rejection when the data
+// does not fit the event type.
+std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const CloudEvent& e) {
+  json& f = app.facts;
+  const json& d = e.data;
+  const std::string& t = e.type;
+  if (t == "application.updated") {
+    if (!d.is_object())
+      return reject(Reason::invalid_data, "application.updated needs data, an object of profile fields");
+    if (!f["profile"].is_object()) f["profile"] = json::object();
+    f["profile"].merge_patch(d);
+  } else if (t == "application.document_added") {
+    const std::string* kind = string_field(d, "kind");
+    if (kind == nullptr)
+      return reject(Reason::invalid_data,
+                    "application.document_added needs data.kind (e.g. \"transcript\", "
+                    "\"recommendation_letter\", \"cv\")");
+    json doc = {{"kind", *kind}, {"time", e.time}, {"event", e.id}};
+    if (const std::string* name = string_field(d, "name")) doc["name"] = *name;
+    if (const std::string* uri = string_field(d, "uri")) doc["uri"] = *uri;
+    array_fact(f, "documents").push_back(std::move(doc));
+  } else if (t == "application.withdrawn") {
+    f["withdrawal"] = {{"time", e.time}, {"reason", d.is_object() ? d.value("reason", "") : ""}};
+  } else if (t == "application.erased") {
+    // Personal data goes; the record of where the application stood stays.
+    f["profile"] = json::object();
+    for (auto& doc : array_fact(f, "documents")) doc.erase("name"), doc.erase("uri");
+    f.erase("notes");
+    f["erased"] = {{"time", e.time}};
+  } else if (t == "reviewer.assigned" || t == "reviewer.recused") {
+    const std::string* reviewer = string_field(d, "reviewer");
+    if (reviewer == nullptr)
+      return reject(Reason::invalid_data, t + " needs data.reviewer, the reviewer's id");
+    json& list = array_fact(f, "reviewers");
+    const auto it = std::find(list.begin(), list.end(), *reviewer);
+    if (t == "reviewer.assigned") {
+      const json& conflicts = f["profile"].is_object() ? f["profile"].value("conflicts", json())
+                                                       : json();
+      if (conflicts.is_array() && std::find(conflicts.begin(), conflicts.end(), *reviewer) !=
+                                      conflicts.end())
+        return reject(Reason::conflict_of_interest,
+                      "reviewer \"" + *reviewer +
+                          "\" is listed in the applicant's conflicts; assign another reviewer");
+      if (it == list.end()) list.push_back(*reviewer);
+    } else if (it != list.end()) {
+      list.erase(it);
+    }
+  } else if (t == "review.submitted") {
+    const std::string* named = string_field(d, "reviewer");
+    const std::string reviewer = named != nullptr ? *named : e.actorid;
+    if (reviewer.empty())
+      return reject(Reason::invalid_data,
+                    "review.submitted needs data.reviewer or the actorid of the reviewer");
+    const json& assigned = f.contains("reviewers") ? f["reviewers"] : json::array();
+    if (!assigned.empty() &&
+        std::find(assigned.begin(), assigned.end(), reviewer) == assigned.end())
+      return reject(Reason::unauthorized, "reviewer \"" + reviewer +
+                                              "\" is not assigned to this application; send "
+                                              "reviewer.assigned first");
+    const json scores = d.is_object() ? d.value("scores", json()) : json();
+    if (const ReviewSpec* spec = wf.review_spec(app.stage)) {
+      if (auto msg = check_scores(*spec, scores); !msg.empty())
+        return reject(Reason::invalid_data, msg);
+    } else if (!scores.is_null() && !scores.is_object()) {
+      return reject(Reason::invalid_data, "review.submitted data.scores must be an object");
+    }
+    json review = {{"reviewer", reviewer}, {"time", e.time}, {"scores", scores}};
+    if (const std::string* rec = string_field(d, "recommendation")) review["recommendation"] = *rec;
+    json& reviews = array_fact(f, "reviews");
+    // A reviewer's later review replaces the earlier one.
+    const auto old = std::find_if(reviews.begin(), reviews.end(),
+                                  [&](const json& r) { return r["reviewer"] == reviewer; });
+    if (old != reviews.end()) *old = std::move(review);
+    else reviews.push_back(std::move(review));
+  } else if (t == "interview.scheduled" || t == "interview.completed") {
+    json& iv = f["interview"];
+    if (!iv.is_object()) iv = json::object();
+    if (d.is_object()) iv.merge_patch(d);
+    iv[t == "interview.scheduled" ? "scheduled_time" : "completed_time"] = e.time;
+    if (t == "interview.completed") iv["completed"] = true;
+  } else if (t == "decision.recorded") {
+    const std::string* outcome = string_field(d, "outcome");
+    if (outcome == nullptr)
+      return reject(Reason::invalid_data,
+                    "decision.recorded needs data.outcome (e.g. \"advance\", \"reject\")");
+    f["decision"] = d;
+    f["decision"]["time"] = e.time;
+    if (!e.actorid.empty()) f["decision"]["actorid"] = e.actorid;
+  } else if (t == "offer.extended" || t == "offer.accepted" || t == "offer.declined") {
+    json& offer = f["offer"];
+    if (!offer.is_object()) offer = json::object();
+    if (d.is_object()) offer.merge_patch(d);
+    const std::string status = t.substr(6);  // extended / accepted / declined
+    offer["status"] = status;
+    offer[status + "_time"] = e.time;
+  } else if (t == "onboarding.completed") {
+    f["onboarding"] = d.is_object() ? d : json::object();
+    f["onboarding"]["time"] = e.time;
+  } else if (t == "report.submitted") {
+    json report = d.is_object() ? d : json::object();
+    report["time"] = e.time;
+    array_fact(f, "reports").push_back(std::move(report));
+  } else if (t == "note.added") {
+    const std::string* text = string_field(d, "text");
+    if (text == nullptr) return reject(Reason::invalid_data, "note.added needs data.text");
+    array_fact(f, "notes").push_back({{"time", e.time}, {"actorid", e.actorid}, {"text", *text}});
+  }
+  return std::nullopt;
+}
+
+json documents_view(const json& facts) {
+  json kinds = json::array();
+  json by_kind = json::object();
+  size_t count = 0;
+  if (const auto it = facts.find("documents"); it != facts.end() && it->is_array()) {
+    count = it->size();
+    for (const auto& doc : *it) {
+      const std::string& k = doc["kind"].get_ref<const std::string&>();
+      if (!by_kind.contains(k)) kinds.push_back(k);
+      by_kind[k] = by_kind.value(k, 0) + 1;
+    }
+  }
+  return {{"count", count}, {"kinds", kinds}, {"by_kind", by_kind}};
+}
+
+json list_or_empty(const json& facts, const char* key) {
+  const auto it = facts.find(key);
+  return it != facts.end() && it->is_array() ? *it : json::array();
+}
+
+json object_or_null(const json& facts, const char* key) {
+  const auto it = facts.find(key);
+  return it != facts.end() ? *it : json();
+}
+
+Notification notification(const Notify& n, const std::string& stage) {
+  return Notification{n.recipient, n.template_name, stage};
+}
+
+}  // namespace
+
+json to_json(const Application& a) {
+  return {{"id", a.id},
+          {"program", a.program},
+          {"workflow_version", a.workflow_version},
+          {"stage", a.stage},
+          {"stage_entered_at", format_rfc3339_ms(a.stage_entered_ms)},
+          {"created_at", format_rfc3339_ms(a.created_ms)},
+          {"updated_at", format_rfc3339_ms(a.updated_ms)},
+          {"sequence", a.sequence},
+          {"facts", a.facts}};
+}
+
+Application application_from_json(const json& j) {
+  Application a;
+  a.id = j.at("id").get<std::string>();
+  a.program = j.at("program").get<std::string>();
+  a.workflow_version = j.at("workflow_version").get<int>();
+  a.stage = j.at("stage").get<std::string>();
+  auto ms = [&](const char* key) {
+    const auto v = parse_rfc3339_ms(j.at(key).get<std::string>());
+    if (!v) throw std::invalid_argument(std::string("bad timestamp in ") + key);
+    return *v;
+  };
+  a.stage_entered_ms = ms("stage_entered_at");
+  a.created_ms = ms("created_at");
+  a.updated_ms = ms("updated_at");
+  a.sequence = j.at("sequence").get<uint64_t>();
+  a.facts = j.at("facts");
+  return a;
+}
+
+json review_aggregate(const Workflow& wf, const Application& app) {
+  const json reviews = list_or_empty(app.facts, "reviews");
+  const ReviewSpec* spec = wf.review_spec(app.stage);
+  json criteria = json::object();
+  json recommendations = json::object();
+  double sum_mean = 0, sum_total = 0;
+  size_t scored = 0;
+  std::map<std::string, std::pair<double, size_t>> per_criterion;
+  for (const auto& r : reviews) {
+    if (r.contains("recommendation")) {
+      const std::string& rec = r["recommendation"].get_ref<const std::string&>();
+      recommendations[rec] = recommendations.value(rec, 0) + 1;
+    }
+    const json& scores = r["scores"];
+    if (!scores.is_object() || scores.empty()) continue;
+    double total = 0, weights = 0;
+    for (const auto& [name, v] : scores.items()) {
+      if (!v.is_number()) continue;
+      double w = 1;
+      if (spec != nullptr)
+        for (const auto& c : spec->rubric)
+          if (c.name == name) w = c.weight;
+      total += w * v.get<double>();
+      weights += w;
+      auto& [s, n] = per_criterion[name];
+      s += v.get<double>();
+      ++n;
+    }
+    if (weights <= 0) continue;
+    sum_total += total;
+    sum_mean += total / weights;
+    ++scored;
+  }
+  for (const auto& [name, sn] : per_criterion) criteria[name] = sn.first / double(sn.second);
+  json agg = {{"count", reviews.size()},
+              {"scored", scored},
+              {"mean", scored ? json(sum_mean / double(scored)) : json()},
+              {"weighted_total", scored ? json(sum_total / double(scored)) : json()},
+              {"criteria", criteria},
+              {"recommendations", recommendations}};
+  return agg;
+}
+
+json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event) {
+  const json& f = app.facts;
+  const json reviewers = list_or_empty(f, "reviewers");
+  json application = {
+      {"id", app.id},
+      {"program", app.program},
+      {"workflow_version", app.workflow_version},
+      {"stage", app.stage},
+      {"stage_entered_at", format_rfc3339_ms(app.stage_entered_ms)},
+      {"created_at", format_rfc3339_ms(app.created_ms)},
+      {"profile", f.contains("profile") ? f["profile"] : json::object()},
+      {"documents", documents_view(f)},
+      {"reviews", review_aggregate(wf, app)},
+      {"reviewers", {{"count", reviewers.size()}, {"ids", reviewers}}},
+      {"interview", object_or_null(f, "interview")},
+      {"decision", object_or_null(f, "decision")},
+      {"offer", object_or_null(f, "offer")},
+      {"onboarding", object_or_null(f, "onboarding")},
+      {"reports", {{"count", list_or_empty(f, "reports").size()}}},
+      {"notes", {{"count", list_or_empty(f, "notes").size()}}},
+  };
+  json ev = {{"type", event.type},
+             {"time", event.time},
+             {"id", event.id},
+             {"actorid", event.actorid},
+             {"actorrole", event.actorrole},
+             {"data", event.data}};
+  return {{"application", std::move(application)}, {"event", std::move(ev)}};
+}
+
+Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& e) {
+  try {
+    if (!is_known_event_type(e.type))
+      return reject(Reason::unknown_type,
+                    "event type \"" + e.type + "\" is not in the stagewise vocabulary");
+    if (current == nullptr) {
+      if (e.type != kSubmitted)
+        return reject(Reason::unknown_application,
+                      "application \"" + e.subject +
+                          "\" does not exist; its first event must be application.submitted");
+      Application app;
+      app.id = e.subject;
+      app.program = wf.program;
+      app.workflow_version = wf.version;
+      app.stage = wf.initial;
+      app.stage_entered_ms = app.created_ms = app.updated_ms = e.time_ms;
+      app.sequence = 1;
+      app.facts["profile"] = e.data.is_object() ? e.data : json::object();
+      Applied out{std::move(app), std::nullopt, wf.initial, true, -1, {}};
+      for (const auto& n : wf.states.at(wf.initial).on_enter)
+        out.notifications.push_back(notification(n, wf.initial));
+      return out;
+    }
+    if (e.type == kSubmitted)
+      return reject(Reason::application_exists,
+                    "application \"" + e.subject + "\" was already submitted (stage \"" +
+                        current->stage + "\"); use application.updated to change it");
+    if (!e.program.empty() && e.program != current->program)
+      return reject(Reason::program_mismatch, "application \"" + e.subject + "\" belongs to \"" +
+                                                  current->program + "\", not \"" + e.program +
+                                                  "\"");
+    const State* st = wf.state(current->stage);
+    if (st == nullptr)
+      return reject(Reason::engine_error, "stage \"" + current->stage + "\" is not in " +
+                                              wf.program + " v" + std::to_string(wf.version));
+    const auto cands = candidates(wf, *st, e.type);
+    const bool listed = std::find(st->accepts.begin(), st->accepts.end(), e.type) != st->accepts.end();
+    if (!listed && cands.empty())
+      return reject(Reason::not_accepted_in_stage,
+                    e.type + " is not accepted in stage \"" + current->stage + "\" of " +
+                        wf.program + " v" + std::to_string(wf.version));
+    if (!listed && std::none_of(cands.begin(), cands.end(), [&](const Transition* t) {
+          return role_allowed(*t, e.actorrole);
+        })) {
+      std::set<std::string> roles;
+      for (const auto* t : cands) roles.insert(t->roles.begin(), t->roles.end());
+      std::string allowed;
+      for (const auto& r : roles) allowed += (allowed.empty() ? "" : ", ") + r;
+      return reject(Reason::unauthorized,
+                    "actorrole \"" + e.actorrole + "\" may not send " + e.type + " in stage \"" +
+                        current->stage + "\"; allowed: " + allowed);
+    }
+
+    Application next = *current;
+    if (auto bad = apply_data(wf, next, e)) return *bad;
+    next.sequence = current->sequence + 1;
+    next.updated_ms = e.time_ms;
+
+    Applied out{std::move(next), current->stage, current->stage, false, -1, {}};
+    json context;  // built once, only when a guard needs it
+    for (const Transition* t : cands) {
+      if (!role_allowed(*t, e.actorrole)) continue;
+      if (t->guard) {
+        if (context.is_null()) context = guard_context(wf, out.next, e);
+        if (!jsonlogic::truthy(t->guard->evaluate(context))) continue;
+      }
+      out.transition = t->index;
+      if (t->to != current->stage) {
+        out.moved = true;
+        out.to = t->to;
+        out.next.stage = t->to;
+        out.next.stage_entered_ms = e.time_ms;
+        for (const auto& n : wf.states.at(t->to).on_enter)
+          out.notifications.push_back(notification(n, t->to));
+      }
+      break;
+    }
+    return out;
+  } catch (const std::exception& ex) {
+    return reject(Reason::engine_error,
+                  std::string("the engine failed on this event: ") + ex.what());
+  }
+}
+
+Outcome apply(const Registry& registry, const Application* current, const CloudEvent& e) {
+  if (!is_known_event_type(e.type))
+    return reject(Reason::unknown_type,
+                  "event type \"" + e.type + "\" is not in the stagewise vocabulary");
+  if (current == nullptr) {
+    if (e.program.empty())
+      return reject(e.type == kSubmitted ? Reason::missing_attribute : Reason::unknown_application,
+                    e.type == kSubmitted
+                        ? "application.submitted needs the \"program\" extension attribute"
+                        : "application \"" + e.subject +
+                              "\" does not exist; its first event must be application.submitted");
+    const Workflow* wf = registry.latest(e.program);
+    if (wf == nullptr)
+      return reject(Reason::unknown_program, "program \"" + e.program + "\" has no workflow loaded");
+    return apply(*wf, nullptr, e);
+  }
+  const Workflow* wf = registry.find(current->program, current->workflow_version);
+  if (wf == nullptr)
+    return reject(Reason::unknown_program, "workflow " + current->program + " v" +
+                                               std::to_string(current->workflow_version) +
+                                               " of application \"" + current->id +
+                                               "\" is not loaded");
+  return apply(*wf, current, e);
+}
+
+}  // namespace stagewise::workflow
