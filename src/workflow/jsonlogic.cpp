@@ -1180,7 +1180,7 @@ std::string unknown_operator_message(const std::string& name) {
   size_t best_distance = 3;
   for (const OpInfo& info : kOps) {
     const size_t d = edit_distance(name, info.name);
-    if (d < best_distance && d < std::max<size_t>(info.name.size(), 2)) {
+    if (d < best_distance && d < std::max(name.size(), info.name.size())) {
       best = &info;
       best_distance = d;
     }

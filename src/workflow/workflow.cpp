@@ -213,11 +213,11 @@ void parse_state(Checker& ck, const std::string& name, const json& body, const s
           }
           ck.known_fields(c, cat, {"criterion", "weight", "scale", "description"});
           Criterion cr;
-          auto name = ck.string_field(c, cat, "criterion", true);
-          if (name) {
-            cr.name = *name;
-            if (!seen.insert(*name).second)
-              ck.add(ptr(cat, "criterion"), "criterion \"" + *name + "\" is listed twice");
+          auto crit = ck.string_field(c, cat, "criterion", true);
+          if (crit) {
+            cr.name = *crit;
+            if (!seen.insert(*crit).second)
+              ck.add(ptr(cat, "criterion"), "criterion \"" + *crit + "\" is listed twice");
           }
           if (auto w = c.find("weight"); w != c.end()) {
             if (!w->is_number() || w->get<double>() <= 0)
@@ -233,7 +233,7 @@ void parse_state(Checker& ck, const std::string& name, const json& body, const s
               cr.max = (*s)[1].get<double>();
             }
           }
-          if (name) spec.rubric.push_back(cr);
+          if (crit) spec.rubric.push_back(cr);
         }
       }
     }
