@@ -47,7 +47,10 @@ Result<void> Processor::start() {
   loop_ = std::make_unique<Loop>();
   relay_ = std::make_unique<Relay>();
 
-  kafka::Properties cprops = options_.kafka;
+  // A member that vanished without leaving holds its partitions until the
+  // session times out; 10 s (not Kafka's 45 s) bounds that stall. Config wins.
+  kafka::Properties cprops = {{"session.timeout.ms", "10000"}, {"heartbeat.interval.ms", "1000"}};
+  for (const auto& [k, v] : options_.kafka) cprops[k] = v;
   cprops["group.id"] = options_.group_id;
   auto consumer = kafka::Consumer::create(
       cprops,

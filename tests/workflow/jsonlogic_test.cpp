@@ -468,9 +468,10 @@ TEST(JsonLogicSemantics, ArrayOperatorsScopeTheirData) {
                    {"var": "best"}]})"),
                    data),
               json::parse(R"({"k": 9})"));
-  EXPECT_JSON(
-      eval(json::parse(R"({"reduce": [{"merge": [{"var": "ks"}]}, {"var": "current"}]})"), data),
-      json::parse(R"({"k": 5})"));
+  EXPECT_JSON(eval(json::parse(R"({"reduce": [{"merge": [{"var": "ks"}]}, {"var": "current"},
+                                                {"var": "best"}]})"),
+                   data),
+              json::parse(R"({"k": 5})"));
   EXPECT_JSON(eval(json::parse(R"({"reduce": [[1, 2, 3], {"merge": [{"var": "accumulator"},
                    {"*": [{"var": "current"}, 10]}]}, []]})")),
               json::parse("[10, 20, 30]"));

@@ -1,0 +1,250 @@
+// Integration: the processor against the embedded Kafka cluster (real
+// protocol on loopback) and a real RocksDB store.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "processor/outputs.h"
+#include "processor/processor.h"
+#include "store/store.h"
+#include "support/kafka_fixture.h"
+#include "workflow/workflow.h"
+
+namespace stagewise::processor {
+namespace {
+
+using nlohmann::json;
+using stagewise::testing::event;
+using stagewise::testing::eventually;
+using stagewise::testing::read_topic;
+using stagewise::testing::TempDir;
+
+constexpr int kPartitions = 4;
+
+class ProcessorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<workflow::Problem> problems;
+    registry_ = workflow::Registry::load({std::string(STAGEWISE_SOURCE_DIR) + "/workflows"},
+                                         problems);
+    ASSERT_TRUE(problems.empty()) << problems[0].to_string();
+    start_cluster();
+    open_store();
+    ASSERT_NO_FATAL_FAILURE(start_processor());
+    auto p = kafka::Producer::create({{"bootstrap.servers", cluster_->bootstrap()}}, nullptr);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    producer_ = std::move(*p);
+  }
+  void TearDown() override {
+    producer_.reset();
+    processor_.reset();
+    store_.reset();
+  }
+
+  void start_cluster() {
+    auto c = kafka::EmbeddedCluster::start(1, kPartitions, kafka::Topics{}.all());
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    cluster_ = std::move(*c);
+  }
+  void open_store() {
+    store_.reset();
+    auto s = store::Store::open(dir_ / "db", {.sync = false});
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void start_processor() {
+    Options o;
+    o.kafka = {{"bootstrap.servers", cluster_->bootstrap()}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    o.max_event_bytes = 4096;
+    processor_ = std::make_unique<Processor>(registry_, *store_, o);
+    auto r = processor_->start();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_TRUE(eventually([&] { return processor_->ready(); }, 30)) << "no partitions assigned";
+  }
+  void send(const json& e) { send_raw(e.value("subject", ""), e.dump()); }
+  void send_raw(const std::string& key, const std::string& value, const Headers& headers = {}) {
+    ASSERT_TRUE(producer_->produce("stagewise.events", key, value, headers, 0).ok());
+    ASSERT_TRUE(producer_->flush(10000).ok());
+  }
+  std::string stage(const std::string& id) {
+    auto a = store_->application(id);
+    return a.ok() ? a->stage : "(none)";
+  }
+  size_t history_size(const std::string& id) {
+    auto h = store_->history(id);
+    return h.ok() ? h->size() : 0;
+  }
+  uint64_t handled() {
+    uint64_t n = processor_->stats().applied + processor_->stats().duplicates;
+    for (const auto& r : processor_->stats().rejected) n += r;
+    return n;
+  }
+  std::map<std::string, json> dead_letters() {
+    std::map<std::string, json> out;  // by reason, the last one
+    for (const auto& m : read_topic(cluster_->bootstrap(), "stagewise.deadletter", kPartitions))
+      out[m.json()["data"]["reason"].get<std::string>()] = m.json();
+    return out;
+  }
+
+  TempDir dir_;
+  workflow::Registry registry_;
+  std::unique_ptr<kafka::EmbeddedCluster> cluster_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Processor> processor_;
+  std::unique_ptr<kafka::Producer> producer_;
+};
+
+TEST_F(ProcessorTest, AppliesAnEventStoresItAndPublishesAStatusEvent) {
+  send(event("e1", "application.submitted", "app-1", "applicant", {{"name", "Ada"}}));
+  ASSERT_TRUE(eventually([&] { return stage("app-1") == "submitted"; }));
+  auto app = store_->application("app-1");
+  ASSERT_TRUE(app.ok());
+  EXPECT_EQ(app->program, "summer-research-internship");
+  EXPECT_EQ(app->sequence, 1u);
+
+  std::vector<json> status;
+  ASSERT_TRUE(eventually([&] {
+    status.clear();
+    for (const auto& m : read_topic(cluster_->bootstrap(), "stagewise.status", kPartitions)) {
+      EXPECT_EQ(m.key, "app-1");
+      bool ce_header = false;
+      for (const auto& [k, v] : m.headers)
+        ce_header |= k == "content-type" && v == "application/cloudevents+json";
+      EXPECT_TRUE(ce_header);
+      status.push_back(m.json());
+    }
+    return !status.empty();
+  }));
+  ASSERT_EQ(status.size(), 1u);
+  const json& s = status[0];
+  EXPECT_EQ(s["specversion"], "1.0");
+  EXPECT_EQ(s["type"], "stagewise.application.stage_changed");
+  EXPECT_EQ(s["subject"], "app-1");
+  EXPECT_EQ(s["id"], "app-1/1/stage_changed");
+  EXPECT_EQ(s["data"]["application"], "app-1");
+  EXPECT_EQ(s["data"]["program"], "summer-research-internship");
+  EXPECT_EQ(s["data"]["workflow_version"], 1);
+  EXPECT_TRUE(s["data"]["from"].is_null());
+  EXPECT_EQ(s["data"]["to"], "submitted");
+  EXPECT_EQ(s["data"]["sequence"], 1);
+  EXPECT_EQ(s["data"]["cause"]["id"], "e1");
+  EXPECT_EQ(s["data"]["cause"]["type"], "application.submitted");
+  // The outbox is emptied once the broker acknowledged.
+  EXPECT_TRUE(eventually([&] { return store_->outbox(10)->empty(); }));
+}
+
+TEST_F(ProcessorTest, BadInputIsDeadLetteredAndProcessingContinues) {
+  send(event("ok-0", "application.submitted", "a", "applicant"));
+  send_raw("k", "{not json");
+  send_raw("k", R"({"specversion":"1.0","id":"m1","source":"t","type":"application.submitted","time":"2026-03-01T08:00:00Z"})");
+  json unknown_program = event("u1", "application.submitted", "b", "applicant");
+  unknown_program["program"] = "nope";
+  send(unknown_program);
+  send(event("u2", "decision.recorded", "ghost", "program_manager", {{"outcome", "eligible"}}));
+  send(event("u3", "offer.accepted", "a", "applicant"));
+  send(event("u4", "decision.recorded", "a", "applicant", {{"outcome", "eligible"}}));
+  send(event("u5", "application.submitted", "c", "applicant", {{"blob", std::string(5000, 'x')}}));
+  send_raw("k", std::string("\xff\xfe binary", 9));
+  // Binary mode (ce_ headers) is accepted too.
+  send_raw("a", R"({"outcome":"eligible"})",
+           {{"ce_specversion", "1.0"}, {"ce_id", "bin-1"}, {"ce_source", "test"},
+            {"ce_type", "decision.recorded"}, {"ce_subject", "a"},
+            {"ce_time", "2026-03-01T09:00:00Z"}, {"ce_actorrole", "program_manager"},
+            {"content-type", "application/json"}});
+  ASSERT_TRUE(eventually([&] { return handled() >= 10; }));
+  EXPECT_EQ(stage("a"), "documents");
+
+  std::map<std::string, json> dl;
+  ASSERT_TRUE(eventually([&] {
+    dl = dead_letters();
+    return dl.size() >= 7;
+  }));
+  for (const char* reason : {"malformed_json", "missing_attribute", "unknown_program",
+                             "unknown_application", "not_accepted_in_stage", "unauthorized",
+                             "oversized"})
+    EXPECT_TRUE(dl.count(reason)) << "no dead letter for " << reason;
+  const json& m = dl["missing_attribute"];
+  EXPECT_EQ(m["type"], "stagewise.event.rejected");
+  EXPECT_EQ(m["specversion"], "1.0");
+  EXPECT_EQ(m["data"]["source"]["topic"], "stagewise.events");
+  EXPECT_TRUE(m["data"]["source"]["offset"].is_number_integer());
+  EXPECT_NE(m["data"]["message"].get<std::string>().find("subject"), std::string::npos);
+  EXPECT_EQ(m["data"]["original"]["value"].get<std::string>().substr(0, 16), R"({"specversion":")");
+  const json& bin = dl["malformed_json"];
+  EXPECT_TRUE(bin["id"].get<std::string>().rfind("deadletter/stagewise.events/", 0) == 0);
+  EXPECT_EQ(processor_->stats().rejected[static_cast<size_t>(Reason::oversized)], 1u);
+
+  // Still going: a good event after all that is applied.
+  send(event("after", "application.submitted", "d", "applicant"));
+  EXPECT_TRUE(eventually([&] { return stage("d") == "submitted"; }));
+}
+
+TEST_F(ProcessorTest, RedeliveredEventIsAppliedOnce) {
+  send(event("s1", "application.submitted", "a", "applicant"));
+  send(event("s1", "application.submitted", "a", "applicant"));
+  send(event("n1", "note.added", "a", "program_manager", {{"text", "hello"}}));
+  send(event("n1", "note.added", "a", "program_manager", {{"text", "hello"}}));
+  ASSERT_TRUE(eventually([&] { return handled() >= 4; }));
+  EXPECT_EQ(history_size("a"), 2u);
+  EXPECT_EQ(processor_->stats().duplicates, 2u);
+  EXPECT_EQ(dead_letters().size(), 0u);
+}
+
+TEST_F(ProcessorTest, EventsOfOneApplicationApplyInLogOrder) {
+  std::vector<json> events = {event("o1", "application.submitted", "a", "applicant", nullptr, 0)};
+  for (int i = 0; i < 50; ++i)
+    events.push_back(event("note-" + std::to_string(i), "note.added", "a", "program_manager",
+                           {{"text", std::to_string(i)}}, 1 + i));
+  events.push_back(event("o2", "decision.recorded", "a", "program_manager",
+                         {{"outcome", "eligible"}}, 60));
+  for (const auto& e : events)
+    ASSERT_TRUE(producer_->produce("stagewise.events", "a", e.dump(), {}, 0).ok());
+  ASSERT_TRUE(producer_->flush(10000).ok());
+  ASSERT_TRUE(eventually([&] { return history_size("a") == events.size(); }));
+  auto h = store_->history("a");
+  ASSERT_TRUE(h.ok());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ((*h)[i].id, events[i]["id"]);
+    EXPECT_EQ((*h)[i].sequence, i + 1);
+  }
+  EXPECT_EQ(stage("a"), "documents");
+}
+
+TEST_F(ProcessorTest, RestartResumesFromStoredOffsetsWithoutReapplying) {
+  send(event("r1", "application.submitted", "a", "applicant"));
+  send(event("r2", "decision.recorded", "a", "program_manager", {{"outcome", "eligible"}}));
+  ASSERT_TRUE(eventually([&] { return history_size("a") == 2; }));
+  processor_.reset();
+  open_store();
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  send(event("r3", "application.document_added", "a", "applicant", {{"kind", "transcript"}}));
+  ASSERT_TRUE(eventually([&] { return history_size("a") == 3; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(history_size("a"), 3u);
+  EXPECT_EQ(processor_->stats().applied, 1u) << "the restarted processor re-applied old events";
+  EXPECT_EQ(processor_->stats().duplicates, 0u) << "old events were redelivered";
+}
+
+TEST_F(ProcessorTest, NewBrokerLogKeepsStateAndCarriesOn) {
+  send(event("l1", "application.submitted", "a", "applicant"));
+  send(event("l2", "decision.recorded", "a", "program_manager", {{"outcome", "eligible"}}));
+  ASSERT_TRUE(eventually([&] { return history_size("a") == 2; }));
+  processor_.reset();
+  producer_.reset();
+  // The embedded broker restarts with an empty log: stored offsets are now
+  // past its end.
+  start_cluster();
+  auto p = kafka::Producer::create({{"bootstrap.servers", cluster_->bootstrap()}}, nullptr);
+  ASSERT_TRUE(p.ok());
+  producer_ = std::move(*p);
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  send(event("l3", "application.document_added", "a", "applicant", {{"kind", "transcript"}}));
+  send(event("l4", "application.submitted", "b", "applicant"));
+  ASSERT_TRUE(eventually([&] { return history_size("a") == 3 && stage("b") == "submitted"; }));
+  EXPECT_EQ(stage("a"), "documents");
+  EXPECT_GE(processor_->stats().log_resets, 1u);
+}
+
+}  // namespace
+}  // namespace stagewise::processor

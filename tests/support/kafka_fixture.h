@@ -1,0 +1,113 @@
+#pragma once
+
+// Shared by the integration tests: an embedded Kafka cluster (the real
+// protocol on loopback), a producer of raw messages and a reader of topics.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kafka/kafka.h"
+
+namespace stagewise::testing {
+
+struct ReadMessage {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  Headers headers;
+  nlohmann::json json() const { return nlohmann::json::parse(value, nullptr, false); }
+};
+
+/// Reads every message of `topic` from the beginning (all partitions),
+/// with a low-level consumer outside any group.
+inline std::vector<ReadMessage> read_topic(const std::string& bootstrap, const std::string& topic,
+                                           int partitions) {
+  auto conf = kafka::make_conf({{"bootstrap.servers", bootstrap},
+                                {"group.id", "test-reader"},
+                                {"enable.partition.eof", "true"},
+                                {"enable.auto.commit", "false"},
+                                {"log_level", "3"}});
+  EXPECT_TRUE(conf.ok());
+  char err[256];
+  kafka::RdKafkaPtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
+  kafka::RdPartitionListPtr parts(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk.get(), parts.get());
+  std::vector<ReadMessage> out;
+  int eof = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (eof < partitions && std::chrono::steady_clock::now() < until) {
+    kafka::RdMessagePtr m(rd_kafka_consumer_poll(rk.get(), 100));
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      ++eof;
+      continue;
+    }
+    if (m->err) continue;
+    kafka::Message msg(m.release());
+    out.push_back({msg.topic(), msg.partition(), msg.offset(), std::string(msg.key()),
+                   std::string(msg.value()), msg.headers()});
+  }
+  rd_kafka_consumer_close(rk.get());
+  EXPECT_EQ(eof, partitions) << "did not reach the end of " << topic;
+  return out;
+}
+
+/// Polls `done` until it is true or `seconds` pass.
+inline bool eventually(const std::function<bool()>& done, int seconds = 20) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+/// A fresh temporary directory, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("stagewise-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string str() const { return path_.string(); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// A CloudEvent in structured mode for the summer program.
+inline nlohmann::json event(const std::string& id, const std::string& type,
+                            const std::string& subject, const std::string& role,
+                            nlohmann::json data = nullptr, int minute = 0) {
+  char time[32];
+  std::snprintf(time, sizeof time, "2026-03-01T%02d:%02d:00Z", 8 + minute / 60, minute % 60);
+  nlohmann::json e = {{"specversion", "1.0"}, {"id", id},           {"source", "test"},
+                      {"type", type},         {"subject", subject}, {"time", time},
+                      {"actorrole", role},    {"program", "summer-research-internship"}};
+  if (!data.is_null()) e["data"] = std::move(data);
+  return e;
+}
+
+}  // namespace stagewise::testing
