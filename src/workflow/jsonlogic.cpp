@@ -463,29 +463,35 @@ json make_number_json(double d) {
 // ---------------------------------------------------------------------------------------------
 // Values while evaluating: borrowed from the data or the rule where possible, owned otherwise.
 
+const json& null_json() {
+  static const json kNull;
+  return kNull;
+}
+
 class Val {
  public:
   Val() = default;  // JavaScript undefined
-  explicit Val(const json* ref) : ref_(ref), defined_(true) {}
-  explicit Val(json owned) : owned_(std::move(owned)), defined_(true) {}
+  explicit Val(const json* ref) : ref_(ref) {}
+  explicit Val(json owned) : owned_(std::move(owned)) {}
 
-  bool defined() const { return defined_; }
+  bool defined() const { return ref_ || owned_; }
   bool is_ref() const { return ref_ != nullptr; }
   // Undefined reads as null.
-  const json& get() const { return ref_ ? *ref_ : owned_; }
-  json release() && { return ref_ ? *ref_ : std::move(owned_); }
+  const json& get() const { return ref_ ? *ref_ : owned_ ? *owned_ : null_json(); }
+  json release() && { return ref_ ? *ref_ : owned_ ? std::move(*owned_) : json(); }
 
  private:
   const json* ref_ = nullptr;
-  json owned_;
-  bool defined_ = false;
+  std::optional<json> owned_;  // optional: most values are borrowed and need no json at all
 };
 
 Val null_val() {
-  return Val(json());
+  return Val(&null_json());
 }
 Val bool_val(bool b) {
-  return Val(json(b));
+  static const json kTrue(true);
+  static const json kFalse(false);
+  return Val(b ? &kTrue : &kFalse);
 }
 Val number_val(double d) {
   return Val(make_number_json(d));
@@ -745,8 +751,7 @@ bool lookup(const Scope& sc, const std::vector<Segment>& path, Val& out) {
     }
     i = 1;
   }
-  json temp;  // a computed step: an array's length or a character of a string
-  bool in_temp = false;
+  std::optional<json> temp;  // a computed step: an array's length or a character of a string
   for (; i < path.size(); ++i) {
     const Segment& seg = path[i];
     if (cur->is_object()) {
@@ -758,8 +763,7 @@ bool lookup(const Scope& sc, const std::vector<Segment>& path, Val& out) {
         cur = &(*cur)[*seg.index];
       } else if (seg.key == "length") {
         temp = json(static_cast<int64_t>(cur->size()));
-        cur = &temp;
-        in_temp = true;
+        cur = &*temp;
       } else {
         return false;
       }
@@ -774,13 +778,12 @@ bool lookup(const Scope& sc, const std::vector<Segment>& path, Val& out) {
         return false;
       }
       temp = std::move(next);
-      cur = &temp;
-      in_temp = true;
+      cur = &*temp;
     } else {
       return false;  // null, numbers and booleans have no properties here
     }
   }
-  out = in_temp ? Val(std::move(temp)) : Val(cur);
+  out = temp ? Val(std::move(*temp)) : Val(cur);
   return true;
 }
 
@@ -1123,6 +1126,8 @@ Val eval(const Node& n, const Scope& sc) {
 
 // NaN and infinities have no JSON form; JSON.stringify writes them as null too.
 void replace_non_finite(json& root) {
+  if (root.is_number_float() && !std::isfinite(root.get<double>())) root = nullptr;
+  if (!root.is_structured()) return;
   std::vector<json*> todo{&root};
   while (!todo.empty()) {
     json* j = todo.back();
