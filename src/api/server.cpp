@@ -1,13 +1,13 @@
 #include "api/server.h"
 
+#include "api/views.h"
+#include "common/reasons.h"
+
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <sstream>
-
-#include "api/views.h"
-#include "common/reasons.h"
 
 namespace stagewise::api {
 namespace {
@@ -53,7 +53,9 @@ Server::Server(Context ctx) : ctx_(std::move(ctx)), http_(std::make_unique<httpl
   routes();
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::routes() {
   auto& s = *http_;
@@ -73,9 +75,8 @@ void Server::routes() {
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kDashboard, "text/html; charset=utf-8");
   });
-  s.Get("/v1/info", [&c](const httplib::Request&, httplib::Response& res) {
-    reply(res, 200, c.info);
-  });
+  s.Get("/v1/info",
+        [&c](const httplib::Request&, httplib::Response& res) { reply(res, 200, c.info); });
   s.Get("/v1/workflows", [&c](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, workflows_view(*c.registry));
   });
@@ -117,7 +118,7 @@ void Server::routes() {
               return fail(res, 400, "invalid_argument",
                           "program \"" + program + "\" has no stage \"" + stages[0] + "\"");
           } else {
-            for (const auto& [name, st] : wf->states) stages.push_back(name);
+            stages = wf->state_order;
           }
           json apps = json::array();
           for (const auto& stage : stages) {
@@ -146,8 +147,10 @@ void Server::routes() {
       return fail(res, 400, "malformed_json",
                   "the body is not valid JSON: send one CloudEvent object or an array of them");
     std::vector<json> events;
-    if (body.is_array()) events.assign(body.begin(), body.end());
-    else events.push_back(std::move(body));
+    if (body.is_array())
+      events.assign(body.begin(), body.end());
+    else
+      events.push_back(std::move(body));
     if (events.empty()) return fail(res, 400, "invalid_argument", "the array of events is empty");
     const auto results = c.intake->submit(events, 10000);
     json out = json::array();
@@ -174,17 +177,17 @@ void Server::routes() {
     body_out["events"] = out;
     reply(res, status, body_out);
   });
-  s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                             std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    fail(res, 500, "internal", what);
-  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        fail(res, 500, "internal", what);
+      });
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty())
       fail(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
@@ -235,8 +238,7 @@ std::string metrics_text(const processor::Stats* st, const store::Store* store) 
     counter("stagewise_input_log_resets_total", "Input logs found reset (new broker log).",
             st->log_resets);
     counter("stagewise_input_gaps_total", "Gaps of trimmed, never consumed input.", st->gaps);
-    counter("stagewise_input_gap_messages_total", "Input messages lost to gaps.",
-            st->gap_messages);
+    counter("stagewise_input_gap_messages_total", "Input messages lost to gaps.", st->gap_messages);
     counter("stagewise_consumer_errors_total", "Errors reported by the Kafka consumer.",
             st->consumer_errors);
   }

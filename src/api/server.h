@@ -1,16 +1,16 @@
 #pragma once
 
-#include <memory>
-#include <string>
-#include <thread>
-
-#include <nlohmann/json.hpp>
-
 #include "common/result.h"
 #include "processor/intake.h"
 #include "processor/processor.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <thread>
 
 namespace httplib {
 class Server;

@@ -46,7 +46,7 @@ json workflows_view(const workflow::Registry& registry) {
     p["title"] = wf->title;  // the latest version's title wins
     p["latest"] = wf->version;
     json states = json::array();
-    for (const auto& [name, st] : wf->states) states.push_back(name);
+    for (const auto& name : wf->state_order) states.push_back(name);
     p["versions"].push_back({{"version", wf->version},
                              {"title", wf->title},
                              {"file", wf->file},
@@ -62,7 +62,8 @@ json workflows_view(const workflow::Registry& registry) {
 json funnel_view(const workflow::Workflow& wf, const std::map<std::string, uint64_t>& counts) {
   json stages = json::array();
   uint64_t total = 0;
-  for (const auto& [name, st] : wf.states) {
+  for (const auto& name : wf.state_order) {
+    const workflow::State& st = wf.states.at(name);
     const auto it = counts.find(name);
     const uint64_t n = it == counts.end() ? 0 : it->second;
     total += n;

@@ -1,12 +1,12 @@
 #pragma once
 
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
 #include "store/store.h"
 #include "workflow/engine.h"
 #include "workflow/workflow.h"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
 
 /// The JSON shapes users see, shared by the HTTP API and the CLI reading a
 /// data dir directly, so both answer alike (DESIGN.md §10).

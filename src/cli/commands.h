@@ -1,9 +1,9 @@
 #pragma once
 
+#include "common/config.h"
+
 #include <string>
 #include <vector>
-
-#include "common/config.h"
 
 /// The `stagewise` subcommands. Each returns the process exit code:
 /// 0 ok, 1 failure, 2 usage (DESIGN.md §10).

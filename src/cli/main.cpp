@@ -1,8 +1,8 @@
+#include "cli/commands.h"
+
 #include <CLI/CLI.hpp>
 
 #include <iostream>
-
-#include "cli/commands.h"
 
 namespace {
 
@@ -19,8 +19,9 @@ void add_target(CLI::App* cmd, stagewise::cli::Target& t) {
 
 int main(int argc, char** argv) {
   using namespace stagewise::cli;
-  CLI::App app{"stagewise: tracks applications through multi-stage programs, driven by events "
-               "on Kafka"};
+  CLI::App app{
+      "stagewise: tracks applications through multi-stage programs, driven by events "
+      "on Kafka"};
   app.require_subcommand(1);
   app.set_version_flag("--version", STAGEWISE_VERSION);
 
@@ -42,8 +43,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
 
   SubmitFlags submit_flags;
-  auto* submit_cmd =
-      app.add_subcommand("submit", "Send CloudEvents (one JSON object per line) to the input topic");
+  auto* submit_cmd = app.add_subcommand(
+      "submit", "Send CloudEvents (one JSON object per line) to the input topic");
   submit_cmd->add_option("FILE", submit_flags.file, "File of JSON lines, or - for stdin")
       ->required();
   submit_cmd->add_option("--bootstrap-servers", submit_flags.bootstrap,

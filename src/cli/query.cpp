@@ -1,16 +1,17 @@
-#include <httplib.h>
-#include <signal.h>
-
-#include <fstream>
-#include <iostream>
-#include <sstream>
-
 #include "api/views.h"
 #include "cli/commands.h"
 #include "processor/intake.h"
 #include "store/store.h"
 #include "workflow/jsonlogic.h"
 #include "workflow/workflow.h"
+
+#include <httplib.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 namespace stagewise::cli {
 namespace {
@@ -60,8 +61,10 @@ std::string server_url(const Target& t) {
 std::string url_encode(const std::string& s) {
   std::ostringstream o;
   for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') o << c;
-    else o << '%' << std::uppercase << std::hex << (c >> 4) << (c & 15) << std::dec;
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      o << c;
+    else
+      o << '%' << std::uppercase << std::hex << (c >> 4) << (c & 15) << std::dec;
   }
   return o.str();
 }
@@ -109,14 +112,16 @@ int run_query(const Target& t, const std::string& path,
   }
   const auto& [status, body] = result;
   if (status >= 400 || status == 0) {
-    const std::string msg = body.contains("error") ? body["error"].value("message", "error")
-                                                   : "request failed with status " +
-                                                         std::to_string(status);
+    const std::string msg = body.contains("error")
+                                ? body["error"].value("message", "error")
+                                : "request failed with status " + std::to_string(status);
     std::cerr << "stagewise: " << msg << "\n";
     return 1;
   }
-  if (t.json) std::cout << body.dump(2) << "\n";
-  else print_human(body);
+  if (t.json)
+    std::cout << body.dump(2) << "\n";
+  else
+    print_human(body);
   return 0;
 }
 
@@ -168,17 +173,20 @@ int history(const Target& t, const std::string& id) {
         for (const auto& e : body["events"]) {
           std::cout << e["sequence"] << "  " << e["time"].get<std::string>() << "  "
                     << e["type"].get<std::string>() << "  ";
-          if (e["from"].is_null()) std::cout << "created in " << e["to"].get<std::string>();
-          else if (e["from"] == e["to"]) std::cout << "stays in " << e["to"].get<std::string>();
-          else std::cout << e["from"].get<std::string>() << " -> " << e["to"].get<std::string>();
+          if (e["from"].is_null())
+            std::cout << "created in " << e["to"].get<std::string>();
+          else if (e["from"] == e["to"])
+            std::cout << "stays in " << e["to"].get<std::string>();
+          else
+            std::cout << e["from"].get<std::string>() << " -> " << e["to"].get<std::string>();
           std::cout << "  (" << e["id"].get<std::string>() << ")\n";
         }
       });
 }
 
 int list(const Target& t, const std::string& program, const std::string& stage, size_t limit) {
-  std::string path = "/v1/programs/" + url_encode(program) + "/applications?limit=" +
-                     std::to_string(limit);
+  std::string path =
+      "/v1/programs/" + url_encode(program) + "/applications?limit=" + std::to_string(limit);
   if (!stage.empty()) path += "&stage=" + url_encode(stage);
   return run_query(
       t, path,
@@ -296,11 +304,13 @@ int workflows_validate(const std::vector<std::string>& paths, bool as_json) {
   std::vector<workflow::Problem> problems;
   const auto reg = workflow::Registry::load(paths, problems);
   if (as_json) {
-    json out = {{"valid", problems.empty()}, {"problems", json::array()}, {"workflows", json::array()}};
+    json out = {
+        {"valid", problems.empty()}, {"problems", json::array()}, {"workflows", json::array()}};
     for (const auto& p : problems)
       out["problems"].push_back({{"file", p.file}, {"pointer", p.pointer}, {"message", p.message}});
     for (const auto* wf : reg.all())
-      out["workflows"].push_back({{"program", wf->program}, {"version", wf->version}, {"file", wf->file}});
+      out["workflows"].push_back(
+          {{"program", wf->program}, {"version", wf->version}, {"file", wf->file}});
     std::cout << out.dump(2) << "\n";
   } else {
     for (const auto& p : problems) std::cout << p.to_string() << "\n";

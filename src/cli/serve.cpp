@@ -1,14 +1,3 @@
-#include <signal.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <thread>
-
 #include "api/server.h"
 #include "cli/commands.h"
 #include "common/log.h"
@@ -17,6 +6,18 @@
 #include "processor/processor.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
+
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
 
 namespace stagewise::cli {
 namespace {
@@ -43,7 +44,9 @@ bool wait_signal(const sigset_t& set, int ms) {
 
 }  // namespace
 
-std::string serve_file(const std::string& data_dir) { return data_dir + "/serve.json"; }
+std::string serve_file(const std::string& data_dir) {
+  return data_dir + "/serve.json";
+}
 
 int serve(const ServeFlags& flags) {
   const sigset_t signals = block_stop_signals();

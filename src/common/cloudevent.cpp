@@ -1,8 +1,8 @@
 #include "common/cloudevent.h"
 
-#include <array>
-
 #include "common/time.h"
+
+#include <array>
 
 namespace stagewise {
 namespace {
@@ -39,8 +39,8 @@ bool is_known_role(std::string_view role) {
 
 DecodeResult decode_json(const json& j) {
   if (!j.is_object())
-    return fail(Reason::malformed_json, "event must be a JSON object, got " +
-                                            std::string(j.type_name()));
+    return fail(Reason::malformed_json,
+                "event must be a JSON object, got " + std::string(j.type_name()));
   std::string id;
   if (auto it = j.find("id"); it != j.end() && it->is_string()) id = it->get<std::string>();
 
@@ -151,8 +151,10 @@ DecodeResult decode_kafka(const Headers& headers, std::string_view value) {
 
   json j = json::object();
   for (const auto& [k, v] : headers) {
-    if (k.rfind("ce_", 0) == 0) j[k.substr(3)] = v;
-    else if (k == "content-type") j["datacontenttype"] = v;
+    if (k.rfind("ce_", 0) == 0)
+      j[k.substr(3)] = v;
+    else if (k == "content-type")
+      j["datacontenttype"] = v;
   }
   if (!value.empty()) {
     json data = json::parse(value, nullptr, false);

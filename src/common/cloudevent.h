@@ -1,15 +1,15 @@
 #pragma once
 
+#include "common/reasons.h"
+
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "common/reasons.h"
 
 namespace stagewise {
 

@@ -93,14 +93,19 @@ Config load_config(const std::string& path) {
 }
 
 void apply_env_overrides(Config& c) {
-  static const char* const kKeys[][2] = {
-      {"kafka", "bootstrap_servers"}, {"kafka", "partitions"},
-      {"kafka", "group_id"},          {"store", "data_dir"},
-      {"store", "sync"},              {"http", "host"},
-      {"http", "port"},               {"workflows", "dir"},
-      {"processor", "batch_max_events"}, {"processor", "batch_max_ms"},
-      {"processor", "max_event_bytes"},  {"log", "level"},
-      {"log", "format"}};
+  static const char* const kKeys[][2] = {{"kafka", "bootstrap_servers"},
+                                         {"kafka", "partitions"},
+                                         {"kafka", "group_id"},
+                                         {"store", "data_dir"},
+                                         {"store", "sync"},
+                                         {"http", "host"},
+                                         {"http", "port"},
+                                         {"workflows", "dir"},
+                                         {"processor", "batch_max_events"},
+                                         {"processor", "batch_max_ms"},
+                                         {"processor", "max_event_bytes"},
+                                         {"log", "level"},
+                                         {"log", "format"}};
   for (const auto& [section, key] : kKeys) {
     std::string name = std::string("STAGEWISE_") + section + "_" + key;
     for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));

@@ -1,10 +1,10 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace stagewise {
 

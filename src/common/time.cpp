@@ -30,7 +30,9 @@ void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   y += m <= 2;
 }
 
-bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool leap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned days_in_month(int64_t y, unsigned m) {
   static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -61,13 +63,13 @@ bool expect(std::string_view s, size_t& pos, char c) {
 std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
   size_t p = 0;
   int64_t year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
-  if (!digits(s, p, 4, year) || !expect(s, p, '-') || !digits(s, p, 2, mon) ||
-      !expect(s, p, '-') || !digits(s, p, 2, day))
+  if (!digits(s, p, 4, year) || !expect(s, p, '-') || !digits(s, p, 2, mon) || !expect(s, p, '-') ||
+      !digits(s, p, 2, day))
     return std::nullopt;
   if (p >= s.size() || (s[p] != 'T' && s[p] != 't')) return std::nullopt;
   ++p;
-  if (!digits(s, p, 2, hour) || !expect(s, p, ':') || !digits(s, p, 2, min) ||
-      !expect(s, p, ':') || !digits(s, p, 2, sec))
+  if (!digits(s, p, 2, hour) || !expect(s, p, ':') || !digits(s, p, 2, min) || !expect(s, p, ':') ||
+      !digits(s, p, 2, sec))
     return std::nullopt;
   if (mon < 1 || mon > 12 || day < 1 ||
       day > static_cast<int64_t>(days_in_month(year, static_cast<unsigned>(mon))) || hour > 23 ||
@@ -115,7 +117,7 @@ std::string format_rfc3339_ms(int64_t ms) {
   int64_t y = 0;
   unsigned m = 0, d = 0;
   civil_from_days(days, y, m, d);
-  char buf[40];
+  char buf[80];
   if (rem_ms != 0) {
     std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                   static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
@@ -153,12 +155,18 @@ std::optional<int64_t> parse_iso8601_duration_ms(std::string_view s) {
     if (end != num.c_str() + num.size()) return std::nullopt;
     const char unit = s[p++];
     double mult = 0;
-    if (!in_time && unit == 'W') mult = 7 * 86400.0;
-    else if (!in_time && unit == 'D') mult = 86400.0;
-    else if (in_time && unit == 'H') mult = 3600.0;
-    else if (in_time && unit == 'M') mult = 60.0;
-    else if (in_time && unit == 'S') mult = 1.0;
-    else return std::nullopt;  // years, months, or a unit out of place
+    if (!in_time && unit == 'W')
+      mult = 7 * 86400.0;
+    else if (!in_time && unit == 'D')
+      mult = 86400.0;
+    else if (in_time && unit == 'H')
+      mult = 3600.0;
+    else if (in_time && unit == 'M')
+      mult = 60.0;
+    else if (in_time && unit == 'S')
+      mult = 1.0;
+    else
+      return std::nullopt;  // years, months, or a unit out of place
     // Units must come in order (W, D, then H, M, S).
     static constexpr std::string_view kOrder = "WDHMS";
     if (last_unit != 0 && kOrder.find(unit) <= kOrder.find(last_unit)) return std::nullopt;

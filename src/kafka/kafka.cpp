@@ -37,7 +37,8 @@ namespace {
 Result<RdKafkaPtr> new_handle(rd_kafka_type_t type, RdConfPtr conf) {
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof errstr);
-  if (rk == nullptr) return make_error(Errc::invalid_argument, std::string("Kafka client: ") + errstr);
+  if (rk == nullptr)
+    return make_error(Errc::invalid_argument, std::string("Kafka client: ") + errstr);
   conf.release();  // owned by rk now
   return RdKafkaPtr(rk);
 }
@@ -167,7 +168,9 @@ Result<void> Producer::produce(const std::string& topic, std::string_view key,
   }
 }
 
-int Producer::poll(int timeout_ms) { return rd_kafka_poll(rk_.get(), timeout_ms); }
+int Producer::poll(int timeout_ms) {
+  return rd_kafka_poll(rk_.get(), timeout_ms);
+}
 
 Result<void> Producer::flush(int timeout_ms) {
   const auto err = rd_kafka_flush(rk_.get(), timeout_ms);
@@ -184,9 +187,8 @@ Headers Message::headers() const {
   const char* name = nullptr;
   const void* val = nullptr;
   size_t size = 0;
-  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                     RD_KAFKA_RESP_ERR_NO_ERROR;
-       ++i)
+  for (size_t i = 0;
+       rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
     out.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
   return out;
 }
@@ -223,12 +225,9 @@ void Consumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 Result<std::unique_ptr<Consumer>> Consumer::create(const Properties& props, OnAssign on_assign,
                                                    OnRevoke on_revoke) {
-  Properties p = {{"enable.auto.commit", "false"},
-                  {"enable.auto.offset.store", "false"},
-                  {"auto.offset.reset", "earliest"},
-                  {"enable.partition.eof", "false"},
-                  {"fetch.wait.max.ms", "10"},
-                  {"log_level", "3"}};
+  Properties p = {{"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+                  {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "false"},
+                  {"fetch.wait.max.ms", "10"},       {"log_level", "3"}};
   for (const auto& [k, v] : props) p[k] = v;
   auto conf = make_conf(p);
   if (!conf) return conf.error();
@@ -244,7 +243,9 @@ Result<std::unique_ptr<Consumer>> Consumer::create(const Properties& props, OnAs
   return self;
 }
 
-Consumer::~Consumer() { close(); }
+Consumer::~Consumer() {
+  close();
+}
 
 Result<void> Consumer::subscribe(const std::vector<std::string>& topics) {
   std::vector<Assigned> list;

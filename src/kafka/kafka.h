@@ -1,5 +1,8 @@
 #pragma once
 
+#include "common/cloudevent.h"
+#include "common/result.h"
+
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -10,9 +13,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "common/cloudevent.h"
-#include "common/result.h"
 
 /// RAII wrappers of librdkafka (DESIGN.md §3 `kafka/`). Every C handle lives
 /// in a unique_ptr with a deleter declared here; classes that own handles are
@@ -93,7 +93,7 @@ class EmbeddedCluster {
 
  private:
   EmbeddedCluster() = default;
-  RdKafkaPtr owner_;      // the handle the mock cluster hangs off
+  RdKafkaPtr owner_;       // the handle the mock cluster hangs off
   RdMockClusterPtr mock_;  // destroyed before owner_
   std::string bootstrap_;
 };

@@ -1,9 +1,9 @@
 #include "processor/intake.h"
 
+#include "common/cloudevent.h"
+
 #include <chrono>
 #include <variant>
-
-#include "common/cloudevent.h"
 
 namespace stagewise::processor {
 

@@ -1,5 +1,10 @@
 #pragma once
 
+#include "common/result.h"
+#include "kafka/kafka.h"
+
+#include <nlohmann/json.hpp>
+
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -8,11 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "common/result.h"
-#include "kafka/kafka.h"
 
 namespace stagewise::processor {
 
@@ -32,8 +32,7 @@ struct IntakeResult {
 /// Thread safety: submit() may be called from any number of threads.
 class Intake {
  public:
-  static Result<std::unique_ptr<Intake>> create(const kafka::Properties& props,
-                                                std::string topic);
+  static Result<std::unique_ptr<Intake>> create(const kafka::Properties& props, std::string topic);
   ~Intake();
   Intake(const Intake&) = delete;
   Intake& operator=(const Intake&) = delete;

@@ -11,12 +11,8 @@ const Headers kCloudEventHeaders = {{"content-type", "application/cloudevents+js
 
 json envelope(std::string_view id, std::string_view type, std::string_view subject,
               const std::string& time, json data) {
-  json e = {{"specversion", "1.0"},
-            {"id", id},
-            {"source", kSource},
-            {"type", type},
-            {"time", time},
-            {"datacontenttype", "application/json"},
+  json e = {{"specversion", "1.0"},   {"id", id},     {"source", kSource},
+            {"type", type},           {"time", time}, {"datacontenttype", "application/json"},
             {"data", std::move(data)}};
   if (!subject.empty()) e["subject"] = subject;
   return e;
@@ -59,14 +55,10 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
                                  const workflow::Notification& n, size_t index,
                                  const CloudEvent& cause) {
   const auto& app = a.next;
-  const std::string id = app.id + "/" + std::to_string(app.sequence) + "/notification/" +
-                         std::to_string(index);
-  json data = {{"application", app.id},
-               {"program", app.program},
-               {"recipient", n.recipient},
-               {"template", n.template_name},
-               {"stage", n.stage},
-               {"due", json()},
+  const std::string id =
+      app.id + "/" + std::to_string(app.sequence) + "/notification/" + std::to_string(index);
+  json data = {{"application", app.id},       {"program", app.program}, {"recipient", n.recipient},
+               {"template", n.template_name}, {"stage", n.stage},       {"due", json()},
                {"cause", cause_json(cause)}};
   json e = envelope(id, kNotification, app.id, cause.time, std::move(data));
   e["program"] = app.program;
@@ -76,8 +68,8 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
 store::OutboxRecord dead_letter(const std::string& topic, const InputRef& in, Reason reason,
                                 const std::string& message, const std::string& event_id,
                                 const std::string& subject, int64_t now_ms) {
-  const std::string id =
-      "deadletter/" + in.topic + "/" + std::to_string(in.partition) + "/" + std::to_string(in.offset);
+  const std::string id = "deadletter/" + in.topic + "/" + std::to_string(in.partition) + "/" +
+                         std::to_string(in.offset);
   json headers = json::object();
   if (in.headers != nullptr)
     for (const auto& [k, v] : *in.headers) headers[k] = is_utf8(v) ? json(v) : json(base64(v));
@@ -89,11 +81,12 @@ store::OutboxRecord dead_letter(const std::string& topic, const InputRef& in, Re
     original["encoding"] = "base64";
   }
   if (!in.key.empty()) original["key"] = is_utf8(in.key) ? std::string(in.key) : base64(in.key);
-  json data = {{"reason", reason_code(reason)},
-               {"message", message},
-               {"event_id", event_id.empty() ? json() : json(event_id)},
-               {"source", {{"topic", in.topic}, {"partition", in.partition}, {"offset", in.offset}}},
-               {"original", std::move(original)}};
+  json data = {
+      {"reason", reason_code(reason)},
+      {"message", message},
+      {"event_id", event_id.empty() ? json() : json(event_id)},
+      {"source", {{"topic", in.topic}, {"partition", in.partition}, {"offset", in.offset}}},
+      {"original", std::move(original)}};
   json e = envelope(id, kRejected, is_utf8(subject) ? subject : "", format_rfc3339_ms(now_ms),
                     std::move(data));
   return record(topic, std::string(in.key), e);
@@ -106,8 +99,10 @@ std::string base64(std::string_view bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], kAlphabet[n & 63]};
+    const uint32_t n =
+        (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63],
+            kAlphabet[n & 63]};
   }
   if (i < bytes.size()) {
     uint32_t n = uint8_t(bytes[i]) << 16;

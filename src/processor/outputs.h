@@ -1,15 +1,15 @@
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-#include <nlohmann/json.hpp>
-
 #include "common/cloudevent.h"
 #include "common/reasons.h"
 #include "store/store.h"
 #include "workflow/engine.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
 
 /// The output events of DESIGN.md §4, as outbox records. Every id is
 /// deterministic so consumers can drop duplicates of an at-least-once relay.

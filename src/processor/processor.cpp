@@ -1,5 +1,10 @@
 #include "processor/processor.h"
 
+#include "common/cloudevent.h"
+#include "common/time.h"
+#include "processor/outputs.h"
+#include "workflow/engine.h"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -8,18 +13,15 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "common/cloudevent.h"
-#include "common/time.h"
-#include "processor/outputs.h"
-#include "workflow/engine.h"
-
 namespace stagewise::processor {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using TopicPartition = std::pair<std::string, int32_t>;
 
-std::string tp_name(const TopicPartition& tp) { return tp.first + "/" + std::to_string(tp.second); }
+std::string tp_name(const TopicPartition& tp) {
+  return tp.first + "/" + std::to_string(tp.second);
+}
 
 }  // namespace
 
@@ -41,7 +43,9 @@ struct Processor::Relay {
 Processor::Processor(const workflow::Registry& registry, store::Store& store, Options options)
     : registry_(registry), store_(store), options_(std::move(options)) {}
 
-Processor::~Processor() { stop(); }
+Processor::~Processor() {
+  stop();
+}
 
 Result<void> Processor::start() {
   loop_ = std::make_unique<Loop>();
@@ -168,7 +172,8 @@ void Processor::run_loop() {
       if (any && elapsed >= max_wait) break;
       const int timeout =
           any ? static_cast<int>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(max_wait - elapsed).count())
+                    std::chrono::duration_cast<std::chrono::milliseconds>(max_wait - elapsed)
+                        .count())
               : 100;
       auto msgs = loop_->consumer->poll(max_events - n, std::max(timeout, 0));
       if (msgs.empty()) {
@@ -187,8 +192,8 @@ void Processor::run_loop() {
         const TopicPartition tp{m.topic(), m.partition()};
         // Offsets of one partition are contiguous for stagewise's producers;
         // a jump means the broker trimmed messages we never saw.
-        if (auto it = loop_->next_offset.find(tp); it != loop_->next_offset.end() &&
-                                                    it->second >= 0 && m.offset() > it->second) {
+        if (auto it = loop_->next_offset.find(tp);
+            it != loop_->next_offset.end() && it->second >= 0 && m.offset() > it->second) {
           spdlog::error("GAP in {}: offsets {}..{} were never delivered (trimmed by the broker)",
                         tp_name(tp), it->second, m.offset() - 1);
           stats_.gaps.fetch_add(1);
@@ -358,7 +363,8 @@ void Processor::run_relay() {
       cursor = 0;  // send again whatever is still in the outbox
     }
     if (stopping) {
-      const bool empty = r.in_flight == 0 && store_.outbox(1, 0).ok() && store_.outbox(1, 0)->empty();
+      const bool empty =
+          r.in_flight == 0 && store_.outbox(1, 0).ok() && store_.outbox(1, 0)->empty();
       if (empty || Clock::now() > drain_deadline) break;
       continue;
     }

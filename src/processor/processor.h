@@ -1,5 +1,11 @@
 #pragma once
 
+#include "common/reasons.h"
+#include "common/result.h"
+#include "kafka/kafka.h"
+#include "store/store.h"
+#include "workflow/workflow.h"
+
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -8,12 +14,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include "common/reasons.h"
-#include "common/result.h"
-#include "kafka/kafka.h"
-#include "store/store.h"
-#include "workflow/workflow.h"
 
 namespace stagewise::processor {
 

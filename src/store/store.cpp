@@ -13,7 +13,16 @@ namespace {
 
 using nlohmann::json;
 
-enum Cf : size_t { kDefault, kApplications, kHistory, kStageIndex, kOutbox, kDedupe, kMeta, kCount };
+enum Cf : size_t {
+  kDefault,
+  kApplications,
+  kHistory,
+  kStageIndex,
+  kOutbox,
+  kDedupe,
+  kMeta,
+  kCount
+};
 const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index",
                                       "outbox",  "dedupe",       "meta"};
 
@@ -88,11 +97,16 @@ json headers_json(const Headers& h) {
 }  // namespace
 
 json to_json(const HistoryEntry& h) {
-  json j = {{"sequence", h.sequence}, {"id", h.id},
-            {"source", h.source},     {"type", h.type},
-            {"time", h.time},         {"from", h.from ? json(*h.from) : json()},
-            {"to", h.to},             {"actorid", h.actorid},
-            {"actorrole", h.actorrole}, {"transition", h.transition},
+  json j = {{"sequence", h.sequence},
+            {"id", h.id},
+            {"source", h.source},
+            {"type", h.type},
+            {"time", h.time},
+            {"from", h.from ? json(*h.from) : json()},
+            {"to", h.to},
+            {"actorid", h.actorid},
+            {"actorrole", h.actorrole},
+            {"transition", h.transition},
             {"data", h.data}};
   if (!h.topic.empty())
     j["input"] = {{"topic", h.topic}, {"partition", h.partition}, {"offset", h.offset}};
@@ -137,8 +151,7 @@ Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;
 
 void Batch::put_application(const workflow::Application& app, const std::string& old_stage) {
-  p_->wb.Put(p_->cf[kApplications], app.id, encode(workflow::to_json(app)))
-      .PermitUncheckedError();
+  p_->wb.Put(p_->cf[kApplications], app.id, encode(workflow::to_json(app))).PermitUncheckedError();
   if (old_stage != app.stage) {
     if (!old_stage.empty())
       p_->wb.Delete(p_->cf[kStageIndex], stage_key(app.program, old_stage, app.id))
@@ -150,8 +163,7 @@ void Batch::put_application(const workflow::Application& app, const std::string&
 }
 
 void Batch::add_history(const std::string& application_id, const HistoryEntry& entry) {
-  p_->wb.Put(p_->cf[kHistory], history_key(application_id, entry.sequence),
-             encode(to_json(entry)))
+  p_->wb.Put(p_->cf[kHistory], history_key(application_id, entry.sequence), encode(to_json(entry)))
       .PermitUncheckedError();
   ++count_;
 }
@@ -162,8 +174,9 @@ void Batch::mark_seen(const std::string& source, const std::string& id) {
 }
 
 void Batch::set_input_position(const InputPosition& pos) {
-  p_->wb.Put(p_->cf[kMeta], position_key(pos.topic, pos.partition),
-             be64(static_cast<uint64_t>(pos.next_offset)))
+  p_->wb
+      .Put(p_->cf[kMeta], position_key(pos.topic, pos.partition),
+           be64(static_cast<uint64_t>(pos.next_offset)))
       .PermitUncheckedError();
   ++count_;
 }
@@ -175,11 +188,11 @@ void Batch::set_meta(const std::string& key, const std::string& value) {
 
 uint64_t Batch::add_outbox(OutboxRecord record) {
   record.seq = p_->next_outbox_seq->fetch_add(1);
-  const json j = {{"topic", record.topic},
-                  {"key", record.key},
-                  {"value", json::binary(std::vector<uint8_t>(record.value.begin(),
-                                                              record.value.end()))},
-                  {"headers", headers_json(record.headers)}};
+  const json j = {
+      {"topic", record.topic},
+      {"key", record.key},
+      {"value", json::binary(std::vector<uint8_t>(record.value.begin(), record.value.end()))},
+      {"headers", headers_json(record.headers)}};
   p_->wb.Put(p_->cf[kOutbox], be64(record.seq), encode(j)).PermitUncheckedError();
   ++count_;
   return record.seq;
@@ -217,16 +230,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s =
-      options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &store->cf_, &raw)
-          : rocksdb::DB::Open(db_opts, dir, cfs, &store->cf_, &raw);
+  const rocksdb::Status s = options.read_only
+                                ? rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &store->cf_, &raw)
+                                : rocksdb::DB::Open(db_opts, dir, cfs, &store->cf_, &raw);
   if (!s.ok()) {
     std::string hint;
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
-      hint = " (another stagewise process is using this data dir; stop it or pick another "
-             "--data-dir)";
-    return make_error(Errc::io_error, "cannot open the store in " + dir + ": " + s.ToString() + hint);
+      hint =
+          " (another stagewise process is using this data dir; stop it or pick another "
+          "--data-dir)";
+    return make_error(Errc::io_error,
+                      "cannot open the store in " + dir + ": " + s.ToString() + hint);
   }
   store->db_.reset(raw);
 
@@ -244,7 +258,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
     it->Seek(kDedupeBySeq);
     if (it->Valid() && it->key().starts_with(kDedupeBySeq))
       store->dedupe_oldest_ = get_be64(it->key().ToStringView().substr(1));
-    else store->dedupe_oldest_ = store->next_dedupe_seq_;
+    else
+      store->dedupe_oldest_ = store->next_dedupe_seq_;
   }
   return store;
 }
@@ -413,8 +428,7 @@ uint64_t Store::disk_bytes() const {
   for (auto* h : cf_) {
     uint64_t v = 0;
     if (db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
-    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeActiveMemTable, &v))
-      total += v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeActiveMemTable, &v)) total += v;
   }
   return total;
 }

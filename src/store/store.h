@@ -1,5 +1,11 @@
 #pragma once
 
+#include "common/cloudevent.h"
+#include "common/result.h"
+#include "workflow/engine.h"
+
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -9,12 +15,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "common/cloudevent.h"
-#include "common/result.h"
-#include "workflow/engine.h"
 
 namespace rocksdb {
 class DB;

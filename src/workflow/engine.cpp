@@ -1,19 +1,21 @@
 #include "workflow/engine.h"
 
+#include "common/time.h"
+#include "workflow/vocabulary.h"
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
 #include <set>
-
-#include "common/time.h"
-#include "workflow/vocabulary.h"
 
 namespace stagewise::workflow {
 namespace {
 
 using nlohmann::json;
 
-Rejected reject(Reason r, std::string message) { return Rejected{r, std::move(message)}; }
+Rejected reject(Reason r, std::string message) {
+  return Rejected{r, std::move(message)};
+}
 
 bool role_allowed(const Transition& t, const std::string& role) {
   return t.roles.empty() || std::find(t.roles.begin(), t.roles.end(), role) != t.roles.end();
@@ -53,8 +55,8 @@ std::string check_scores(const ReviewSpec& spec, const json& scores) {
       return "review.submitted data.scores." + c.name + " is missing or not a number";
     const double v = it->get<double>();
     if (v < c.min || v > c.max)
-      return "review.submitted data.scores." + c.name + " = " + it->dump() + " is outside the scale [" +
-             json(c.min).dump() + ", " + json(c.max).dump() + "]";
+      return "review.submitted data.scores." + c.name + " = " + it->dump() +
+             " is outside the scale [" + json(c.min).dump() + ", " + json(c.max).dump() + "]";
   }
   for (const auto& [k, v] : scores.items()) {
     const bool known = std::any_of(spec.rubric.begin(), spec.rubric.end(),
@@ -73,7 +75,8 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
   const std::string& t = e.type;
   if (t == "application.updated") {
     if (!d.is_object())
-      return reject(Reason::invalid_data, "application.updated needs data, an object of profile fields");
+      return reject(Reason::invalid_data,
+                    "application.updated needs data, an object of profile fields");
     if (!f["profile"].is_object()) f["profile"] = json::object();
     f["profile"].merge_patch(d);
   } else if (t == "application.document_added") {
@@ -101,10 +104,10 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
     json& list = array_fact(f, "reviewers");
     const auto it = std::find(list.begin(), list.end(), *reviewer);
     if (t == "reviewer.assigned") {
-      const json& conflicts = f["profile"].is_object() ? f["profile"].value("conflicts", json())
-                                                       : json();
-      if (conflicts.is_array() && std::find(conflicts.begin(), conflicts.end(), *reviewer) !=
-                                      conflicts.end())
+      const json& conflicts =
+          f["profile"].is_object() ? f["profile"].value("conflicts", json()) : json();
+      if (conflicts.is_array() &&
+          std::find(conflicts.begin(), conflicts.end(), *reviewer) != conflicts.end())
         return reject(Reason::conflict_of_interest,
                       "reviewer \"" + *reviewer +
                           "\" is listed in the applicant's conflicts; assign another reviewer");
@@ -137,8 +140,10 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
     // A reviewer's later review replaces the earlier one.
     const auto old = std::find_if(reviews.begin(), reviews.end(),
                                   [&](const json& r) { return r["reviewer"] == reviewer; });
-    if (old != reviews.end()) *old = std::move(review);
-    else reviews.push_back(std::move(review));
+    if (old != reviews.end())
+      *old = std::move(review);
+    else
+      reviews.push_back(std::move(review));
   } else if (t == "interview.scheduled" || t == "interview.completed") {
     json& iv = f["interview"];
     if (!iv.is_object()) iv = json::object();
@@ -301,12 +306,8 @@ json guard_context(const Workflow& wf, const Application& app, const CloudEvent&
       {"reports", {{"count", list_or_empty(f, "reports").size()}}},
       {"notes", {{"count", list_or_empty(f, "notes").size()}}},
   };
-  json ev = {{"type", event.type},
-             {"time", event.time},
-             {"id", event.id},
-             {"actorid", event.actorid},
-             {"actorrole", event.actorrole},
-             {"data", event.data}};
+  json ev = {{"type", event.type},       {"time", event.time},           {"id", event.id},
+             {"actorid", event.actorid}, {"actorrole", event.actorrole}, {"data", event.data}};
   return {{"application", std::move(application)}, {"event", std::move(ev)}};
 }
 
@@ -346,11 +347,12 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
       return reject(Reason::engine_error, "stage \"" + current->stage + "\" is not in " +
                                               wf.program + " v" + std::to_string(wf.version));
     const auto cands = candidates(wf, *st, e.type);
-    const bool listed = std::find(st->accepts.begin(), st->accepts.end(), e.type) != st->accepts.end();
+    const bool listed =
+        std::find(st->accepts.begin(), st->accepts.end(), e.type) != st->accepts.end();
     if (!listed && cands.empty())
-      return reject(Reason::not_accepted_in_stage,
-                    e.type + " is not accepted in stage \"" + current->stage + "\" of " +
-                        wf.program + " v" + std::to_string(wf.version));
+      return reject(Reason::not_accepted_in_stage, e.type + " is not accepted in stage \"" +
+                                                       current->stage + "\" of " + wf.program +
+                                                       " v" + std::to_string(wf.version));
     if (!listed && std::none_of(cands.begin(), cands.end(), [&](const Transition* t) {
           return role_allowed(*t, e.actorrole);
         })) {
@@ -358,9 +360,9 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
       for (const auto* t : cands) roles.insert(t->roles.begin(), t->roles.end());
       std::string allowed;
       for (const auto& r : roles) allowed += (allowed.empty() ? "" : ", ") + r;
-      return reject(Reason::unauthorized,
-                    "actorrole \"" + e.actorrole + "\" may not send " + e.type + " in stage \"" +
-                        current->stage + "\"; allowed: " + allowed);
+      return reject(Reason::unauthorized, "actorrole \"" + e.actorrole + "\" may not send " +
+                                              e.type + " in stage \"" + current->stage +
+                                              "\"; allowed: " + allowed);
     }
 
     Application next = *current;
@@ -407,7 +409,8 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
                               "\" does not exist; its first event must be application.submitted");
     const Workflow* wf = registry.latest(e.program);
     if (wf == nullptr)
-      return reject(Reason::unknown_program, "program \"" + e.program + "\" has no workflow loaded");
+      return reject(Reason::unknown_program,
+                    "program \"" + e.program + "\" has no workflow loaded");
     return apply(*wf, nullptr, e);
   }
   const Workflow* wf = registry.find(current->program, current->workflow_version);

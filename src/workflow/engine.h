@@ -1,16 +1,16 @@
 #pragma once
 
+#include "common/cloudevent.h"
+#include "common/reasons.h"
+#include "workflow/workflow.h"
+
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "common/cloudevent.h"
-#include "common/reasons.h"
-#include "workflow/workflow.h"
 
 namespace stagewise::workflow {
 

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 /// JsonLogic (https://jsonlogic.com) compiled once, evaluated many times.
 ///

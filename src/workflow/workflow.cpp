@@ -1,15 +1,15 @@
 #include "workflow/workflow.h"
 
+#include "common/cloudevent.h"
+#include "common/time.h"
+#include "workflow/vocabulary.h"
+
 #include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include "common/cloudevent.h"
-#include "common/time.h"
-#include "workflow/vocabulary.h"
 
 namespace stagewise::workflow {
 namespace {
@@ -19,9 +19,12 @@ using nlohmann::json;
 std::string escape_pointer(const std::string& key) {
   std::string out;
   for (const char c : key) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
   }
   return out;
 }
@@ -29,7 +32,9 @@ std::string escape_pointer(const std::string& key) {
 std::string ptr(const std::string& base, const std::string& key) {
   return base + "/" + escape_pointer(key);
 }
-std::string ptr(const std::string& base, size_t index) { return base + "/" + std::to_string(index); }
+std::string ptr(const std::string& base, size_t index) {
+  return base + "/" + std::to_string(index);
+}
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -48,7 +53,8 @@ class Checker {
   }
   size_t count() const { return count_; }
 
-  void known_fields(const json& obj, const std::string& at, std::initializer_list<const char*> keys) {
+  void known_fields(const json& obj, const std::string& at,
+                    std::initializer_list<const char*> keys) {
     for (const auto& [k, v] : obj.items()) {
       if (std::none_of(keys.begin(), keys.end(), [&](const char* name) { return k == name; })) {
         std::vector<std::string> names(keys.begin(), keys.end());
@@ -80,8 +86,10 @@ class Checker {
       return out;
     }
     for (size_t i = 0; i < it->size(); ++i) {
-      if (!(*it)[i].is_string()) add(ptr(ptr(at, key), i), "must be a string");
-      else out.push_back((*it)[i].get<std::string>());
+      if (!(*it)[i].is_string())
+        add(ptr(ptr(at, key), i), "must be a string");
+      else
+        out.push_back((*it)[i].get<std::string>());
     }
     return out;
   }
@@ -114,12 +122,15 @@ void parse_state(Checker& ck, const std::string& name, const json& body, const s
     ck.add(at, "a state must be an object (use {} for a plain state)");
     return;
   }
-  ck.known_fields(body, at,
-                  {"title", "description", "terminal", "accepts", "on_enter", "deadline", "review"});
-  if (auto t = body.find("title"); t != body.end() && t->is_string()) st.title = t->get<std::string>();
+  ck.known_fields(
+      body, at, {"title", "description", "terminal", "accepts", "on_enter", "deadline", "review"});
+  if (auto t = body.find("title"); t != body.end() && t->is_string())
+    st.title = t->get<std::string>();
   if (auto t = body.find("terminal"); t != body.end()) {
-    if (!t->is_boolean()) ck.add(ptr(at, "terminal"), "\"terminal\" must be true or false");
-    else st.terminal = t->get<bool>();
+    if (!t->is_boolean())
+      ck.add(ptr(at, "terminal"), "\"terminal\" must be true or false");
+    else
+      st.terminal = t->get<bool>();
   }
   st.accepts = ck.string_list(body, at, "accepts");
   for (size_t i = 0; i < st.accepts.size(); ++i) {
@@ -192,11 +203,14 @@ void parse_state(Checker& ck, const std::string& name, const json& body, const s
     if (auto n = rv->find("reviewers"); n != rv->end()) {
       if (!n->is_number_integer() || n->get<int>() < 1)
         ck.add(ptr(rat, "reviewers"), "\"reviewers\" must be a positive integer");
-      else spec.reviewers = n->get<int>();
+      else
+        spec.reviewers = n->get<int>();
     }
     if (auto b = rv->find("blind"); b != rv->end()) {
-      if (!b->is_boolean()) ck.add(ptr(rat, "blind"), "\"blind\" must be true or false");
-      else spec.blind = b->get<bool>();
+      if (!b->is_boolean())
+        ck.add(ptr(rat, "blind"), "\"blind\" must be true or false");
+      else
+        spec.blind = b->get<bool>();
     }
     if (auto rb = rv->find("rubric"); rb != rv->end()) {
       const std::string rbat = ptr(rat, "rubric");
@@ -222,11 +236,12 @@ void parse_state(Checker& ck, const std::string& name, const json& body, const s
           if (auto w = c.find("weight"); w != c.end()) {
             if (!w->is_number() || w->get<double>() <= 0)
               ck.add(ptr(cat, "weight"), "\"weight\" must be a positive number");
-            else cr.weight = w->get<double>();
+            else
+              cr.weight = w->get<double>();
           }
           if (auto s = c.find("scale"); s != c.end()) {
-            if (!s->is_array() || s->size() != 2 || !(*s)[0].is_number() ||
-                !(*s)[1].is_number() || (*s)[0].get<double>() >= (*s)[1].get<double>())
+            if (!s->is_array() || s->size() != 2 || !(*s)[0].is_number() || !(*s)[1].is_number() ||
+                (*s)[0].get<double>() >= (*s)[1].get<double>())
               ck.add(ptr(cat, "scale"), "\"scale\" must be [MIN, MAX] with MIN < MAX");
             else {
               cr.min = (*s)[0].get<double>();
@@ -308,10 +323,9 @@ void check_graph(Checker& ck, const Workflow& wf) {
       ck.add("/states/" + escape_pointer(name),
              "state \"" + name + "\" is unreachable from the initial state \"" + wf.initial + "\"");
     if (!st.terminal) {
-      const bool way_out = std::any_of(wf.transitions.begin(), wf.transitions.end(),
-                                       [&](const Transition& t) {
-                                         return (t.from == name || t.from == "*") && t.to != name;
-                                       });
+      const bool way_out = std::any_of(
+          wf.transitions.begin(), wf.transitions.end(),
+          [&](const Transition& t) { return (t.from == name || t.from == "*") && t.to != name; });
       if (!way_out)
         ck.add("/states/" + escape_pointer(name),
                "non-terminal state \"" + name +
@@ -333,8 +347,7 @@ void check_graph(Checker& ck, const Workflow& wf) {
           earlier.roles.empty() ||
           (!later.roles.empty() &&
            std::all_of(later.roles.begin(), later.roles.end(), [&](const std::string& r) {
-             return std::find(earlier.roles.begin(), earlier.roles.end(), r) !=
-                    earlier.roles.end();
+             return std::find(earlier.roles.begin(), earlier.roles.end(), r) != earlier.roles.end();
            }));
       if (roles_cover) {
         ck.add("/transitions/" + std::to_string(j),
@@ -347,9 +360,26 @@ void check_graph(Checker& ck, const Workflow& wf) {
   }
 }
 
+std::vector<std::string> flow_order(const Workflow& wf) {
+  std::vector<std::string> order{wf.initial};
+  std::set<std::string> seen{wf.initial};
+  for (size_t i = 0; i < order.size(); ++i) {
+    const State& st = wf.states.at(order[i]);
+    for (const auto& t : wf.transitions) {
+      const bool from_here = t.from == order[i] || (t.from == "*" && !st.terminal);
+      if (from_here && seen.insert(t.to).second) order.push_back(t.to);
+    }
+  }
+  for (const auto& [name, st] : wf.states)
+    if (seen.insert(name).second) order.push_back(name);
+  return order;
+}
+
 }  // namespace
 
-std::string Problem::to_string() const { return file + ": " + pointer + ": " + message; }
+std::string Problem::to_string() const {
+  return file + ": " + pointer + ": " + message;
+}
 
 const State* Workflow::state(const std::string& name) const {
   const auto it = states.find(name);
@@ -382,8 +412,7 @@ std::optional<Workflow> parse_workflow(const json& doc, const std::string& file,
     const bool ok = std::all_of(wf.program.begin(), wf.program.end(), [](char c) {
       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     });
-    if (!ok)
-      ck.add("/program", "\"program\" must use lowercase letters, digits, '-' and '_' only");
+    if (!ok) ck.add("/program", "\"program\" must use lowercase letters, digits, '-' and '_' only");
   }
   if (auto v = doc.find("version"); v == doc.end()) {
     ck.add("", "missing required field \"version\"");
@@ -392,7 +421,8 @@ std::optional<Workflow> parse_workflow(const json& doc, const std::string& file,
   } else {
     wf.version = v->get<int>();
   }
-  if (auto t = doc.find("title"); t != doc.end() && t->is_string()) wf.title = t->get<std::string>();
+  if (auto t = doc.find("title"); t != doc.end() && t->is_string())
+    wf.title = t->get<std::string>();
   auto initial = ck.string_field(doc, "", "initial", true);
 
   const auto states = doc.find("states");
@@ -424,6 +454,7 @@ std::optional<Workflow> parse_workflow(const json& doc, const std::string& file,
   }
   if (ck.count() == 0) check_graph(ck, wf);
   if (ck.count() != 0) return std::nullopt;
+  wf.state_order = flow_order(wf);
   return wf;
 }
 

@@ -1,15 +1,15 @@
 #pragma once
 
+#include "workflow/jsonlogic.h"
+
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "workflow/jsonlogic.h"
 
 namespace stagewise::workflow {
 
@@ -69,6 +69,9 @@ struct Workflow {
   std::string initial;
   std::string file;  ///< where it was loaded from
   std::map<std::string, State> states;
+  /// State names in the order of the flow: breadth-first from `initial`
+  /// following transitions in file order (for funnels and pictures).
+  std::vector<std::string> state_order;
   std::vector<Transition> transitions;
   nlohmann::json source;  ///< the document as written
 
@@ -92,8 +95,7 @@ std::optional<Workflow> parse_workflow(const nlohmann::json& doc, const std::str
                                        std::vector<Problem>& problems);
 
 /// Reads and validates one file (JSON syntax errors carry line and column).
-std::optional<Workflow> load_workflow_file(const std::string& path,
-                                           std::vector<Problem>& problems);
+std::optional<Workflow> load_workflow_file(const std::string& path, std::vector<Problem>& problems);
 
 /// All loaded workflows, by program and version. Immutable after loading;
 /// shared read-only between threads.

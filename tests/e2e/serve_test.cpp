@@ -1,14 +1,13 @@
 // End to end: the built `stagewise` binary, run as the README runs it.
+#include "support/kafka_fixture.h"
+#include "support/process.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <map>
-
-#include <nlohmann/json.hpp>
-
-#include "support/kafka_fixture.h"
-#include "support/process.h"
 
 namespace stagewise {
 namespace {
@@ -74,7 +73,8 @@ std::map<std::string, std::string> write_cohort(const std::string& path) {
   return expected;
 }
 
-std::string stage_of(const std::string& data_dir, const std::string& id, const std::string& scratch) {
+std::string stage_of(const std::string& data_dir, const std::string& id,
+                     const std::string& scratch) {
   const auto r = run({kBin, "status", id, "--data-dir", data_dir, "--json"}, scratch);
   if (r.code != 0) return "(exit " + std::to_string(r.code) + ": " + r.err + ")";
   return json::parse(r.out)["stage"].get<std::string>();
@@ -181,9 +181,9 @@ TEST(Serve, KcatStyleProducerJunkAndHttpIntake) {
   EXPECT_EQ(dl[0].json()["data"]["reason"], "malformed_json");
 
   // HTTP intake: 202 with ids for a good event, 400 naming the problem for a bad one.
-  auto res = http.Post("/v1/events",
-                       event("h1", "application.submitted", "h-1", "applicant").dump(),
-                       "application/cloudevents+json");
+  auto res =
+      http.Post("/v1/events", event("h1", "application.submitted", "h-1", "applicant").dump(),
+                "application/cloudevents+json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202) << res->body;
   EXPECT_EQ(json::parse(res->body)["ids"], json::array({"h1"}));

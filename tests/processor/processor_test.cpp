@@ -1,15 +1,16 @@
 // Integration: the processor against the embedded Kafka cluster (real
 // protocol on loopback) and a real RocksDB store.
+#include "processor/processor.h"
+
+#include "processor/outputs.h"
+#include "store/store.h"
+#include "support/kafka_fixture.h"
+#include "workflow/workflow.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
-
-#include "processor/outputs.h"
-#include "processor/processor.h"
-#include "store/store.h"
-#include "support/kafka_fixture.h"
-#include "workflow/workflow.h"
 
 namespace stagewise::processor {
 namespace {
@@ -26,8 +27,8 @@ class ProcessorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::vector<workflow::Problem> problems;
-    registry_ = workflow::Registry::load({std::string(STAGEWISE_SOURCE_DIR) + "/workflows"},
-                                         problems);
+    registry_ =
+        workflow::Registry::load({std::string(STAGEWISE_SOURCE_DIR) + "/workflows"}, problems);
     ASSERT_TRUE(problems.empty()) << problems[0].to_string();
     start_cluster();
     open_store();
@@ -55,7 +56,9 @@ class ProcessorTest : public ::testing::Test {
   }
   void start_processor() {
     Options o;
-    o.kafka = {{"bootstrap.servers", cluster_->bootstrap()}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    o.kafka = {{"bootstrap.servers", cluster_->bootstrap()},
+               {"session.timeout.ms", "6000"},
+               {"heartbeat.interval.ms", "500"}};
     o.max_event_bytes = 4096;
     processor_ = std::make_unique<Processor>(registry_, *store_, o);
     auto r = processor_->start();
@@ -137,7 +140,9 @@ TEST_F(ProcessorTest, AppliesAnEventStoresItAndPublishesAStatusEvent) {
 TEST_F(ProcessorTest, BadInputIsDeadLetteredAndProcessingContinues) {
   send(event("ok-0", "application.submitted", "a", "applicant"));
   send_raw("k", "{not json");
-  send_raw("k", R"({"specversion":"1.0","id":"m1","source":"t","type":"application.submitted","time":"2026-03-01T08:00:00Z"})");
+  send_raw(
+      "k",
+      R"({"specversion":"1.0","id":"m1","source":"t","type":"application.submitted","time":"2026-03-01T08:00:00Z"})");
   json unknown_program = event("u1", "application.submitted", "b", "applicant");
   unknown_program["program"] = "nope";
   send(unknown_program);
@@ -148,9 +153,13 @@ TEST_F(ProcessorTest, BadInputIsDeadLetteredAndProcessingContinues) {
   send_raw("k", std::string("\xff\xfe binary", 9));
   // Binary mode (ce_ headers) is accepted too.
   send_raw("a", R"({"outcome":"eligible"})",
-           {{"ce_specversion", "1.0"}, {"ce_id", "bin-1"}, {"ce_source", "test"},
-            {"ce_type", "decision.recorded"}, {"ce_subject", "a"},
-            {"ce_time", "2026-03-01T09:00:00Z"}, {"ce_actorrole", "program_manager"},
+           {{"ce_specversion", "1.0"},
+            {"ce_id", "bin-1"},
+            {"ce_source", "test"},
+            {"ce_type", "decision.recorded"},
+            {"ce_subject", "a"},
+            {"ce_time", "2026-03-01T09:00:00Z"},
+            {"ce_actorrole", "program_manager"},
             {"content-type", "application/json"}});
   ASSERT_TRUE(eventually([&] { return handled() >= 10; }));
   EXPECT_EQ(stage("a"), "documents");
@@ -160,9 +169,9 @@ TEST_F(ProcessorTest, BadInputIsDeadLetteredAndProcessingContinues) {
     dl = dead_letters();
     return dl.size() >= 7;
   }));
-  for (const char* reason : {"malformed_json", "missing_attribute", "unknown_program",
-                             "unknown_application", "not_accepted_in_stage", "unauthorized",
-                             "oversized"})
+  for (const char* reason :
+       {"malformed_json", "missing_attribute", "unknown_program", "unknown_application",
+        "not_accepted_in_stage", "unauthorized", "oversized"})
     EXPECT_TRUE(dl.count(reason)) << "no dead letter for " << reason;
   const json& m = dl["missing_attribute"];
   EXPECT_EQ(m["type"], "stagewise.event.rejected");
@@ -196,8 +205,8 @@ TEST_F(ProcessorTest, EventsOfOneApplicationApplyInLogOrder) {
   for (int i = 0; i < 50; ++i)
     events.push_back(event("note-" + std::to_string(i), "note.added", "a", "program_manager",
                            {{"text", std::to_string(i)}}, 1 + i));
-  events.push_back(event("o2", "decision.recorded", "a", "program_manager",
-                         {{"outcome", "eligible"}}, 60));
+  events.push_back(
+      event("o2", "decision.recorded", "a", "program_manager", {{"outcome", "eligible"}}, 60));
   for (const auto& e : events)
     ASSERT_TRUE(producer_->produce("stagewise.events", "a", e.dump(), {}, 0).ok());
   ASSERT_TRUE(producer_->flush(10000).ok());

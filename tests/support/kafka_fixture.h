@@ -2,7 +2,10 @@
 
 // Shared by the integration tests: an embedded Kafka cluster (the real
 // protocol on loopback), a producer of raw messages and a reader of topics.
+#include "kafka/kafka.h"
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -11,10 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "kafka/kafka.h"
 
 namespace stagewise::testing {
 
@@ -103,8 +102,9 @@ inline nlohmann::json event(const std::string& id, const std::string& type,
                             nlohmann::json data = nullptr, int minute = 0) {
   char time[32];
   std::snprintf(time, sizeof time, "2026-03-01T%02d:%02d:00Z", 8 + minute / 60, minute % 60);
-  nlohmann::json e = {{"specversion", "1.0"}, {"id", id},           {"source", "test"},
-                      {"type", type},         {"subject", subject}, {"time", time},
+  nlohmann::json e = {{"specversion", "1.0"}, {"id", id},
+                      {"source", "test"},     {"type", type},
+                      {"subject", subject},   {"time", time},
                       {"actorrole", role},    {"program", "summer-research-internship"}};
   if (!data.is_null()) e["data"] = std::move(data);
   return e;

@@ -1,13 +1,14 @@
 // Data-driven engine tests: every tests/workflow/cases/*.json walks one path
 // of a program's workflow, event by event, with the stage (or rejection) and
 // the notifications expected after each.
+#include "workflow/engine.h"
+
+#include "common/time.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "common/time.h"
-#include "workflow/engine.h"
 
 namespace stagewise::workflow {
 namespace {
@@ -52,8 +53,8 @@ class WorkflowCase : public ::testing::TestWithParam<std::string> {};
 TEST_P(WorkflowCase, WalksAsExpected) {
   const json c = read_json(kRoot + "/tests/workflow/cases/" + GetParam());
   std::vector<Problem> problems;
-  const auto reg = Registry::load({kRoot + "/workflows/" + c.at("workflow").get<std::string>()},
-                                  problems);
+  const auto reg =
+      Registry::load({kRoot + "/workflows/" + c.at("workflow").get<std::string>()}, problems);
   for (const auto& p : problems) ADD_FAILURE() << p.to_string();
   ASSERT_TRUE(problems.empty());
   const std::string program = reg.all().front()->program;
@@ -80,7 +81,8 @@ TEST_P(WorkflowCase, WalksAsExpected) {
       apps.insert_or_assign(e.subject, ok->next);
       if (expect.contains("notify")) {
         std::vector<std::string> got;
-        for (const auto& nt : ok->notifications) got.push_back(nt.recipient + ":" + nt.template_name);
+        for (const auto& nt : ok->notifications)
+          got.push_back(nt.recipient + ":" + nt.template_name);
         EXPECT_EQ(json(got), expect["notify"]);
       }
     }
@@ -92,8 +94,9 @@ TEST_P(WorkflowCase, WalksAsExpected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, WorkflowCase, ::testing::ValuesIn(case_files()),
-                         [](const auto& info) {
-                           std::string name = info.param.substr(0, info.param.size() - 5);
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           std::string name =
+                               param_info.param.substr(0, param_info.param.size() - 5);
                            for (auto& ch : name)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return name;
@@ -104,9 +107,9 @@ TEST(Engine, IsDeterministic) {
   std::vector<Problem> problems;
   const auto reg = Registry::load({kRoot + "/workflows"}, problems);
   ASSERT_TRUE(problems.empty());
-  CloudEvent e = make_event({{"type", "application.submitted"}, {"actorrole", "applicant"},
-                             {"data", {{"name", "A"}}}},
-                            1, "summer-research-internship", 0);
+  CloudEvent e = make_event(
+      {{"type", "application.submitted"}, {"actorrole", "applicant"}, {"data", {{"name", "A"}}}}, 1,
+      "summer-research-internship", 0);
   const auto a = apply(reg, nullptr, e);
   const auto b = apply(reg, nullptr, e);
   ASSERT_TRUE(std::holds_alternative<Applied>(a));
