@@ -163,6 +163,12 @@ void Processor::run_loop() {
     std::unordered_map<std::string, workflow::Application> apps;  // written in this batch
     std::unordered_set<std::string> seen_here;
     std::map<TopicPartition, int64_t> advanced;
+    // Counted once the batch is durable, so the metrics never run ahead of
+    // the store.
+    struct {
+      uint64_t applied = 0, moved = 0, duplicates = 0;
+      std::array<uint64_t, kReasonCount> rejected{};
+    } counts;
     size_t n = 0;
     const auto first = Clock::now();
     bool any = false;
@@ -208,7 +214,7 @@ void Processor::run_loop() {
         InputRef ref{tp.first, tp.second, m.offset(), m.key(), m.value(), &headers};
         auto reject = [&](Reason reason, const std::string& message, const std::string& event_id,
                           const std::string& subject) {
-          stats_.rejected[static_cast<size_t>(reason)].fetch_add(1);
+          ++counts.rejected[static_cast<size_t>(reason)];
           spdlog::warn("rejected {} at {}@{}: {}: {}", event_id.empty() ? "event" : event_id,
                        tp_name(tp), m.offset(), reason_code(reason), message);
           batch.add_outbox(
@@ -239,7 +245,7 @@ void Processor::run_loop() {
           dup = s.ok() && *s;
         }
         if (dup) {
-          stats_.duplicates.fetch_add(1);
+          ++counts.duplicates;
           spdlog::debug("duplicate event {} from {} ignored", ev.id, ev.source);
           continue;
         }
@@ -289,12 +295,12 @@ void Processor::run_loop() {
         seen_here.insert(std::move(dedupe_key));
         if (applied.moved) {
           batch.add_outbox(stage_changed(topics.status, applied, ev));
-          stats_.moved.fetch_add(1);
+          ++counts.moved;
         }
         for (size_t i = 0; i < applied.notifications.size(); ++i)
           batch.add_outbox(
               notification(topics.notifications, applied, applied.notifications[i], i, ev));
-        stats_.applied.fetch_add(1);
+        ++counts.applied;
         spdlog::debug("applied {} {} to {}: {} -> {}", ev.type, ev.id, ev.subject, old_stage,
                       applied.to);
         apps.insert_or_assign(ev.subject, std::move(applied.next));
@@ -310,6 +316,10 @@ void Processor::run_loop() {
       return;
     }
     stats_.batches.fetch_add(1);
+    stats_.applied.fetch_add(counts.applied);
+    stats_.moved.fetch_add(counts.moved);
+    stats_.duplicates.fetch_add(counts.duplicates);
+    for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(counts.rejected[i]);
     {
       std::lock_guard lock(wake_mu_);
       wake_flag_ = true;
