@@ -2,6 +2,7 @@
 
 #include "api/views.h"
 #include "common/reasons.h"
+#include "workflow/graph.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -80,6 +81,28 @@ void Server::routes() {
   s.Get("/v1/workflows", [&c](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, workflows_view(*c.registry));
   });
+  s.Get(R"(/v1/workflows/([^/]+)/graph)", [&c](const httplib::Request& req,
+                                               httplib::Response& res) {
+    const std::string program = req.matches[1];
+    const std::string format = req.has_param("format") ? req.get_param_value("format") : "mermaid";
+    if (format != "mermaid" && format != "dot")
+      return fail(res, 400, "invalid_argument", "format must be mermaid or dot");
+    const workflow::Workflow* wf = c.registry->latest(program);
+    if (req.has_param("version")) {
+      int v = 0;
+      try {
+        v = std::stoi(req.get_param_value("version"));
+      } catch (const std::exception&) {
+        return fail(res, 400, "invalid_argument", "version must be an integer");
+      }
+      wf = c.registry->find(program, v);
+    }
+    if (wf == nullptr) return fail(res, 404, "not_found", "no workflow for \"" + program + "\"");
+    if (format == "dot")
+      res.set_content(workflow::to_dot(*wf), "text/vnd.graphviz");
+    else
+      res.set_content(workflow::to_mermaid(*wf), "text/plain; charset=utf-8");
+  });
   s.Get(R"(/v1/applications/([^/]+))", [&c](const httplib::Request& req, httplib::Response& res) {
     const std::string id = req.matches[1];
     auto app = c.store->application(id);
@@ -152,18 +175,32 @@ void Server::routes() {
     else
       events.push_back(std::move(body));
     if (events.empty()) return fail(res, 400, "invalid_argument", "the array of events is empty");
-    const auto results = c.intake->submit(events, 10000);
+    int wait_ms = 0;
+    if (req.has_param("wait")) {
+      try {
+        wait_ms = static_cast<int>(std::stod(req.get_param_value("wait")) * 1000);
+      } catch (const std::exception&) {
+        wait_ms = -1;
+      }
+      if (wait_ms < 0 || wait_ms > 60000)
+        return fail(res, 400, "invalid_argument", "wait must be a number of seconds, 0 to 60");
+    }
+    const auto results = c.intake->submit(events, 10000, wait_ms);
     json out = json::array();
-    bool all_ok = true, any_invalid = false;
+    bool all_ok = true, any_invalid = false, busy = false;
     for (const auto& r : results) {
       json item = {{"id", r.id}, {"accepted", r.accepted}};
       if (!r.accepted) {
         all_ok = false;
-        any_invalid = any_invalid || (r.code != "timeout" && r.code != "unavailable");
+        busy = busy || r.code == "busy";
+        any_invalid =
+            any_invalid || (r.code != "timeout" && r.code != "unavailable" && r.code != "busy");
         item["error"] = {{"code", r.code}, {"message", r.error}};
       }
+      if (wait_ms > 0 && r.accepted) item["outcome"] = r.outcome;
       out.push_back(std::move(item));
     }
+    if (busy) res.set_header("Retry-After", "2");
     if (all_ok) {
       json ids = json::array();
       for (const auto& r : results) ids.push_back(r.id);
@@ -171,7 +208,9 @@ void Server::routes() {
     }
     // Nothing is half-done silently: each event says whether it was taken.
     const int status = any_invalid ? 400 : 503;
-    json body_out = error_view(any_invalid ? "invalid_event" : "unavailable",
+    json body_out = error_view(any_invalid ? "invalid_event"
+                               : busy      ? "busy"
+                                           : "unavailable",
                                results.size() == 1 ? out[0]["error"]["message"].get<std::string>()
                                                    : "some events were not accepted; see events");
     body_out["events"] = out;

@@ -34,6 +34,8 @@ struct SubmitFlags {
   std::string bootstrap;
   std::string file;
   int batch = 500;
+  std::string group = "stagewise";  ///< whose lag to respect
+  int64_t max_lag = 20'000;
 };
 int submit(const SubmitFlags& flags);
 
@@ -43,6 +45,8 @@ int list(const Target& t, const std::string& program, const std::string& stage, 
 int funnel(const Target& t, const std::string& program);
 
 int workflows_validate(const std::vector<std::string>& paths, bool json);
+int workflows_graph(const std::string& program, const std::string& format, const std::string& dir,
+                    int version);
 int eval_guard(const std::string& rule, const std::string& data);
 
 /// The file `serve` writes into its data dir while it runs.

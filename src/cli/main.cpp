@@ -51,6 +51,12 @@ int main(int argc, char** argv) {
                          "Kafka bootstrap servers (default: those of the server on --data-dir)");
   submit_cmd->add_option("--data-dir", submit_flags.target.data_dir, "Data dir of a running serve")
       ->capture_default_str();
+  submit_cmd
+      ->add_option("--max-lag", submit_flags.max_lag,
+                   "Wait while the processor is more than this many events behind")
+      ->capture_default_str();
+  submit_cmd->add_option("--group", submit_flags.group, "Consumer group of the processor")
+      ->capture_default_str();
 
   Target target;
   std::string id, program, stage;
@@ -78,6 +84,17 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("PATH", paths, "Files or folders")->required();
   validate_cmd->add_flag("--json", validate_json, "Print JSON");
 
+  std::string graph_program, graph_format = "mermaid", graph_dir = "workflows";
+  int graph_version = 0;
+  auto* graph_cmd = wf_cmd->add_subcommand("graph", "Draw a program's workflow");
+  graph_cmd->add_option("PROGRAM", graph_program, "Program id, or a workflow file")->required();
+  graph_cmd->add_option("--format", graph_format, "mermaid or dot")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mermaid", "dot"}));
+  graph_cmd->add_option("--workflows", graph_dir, "Folder of workflow files")
+      ->capture_default_str();
+  graph_cmd->add_option("--version", graph_version, "Version (default: the latest)");
+
   std::string rule, data;
   auto* eval_cmd = app.add_subcommand("eval-guard", "Evaluate a JsonLogic guard against data");
   eval_cmd->add_option("RULE_JSON", rule, "The rule, as JSON")->required();
@@ -98,6 +115,7 @@ int main(int argc, char** argv) {
   if (*list_cmd) return list(target, program, stage, limit);
   if (*funnel_cmd) return funnel(target, program);
   if (*validate_cmd) return workflows_validate(paths, validate_json);
+  if (*graph_cmd) return workflows_graph(graph_program, graph_format, graph_dir, graph_version);
   if (*eval_cmd) return eval_guard(rule, data);
   return 2;
 }

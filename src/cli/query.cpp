@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "processor/intake.h"
 #include "store/store.h"
+#include "workflow/graph.h"
 #include "workflow/jsonlogic.h"
 #include "workflow/workflow.h"
 
@@ -254,7 +255,21 @@ int submit(const SubmitFlags& f) {
                  "--data-dir DIR of a running `stagewise serve`\n";
     return 1;
   }
-  auto intake = processor::Intake::create({{"bootstrap.servers", bootstrap}}, "stagewise.events");
+  // Backpressure: wait while the processor lags, so the embedded cluster
+  // (about 5 MB kept per partition) never trims input nobody has read.
+  std::shared_ptr<kafka::GroupLag> probe;
+  if (auto p = kafka::GroupLag::create({{"bootstrap.servers", bootstrap}}, f.group); p.ok())
+    probe = std::move(*p);
+  processor::Intake::Options o;
+  o.kafka = {{"bootstrap.servers", bootstrap}};
+  o.max_lag = f.max_lag;
+  o.backpressure_wait = std::chrono::minutes(10);
+  if (probe)
+    o.lag = [probe]() -> int64_t {
+      auto l = probe->lag("stagewise.events", 5000);
+      return l ? *l : 0;  // no answer: do not block the submission on the probe
+    };
+  auto intake = processor::Intake::create(o);
   if (!intake) {
     std::cerr << "stagewise submit: " << intake.error().message << "\n";
     return 1;
@@ -319,6 +334,29 @@ int workflows_validate(const std::vector<std::string>& paths, bool as_json) {
     if (!problems.empty()) std::cout << problems.size() << " problem(s)\n";
   }
   return problems.empty() ? 0 : 1;
+}
+
+int workflows_graph(const std::string& program, const std::string& format, const std::string& dir,
+                    int version) {
+  const bool is_file = program.size() > 5 && program.ends_with(".json");
+  std::vector<workflow::Problem> problems;
+  const auto reg = workflow::Registry::load({is_file ? program : dir}, problems);
+  const workflow::Workflow* wf = nullptr;
+  if (is_file) {
+    const auto all = reg.all();
+    if (!all.empty()) wf = all.front();
+  } else {
+    wf = version > 0 ? reg.find(program, version) : reg.latest(program);
+  }
+  if (wf == nullptr) {
+    for (const auto& p : problems) std::cerr << p.to_string() << "\n";
+    std::cerr << "stagewise workflows graph: no workflow \"" << program << "\""
+              << (version > 0 ? " version " + std::to_string(version) : "") << " in "
+              << (is_file ? program : dir) << "\n";
+    return 1;
+  }
+  std::cout << (format == "dot" ? workflow::to_dot(*wf) : workflow::to_mermaid(*wf));
+  return 0;
 }
 
 int eval_guard(const std::string& rule_text, const std::string& data_text) {

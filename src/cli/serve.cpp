@@ -42,6 +42,22 @@ bool wait_signal(const sigset_t& set, int ms) {
   return sig == SIGINT || sig == SIGTERM;
 }
 
+// A static group member id that is stable across restarts of this process
+// (same host, same data dir) and distinct between processes.
+std::string group_instance_id(const Config& cfg) {
+  if (cfg.kafka.group_instance_id == "none") return "";
+  if (!cfg.kafka.group_instance_id.empty()) return cfg.kafka.group_instance_id;
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  std::error_code ec;
+  const std::string dir = std::filesystem::weakly_canonical(cfg.store.data_dir, ec).string();
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (const unsigned char c : dir) h = (h ^ c) * 1099511628211ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::string("stagewise-") + host + "-" + hex;
+}
+
 }  // namespace
 
 std::string serve_file(const std::string& data_dir) {
@@ -77,6 +93,7 @@ int serve(const ServeFlags& flags) {
 
   store::Store::Options sopts;
   sopts.sync = cfg.store.sync;
+  sopts.dedupe_retention = cfg.processor.dedupe_retention;
   auto store = store::Store::open(cfg.store.data_dir, sopts);
   if (!store) {
     std::cerr << "stagewise serve: " << store.error().message << "\n";
@@ -109,12 +126,22 @@ int serve(const ServeFlags& flags) {
   popts.batch_max_events = cfg.processor.batch_max_events;
   popts.batch_max_ms = cfg.processor.batch_max_ms;
   popts.max_event_bytes = cfg.processor.max_event_bytes;
+  popts.group_instance_id = group_instance_id(cfg);
+  processor::OutcomeBoard outcomes;
+  popts.outcomes = &outcomes;
   processor::Processor proc(registry, **store, popts);
   if (auto r = proc.start(); !r) {
     std::cerr << "stagewise serve: cannot start the processor: " << r.error().message << "\n";
     return 1;
   }
-  auto intake = processor::Intake::create(props, topics.events);
+  processor::Intake::Options iopts;
+  iopts.kafka = props;
+  iopts.topic = topics.events;
+  iopts.store = store->get();
+  iopts.outcomes = &outcomes;
+  iopts.lag = [&proc] { return proc.lag(); };
+  iopts.max_lag = cfg.processor.intake_max_lag;
+  auto intake = processor::Intake::create(iopts);
   if (!intake) {
     std::cerr << "stagewise serve: " << intake.error().message << "\n";
     return 1;
@@ -166,7 +193,13 @@ int serve(const ServeFlags& flags) {
     std::cout << "ready http=" << url << " bootstrap=" << bootstrap << std::endl;
     spdlog::info("ready: HTTP {} Kafka {}", url, bootstrap);
   }
-  while (!stop) stop = wait_signal(signals, 1000);
+  while (!stop && !proc.failed()) stop = wait_signal(signals, 1000);
+  if (proc.failed()) {
+    spdlog::critical("the processor stopped on a store failure; exiting so a restart resumes");
+    http.stop();
+    proc.stop();
+    return 1;
+  }
 
   spdlog::info("stopping: finishing the current batch");
   http.stop();

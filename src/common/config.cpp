@@ -39,6 +39,7 @@ void set_key(Config& c, const std::string& section, const std::string& key, cons
     if (key == "bootstrap_servers") return void(c.kafka.bootstrap_servers = as_string());
     if (key == "partitions") return void(c.kafka.partitions = static_cast<int>(as_int()));
     if (key == "group_id") return void(c.kafka.group_id = as_string());
+    if (key == "group_instance_id") return void(c.kafka.group_instance_id = as_string());
     if (key == "properties") {
       if (!v.is_object()) throw bad("an object of librdkafka properties");
       for (const auto& [k, pv] : v.items())
@@ -58,6 +59,9 @@ void set_key(Config& c, const std::string& section, const std::string& key, cons
       return void(c.processor.batch_max_events = static_cast<int>(as_int()));
     if (key == "batch_max_ms") return void(c.processor.batch_max_ms = static_cast<int>(as_int()));
     if (key == "max_event_bytes") return void(c.processor.max_event_bytes = as_int());
+    if (key == "dedupe_retention")
+      return void(c.processor.dedupe_retention = static_cast<uint64_t>(as_int()));
+    if (key == "intake_max_lag") return void(c.processor.intake_max_lag = as_int());
   } else if (section == "log") {
     if (key == "level") return void(c.log.level = as_string());
     if (key == "format") return void(c.log.format = as_string());
@@ -96,6 +100,7 @@ void apply_env_overrides(Config& c) {
   static const char* const kKeys[][2] = {{"kafka", "bootstrap_servers"},
                                          {"kafka", "partitions"},
                                          {"kafka", "group_id"},
+                                         {"kafka", "group_instance_id"},
                                          {"store", "data_dir"},
                                          {"store", "sync"},
                                          {"http", "host"},
@@ -104,6 +109,8 @@ void apply_env_overrides(Config& c) {
                                          {"processor", "batch_max_events"},
                                          {"processor", "batch_max_ms"},
                                          {"processor", "max_event_bytes"},
+                                         {"processor", "dedupe_retention"},
+                                         {"processor", "intake_max_lag"},
                                          {"log", "level"},
                                          {"log", "format"}};
   for (const auto& [section, key] : kKeys) {
@@ -119,6 +126,7 @@ json to_json(const Config& c) {
            {{"bootstrap_servers", c.kafka.bootstrap_servers},
             {"partitions", c.kafka.partitions},
             {"group_id", c.kafka.group_id},
+            {"group_instance_id", c.kafka.group_instance_id},
             {"properties", c.kafka.properties}}},
           {"store", {{"data_dir", c.store.data_dir}, {"sync", c.store.sync}}},
           {"http", {{"host", c.http.host}, {"port", c.http.port}}},
@@ -126,7 +134,9 @@ json to_json(const Config& c) {
           {"processor",
            {{"batch_max_events", c.processor.batch_max_events},
             {"batch_max_ms", c.processor.batch_max_ms},
-            {"max_event_bytes", c.processor.max_event_bytes}}},
+            {"max_event_bytes", c.processor.max_event_bytes},
+            {"dedupe_retention", c.processor.dedupe_retention},
+            {"intake_max_lag", c.processor.intake_max_lag}}},
           {"log", {{"level", c.log.level}, {"format", c.log.format}}}};
 }
 

@@ -16,6 +16,10 @@ struct Config {
     std::string bootstrap_servers;  ///< empty: start the embedded cluster
     int partitions = 8;             ///< partitions of topics the embedded cluster creates
     std::string group_id = "stagewise";
+    /// Static group membership: a restarted process takes its partitions
+    /// back at once. Empty: derived from the host name and the data dir;
+    /// "none": dynamic membership.
+    std::string group_instance_id;
     std::map<std::string, std::string> properties;  ///< passed to librdkafka as is
   } kafka;
   struct Store {
@@ -33,6 +37,10 @@ struct Config {
     int batch_max_events = 2000;
     int batch_max_ms = 5;
     int64_t max_event_bytes = 256 * 1024;
+    uint64_t dedupe_retention = 1'000'000;  ///< (source, id) pairs remembered
+    /// Intake (HTTP, submit) waits while the processor is this many input
+    /// events behind, so the embedded cluster never trims unread input.
+    int64_t intake_max_lag = 20'000;
   } processor;
   struct Log {
     std::string level = "info";

@@ -78,11 +78,22 @@ Result<void> ensure_topics(const Properties& props, const std::vector<std::strin
   if (!conf) return conf.error();
   auto rk = new_handle(RD_KAFKA_PRODUCER, std::move(*conf));
   if (!rk) return rk.error();
+  // Only ask to create what the cluster lacks: some clusters (the embedded
+  // one among them) do not answer CreateTopics.
+  std::vector<std::string> missing(topics.begin(), topics.end());
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk->get(), 1, nullptr, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < md->topic_cnt; ++i)
+      if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        std::erase(missing, std::string(md->topics[i].topic));
+    rd_kafka_metadata_destroy(md);
+  }
+  if (missing.empty()) return {};
   RdQueuePtr queue(rd_kafka_queue_new(rk->get()));
   std::vector<rd_kafka_NewTopic_t*> raw;
   std::vector<std::unique_ptr<rd_kafka_NewTopic_t, RdNewTopicDeleter>> owned;
   char errstr[512];
-  for (const auto& t : topics) {
+  for (const auto& t : missing) {
     // -1: the broker's default replication factor.
     owned.emplace_back(rd_kafka_NewTopic_new(t.c_str(), partitions, -1, errstr, sizeof errstr));
     if (!owned.back()) return make_error(Errc::invalid_argument, "topic " + t + ": " + errstr);
@@ -290,6 +301,50 @@ void Consumer::close() {
   if (closed_ || !rk_) return;
   closed_ = true;
   rd_kafka_consumer_close(rk_.get());
+}
+
+// ---- GroupLag ----
+
+Result<std::unique_ptr<GroupLag>> GroupLag::create(const Properties& props,
+                                                   const std::string& group) {
+  Properties p = props;
+  p["group.id"] = group;
+  p["enable.auto.commit"] = "false";
+  p["log_level"] = "3";
+  auto conf = make_conf(p);
+  if (!conf) return conf.error();
+  auto rk = new_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk) return rk.error();
+  std::unique_ptr<GroupLag> self(new GroupLag());
+  self->rk_ = std::move(*rk);
+  return self;
+}
+
+Result<int64_t> GroupLag::lag(const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  const auto err = rd_kafka_metadata(rk_.get(), 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(err, "metadata of " + topic);
+  const int partitions = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  RdPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+  if (const auto e = rd_kafka_committed(rk_.get(), list.get(), timeout_ms);
+      e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(e, "committed offsets of " + topic);
+  int64_t lag = 0;
+  for (int i = 0; i < list->cnt; ++i) {
+    int64_t lo = 0, hi = 0;
+    const auto& tp = list->elems[i];
+    if (const auto e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), tp.partition, &lo,
+                                                        &hi, timeout_ms);
+        e != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return kafka_error(e, "watermarks of " + topic);
+    lag += std::max<int64_t>(0, hi - std::max(tp.offset, lo));
+  }
+  return lag;
 }
 
 }  // namespace stagewise::kafka

@@ -207,4 +207,20 @@ class Consumer {
   bool closed_ = false;
 };
 
+/// How far a consumer group is behind on a topic, from the group's committed
+/// offsets and the partitions' watermarks (asks the broker). Not thread-safe.
+class GroupLag {
+ public:
+  static Result<std::unique_ptr<GroupLag>> create(const Properties& props,
+                                                  const std::string& group);
+  GroupLag(const GroupLag&) = delete;
+  GroupLag& operator=(const GroupLag&) = delete;
+  /// Messages of `topic` the group has not committed past.
+  Result<int64_t> lag(const std::string& topic, int timeout_ms);
+
+ private:
+  GroupLag() = default;
+  RdKafkaPtr rk_;
+};
+
 }  // namespace stagewise::kafka

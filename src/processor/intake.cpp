@@ -2,10 +2,20 @@
 
 #include "common/cloudevent.h"
 
-#include <chrono>
+#include <spdlog/spdlog.h>
+
 #include <variant>
 
 namespace stagewise::processor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Delivery tokens of durable records carry their intake seq with this bit.
+constexpr uint64_t kDurableBit = uint64_t{1} << 63;
+const Headers kStructured = {{"content-type", "application/cloudevents+json"}};
+
+}  // namespace
 
 struct Intake::Waiter {
   std::condition_variable cv;
@@ -13,11 +23,12 @@ struct Intake::Waiter {
   std::vector<IntakeResult>* results = nullptr;
 };
 
-Result<std::unique_ptr<Intake>> Intake::create(const kafka::Properties& props, std::string topic) {
+Result<std::unique_ptr<Intake>> Intake::create(Options options) {
   std::unique_ptr<Intake> self(new Intake());
-  self->topic_ = std::move(topic);
+  self->options_ = std::move(options);
   auto producer = kafka::Producer::create(
-      props, [raw = self.get()](const kafka::DeliveryReport& d) { raw->on_delivery(d); });
+      self->options_.kafka,
+      [raw = self.get()](const kafka::DeliveryReport& d) { raw->on_delivery(d); });
   if (!producer) return producer.error();
   self->producer_ = std::move(*producer);
   self->poller_ = std::thread([raw = self.get()] {
@@ -29,6 +40,8 @@ Result<std::unique_ptr<Intake>> Intake::create(const kafka::Properties& props, s
       raw->producer_->poll(50);
     }
   });
+  if (self->options_.store != nullptr)
+    self->relay_ = std::thread([raw = self.get()] { raw->relay_loop(); });
   return self;
 }
 
@@ -37,12 +50,20 @@ Intake::~Intake() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
+  stop_cv_.notify_all();
+  if (relay_.joinable()) relay_.join();
   if (poller_.joinable()) poller_.join();
   if (producer_) producer_->flush(5000).permit_unchecked_error();
 }
 
 void Intake::on_delivery(const kafka::DeliveryReport& d) {
   std::lock_guard lock(mu_);
+  if (d.token & kDurableBit) {
+    // Durable records stay in the store; a failed one is produced again by
+    // the relay.
+    if (!d.ok) produced_.erase(d.token & ~kDurableBit);
+    return;
+  }
   const auto it = pending_.find(d.token);
   if (it == pending_.end()) return;  // its submit() timed out already
   auto [waiter, index] = it->second;
@@ -56,12 +77,55 @@ void Intake::on_delivery(const kafka::DeliveryReport& d) {
   if (--waiter->remaining == 0) waiter->cv.notify_all();
 }
 
-std::vector<IntakeResult> Intake::submit(const std::vector<nlohmann::json>& events,
-                                         int timeout_ms) {
+// Re-produces durable records that were never produced (a restart) or stay
+// unprocessed long after they were (the broker may have lost its log).
+void Intake::relay_loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    uint64_t after = 0;
+    while (options_.store->intake_count() > 0) {
+      auto recs = options_.store->intake_pending(1000, after);
+      if (!recs || recs->empty()) break;
+      const auto now = Clock::now();
+      for (const auto& r : *recs) {
+        after = r.seq;
+        {
+          std::lock_guard guard(mu_);
+          const auto it = produced_.find(r.seq);
+          if (it != produced_.end() && now - it->second < options_.reproduce_after) continue;
+          produced_[r.seq] = now;
+        }
+        if (auto p = producer_->produce(options_.topic, r.key, r.value, kStructured,
+                                        r.seq | kDurableBit);
+            !p) {
+          std::lock_guard guard(mu_);
+          produced_.erase(r.seq);
+        }
+      }
+    }
+    lock.lock();
+    // Forget records the processor has finished with.
+    if (options_.store->intake_count() == 0) produced_.clear();
+    stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+  }
+}
+
+bool Intake::wait_for_room() {
+  if (!options_.lag) return true;
+  const auto until = Clock::now() + options_.backpressure_wait;
+  while (options_.lag() > options_.max_lag) {
+    if (Clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::vector<IntakeResult> Intake::submit(const std::vector<nlohmann::json>& events, int timeout_ms,
+                                         int wait_ms) {
   std::vector<IntakeResult> results(events.size());
-  Waiter waiter;
-  waiter.results = &results;
-  std::vector<std::pair<size_t, uint64_t>> sent;
+  std::vector<size_t> valid;
+  std::vector<std::string> keys;  // OutcomeBoard keys of valid events
   for (size_t i = 0; i < events.size(); ++i) {
     auto decoded = decode_json(events[i]);
     if (auto* err = std::get_if<DecodeError>(&decoded)) {
@@ -73,39 +137,98 @@ std::vector<IntakeResult> Intake::submit(const std::vector<nlohmann::json>& even
     const CloudEvent& ev = std::get<CloudEvent>(decoded);
     results[i].id = ev.id;
     results[i].subject = ev.subject;
-    uint64_t token = 0;
-    {
-      std::lock_guard lock(mu_);
-      token = next_token_++;
-      pending_[token] = {&waiter, i};
-      ++waiter.remaining;
+    valid.push_back(i);
+    keys.push_back(OutcomeBoard::key(ev.source, ev.id));
+  }
+  if (valid.empty()) return results;
+
+  if (!wait_for_room()) {
+    for (const size_t i : valid) {
+      results[i].code = "busy";
+      results[i].error = "the processor is " + std::to_string(options_.lag()) +
+                         " events behind; retry in a few seconds";
     }
-    const std::string value = events[i].dump();
-    auto r = producer_->produce(topic_, ev.subject, value,
-                                {{"content-type", "application/cloudevents+json"}}, token);
-    if (!r) {
-      std::lock_guard lock(mu_);
-      pending_.erase(token);
-      --waiter.remaining;
-      results[i].error = r.error().message;
-      results[i].code = "unavailable";
+    return results;
+  }
+  const bool wait_outcome = wait_ms > 0 && options_.outcomes != nullptr;
+  if (wait_outcome)
+    for (const auto& k : keys) options_.outcomes->expect(k);
+
+  if (options_.store != nullptr) {
+    std::vector<store::IntakeRecord> records;
+    for (size_t n = 0; n < valid.size(); ++n) {
+      const auto decoded = std::get<CloudEvent>(decode_json(events[valid[n]]));
+      records.push_back({0, decoded.source, decoded.id, decoded.subject, events[valid[n]].dump()});
+    }
+    if (auto r = options_.store->intake_put(records); !r) {
+      for (const size_t i : valid) {
+        results[i].code = "unavailable";
+        results[i].error = "cannot record the event durably: " + r.error().message;
+      }
+      if (wait_outcome)
+        for (const auto& k : keys) options_.outcomes->forget(k);
+      return results;
+    }
+    const auto now = Clock::now();
+    for (size_t n = 0; n < valid.size(); ++n) {
+      results[valid[n]].accepted = true;  // durable: the relay takes it from here
+      {
+        std::lock_guard lock(mu_);
+        produced_[records[n].seq] = now;
+      }
+      if (auto p = producer_->produce(options_.topic, records[n].key, records[n].value, kStructured,
+                                      records[n].seq | kDurableBit);
+          !p) {
+        std::lock_guard lock(mu_);
+        produced_.erase(records[n].seq);
+      }
+    }
+  } else {
+    Waiter waiter;
+    waiter.results = &results;
+    for (const size_t i : valid) {
+      uint64_t token = 0;
+      {
+        std::lock_guard lock(mu_);
+        token = next_token_++;
+        pending_[token] = {&waiter, i};
+        ++waiter.remaining;
+      }
+      const std::string value = events[i].dump();
+      auto r = producer_->produce(options_.topic, results[i].subject, value, kStructured, token);
+      if (!r) {
+        std::lock_guard lock(mu_);
+        pending_.erase(token);
+        --waiter.remaining;
+        results[i].error = r.error().message;
+        results[i].code = "unavailable";
+      }
+    }
+    std::unique_lock lock(mu_);
+    waiter.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                       [&] { return waiter.remaining == 0; });
+    // Whatever is still unacknowledged is reported as not accepted; the
+    // waiter goes away with this frame, so forget its tokens.
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.first == &waiter) {
+        auto& r = results[it->second.second];
+        r.error = "no acknowledgement from the broker within " + std::to_string(timeout_ms) +
+                  " ms; the event may or may not be recorded: send it again (its id makes a "
+                  "repeat harmless)";
+        r.code = "timeout";
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
-  std::unique_lock lock(mu_);
-  waiter.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                     [&] { return waiter.remaining == 0; });
-  // Whatever is still unacknowledged is reported as not accepted; the
-  // waiter goes away with this frame, so forget its tokens.
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.first == &waiter) {
-      auto& r = results[it->second.second];
-      r.error = "no acknowledgement from the broker within " + std::to_string(timeout_ms) +
-                " ms; the event may or may not be recorded: send it again (its id makes a "
-                "repeat harmless)";
-      r.code = "timeout";
-      it = pending_.erase(it);
-    } else {
-      ++it;
+
+  if (wait_outcome) {
+    const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
+    for (size_t n = 0; n < valid.size(); ++n) {
+      if (results[valid[n]].accepted)
+        if (auto o = options_.outcomes->wait(keys[n], until)) results[valid[n]].outcome = *o;
+      options_.outcomes->forget(keys[n]);
     }
   }
   return results;

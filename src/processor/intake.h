@@ -2,11 +2,15 @@
 
 #include "common/result.h"
 #include "kafka/kafka.h"
+#include "processor/outcomes.h"
+#include "store/store.h"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,37 +26,61 @@ struct IntakeResult {
   std::string id;       ///< the event's id, when it had one
   std::string subject;  ///< the application id, when it had one
   std::string error;    ///< why it was refused (names the attribute and what to do)
-  std::string code;     ///< reason code when refused
+  std::string code;     ///< reason code when refused: an input reason, busy, unavailable, timeout
+  nlohmann::json outcome;  ///< with a wait: what the processor made of it (null if not yet)
 };
 
 /// Validates CloudEvents and writes them to the input topic (structured mode,
-/// key = application id), answering once the broker acknowledged them
-/// (acks=all). Used by `POST /v1/events` and `stagewise submit`.
+/// key = application id). Used by `POST /v1/events` and `stagewise submit`.
+///
+/// Two modes. With a store (serve): an event is accepted once it is durable
+/// in the store's intake column family; it is relayed to Kafka and kept
+/// until the processor has applied or rejected it, and produced again after
+/// a restart or when it stays unprocessed, so it survives the loss of the
+/// broker's log. Without a store (submit): accepted once the broker
+/// acknowledged it (acks=all).
 ///
 /// Thread safety: submit() may be called from any number of threads.
 class Intake {
  public:
-  static Result<std::unique_ptr<Intake>> create(const kafka::Properties& props, std::string topic);
+  struct Options {
+    kafka::Properties kafka;
+    std::string topic = "stagewise.events";
+    store::Store* store = nullptr;     ///< durable mode when set
+    OutcomeBoard* outcomes = nullptr;  ///< needed for waits
+    std::function<int64_t()> lag;      ///< input events not yet processed; null: no backpressure
+    int64_t max_lag = 20'000;          ///< submit() waits while lag() is above this
+    std::chrono::milliseconds backpressure_wait{10'000};  ///< then refuses with "busy"
+    std::chrono::seconds reproduce_after{30};  ///< unprocessed durable events are produced again
+  };
+  static Result<std::unique_ptr<Intake>> create(Options options);
   ~Intake();
   Intake(const Intake&) = delete;
   Intake& operator=(const Intake&) = delete;
 
-  /// Validates each event and produces the valid ones; waits up to
-  /// `timeout_ms` for their acknowledgements. Invalid events are refused with
-  /// a reason and never produced; the others are accepted only when acked.
-  std::vector<IntakeResult> submit(const std::vector<nlohmann::json>& events, int timeout_ms);
+  /// Validates each event and takes the valid ones; invalid ones are refused
+  /// with a reason and never produced. Waits up to `timeout_ms` for
+  /// acknowledgements (without a store), and up to `wait_ms` (> 0) for each
+  /// accepted event's outcome.
+  std::vector<IntakeResult> submit(const std::vector<nlohmann::json>& events, int timeout_ms,
+                                   int wait_ms = 0);
 
  private:
   struct Waiter;
   Intake() = default;
   void on_delivery(const kafka::DeliveryReport& d);
+  void relay_loop();
+  bool wait_for_room();
 
-  std::string topic_;
+  Options options_;
   std::unique_ptr<kafka::Producer> producer_;
   std::mutex mu_;
+  std::condition_variable stop_cv_;
   uint64_t next_token_ = 1;
-  std::map<uint64_t, std::pair<Waiter*, size_t>> pending_;
+  std::map<uint64_t, std::pair<Waiter*, size_t>> pending_;              // ack waits (no store)
+  std::map<uint64_t, std::chrono::steady_clock::time_point> produced_;  // intake seq -> when
   std::thread poller_;
+  std::thread relay_;
   bool stop_ = false;
 };
 

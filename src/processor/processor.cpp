@@ -56,6 +56,7 @@ Result<void> Processor::start() {
   kafka::Properties cprops = {{"session.timeout.ms", "10000"}, {"heartbeat.interval.ms", "1000"}};
   for (const auto& [k, v] : options_.kafka) cprops[k] = v;
   cprops["group.id"] = options_.group_id;
+  if (!options_.group_instance_id.empty()) cprops["group.instance.id"] = options_.group_instance_id;
   auto consumer = kafka::Consumer::create(
       cprops,
       [this](std::vector<kafka::Assigned>& parts) {
@@ -169,6 +170,8 @@ void Processor::run_loop() {
       uint64_t applied = 0, moved = 0, duplicates = 0;
       std::array<uint64_t, kReasonCount> rejected{};
     } counts;
+    std::vector<std::pair<std::string, nlohmann::json>> outcomes;  // only when awaited
+    OutcomeBoard* board = options_.outcomes;
     size_t n = 0;
     const auto first = Clock::now();
     bool any = false;
@@ -244,7 +247,10 @@ void Processor::run_loop() {
           const auto s = store_.seen(ev.source, ev.id);
           dup = s.ok() && *s;
         }
+        if (store_.intake_count() > 0) batch.intake_done(ev.source, ev.id);
+        const bool awaited = board != nullptr && board->wanted();
         if (dup) {
+          if (awaited) outcomes.emplace_back(dedupe_key, nlohmann::json{{"status", "duplicate"}});
           ++counts.duplicates;
           spdlog::debug("duplicate event {} from {} ignored", ev.id, ev.source);
           continue;
@@ -262,6 +268,7 @@ void Processor::run_loop() {
           } else if (!got.error().is_not_found()) {
             // The store failed: do not guess; stop before committing anything.
             spdlog::critical("store read failed for {}: {}", ev.subject, got.error().message);
+            failed_ = true;
             running_ = false;
             return;
           }
@@ -270,6 +277,10 @@ void Processor::run_loop() {
         auto outcome = workflow::apply(reg, current, ev);
         if (auto* rej = std::get_if<workflow::Rejected>(&outcome)) {
           reject(rej->reason, rej->message, ev.id, ev.subject);
+          if (awaited)
+            outcomes.emplace_back(dedupe_key, nlohmann::json{{"status", "rejected"},
+                                                             {"reason", reason_code(rej->reason)},
+                                                             {"message", rej->message}});
           continue;
         }
         auto& applied = std::get<workflow::Applied>(outcome);
@@ -292,6 +303,15 @@ void Processor::run_loop() {
         batch.add_history(ev.subject, h);
         batch.put_application(applied.next, old_stage);
         batch.mark_seen(ev.source, ev.id);
+        if (awaited)
+          outcomes.emplace_back(dedupe_key,
+                                nlohmann::json{{"status", "applied"},
+                                               {"application", ev.subject},
+                                               {"from", applied.from ? nlohmann::json(*applied.from)
+                                                                     : nlohmann::json()},
+                                               {"stage", applied.to},
+                                               {"moved", applied.moved},
+                                               {"sequence", applied.next.sequence}});
         seen_here.insert(std::move(dedupe_key));
         if (applied.moved) {
           batch.add_outbox(stage_changed(topics.status, applied, ev));
@@ -306,12 +326,14 @@ void Processor::run_loop() {
         apps.insert_or_assign(ev.subject, std::move(applied.next));
       }
     }
+    update_lag();
     if (advanced.empty()) continue;
     for (const auto& [tp, next] : advanced) batch.set_input_position({tp.first, tp.second, next});
     if (auto r = store_.commit(batch); !r) {
       // Nothing of this batch is stored: stop rather than skip it; a restart
       // resumes from the last committed offsets.
       spdlog::critical("cannot commit a batch to the store: {}", r.error().message);
+      failed_ = true;
       running_ = false;
       return;
     }
@@ -320,6 +342,7 @@ void Processor::run_loop() {
     stats_.moved.fetch_add(counts.moved);
     stats_.duplicates.fetch_add(counts.duplicates);
     for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(counts.rejected[i]);
+    for (auto& [key, outcome] : outcomes) board->publish(key, std::move(outcome));
     {
       std::lock_guard lock(wake_mu_);
       wake_flag_ = true;
@@ -330,6 +353,18 @@ void Processor::run_loop() {
     loop_->consumer->commit(commit, /*async=*/true).permit_unchecked_error();
   }
   loop_->consumer->close();
+}
+
+void Processor::update_lag() {
+  int64_t lag = 0;
+  for (const auto& [tp, next] : loop_->next_offset) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(loop_->consumer->handle(), tp.first.c_str(), tp.second, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      continue;
+    lag += std::max<int64_t>(0, hi - std::max(next, lo));
+  }
+  lag_ = lag;
 }
 
 void Processor::run_relay() {

@@ -3,6 +3,7 @@
 #include "common/reasons.h"
 #include "common/result.h"
 #include "kafka/kafka.h"
+#include "processor/outcomes.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
 
@@ -21,6 +22,8 @@ struct Options {
   kafka::Properties kafka;  ///< bootstrap.servers and any librdkafka property
   kafka::Topics topics;
   std::string group_id = "stagewise";
+  std::string group_instance_id;     ///< static membership when not empty
+  OutcomeBoard* outcomes = nullptr;  ///< where outcomes are published, when set
   int batch_max_events = 2000;
   int batch_max_ms = 5;
   int64_t max_event_bytes = 256 * 1024;
@@ -66,12 +69,18 @@ class Processor {
   void stop();
   /// True once the consumer has its partitions assigned.
   bool ready() const { return ready_.load(); }
+  /// Input events on the broker not yet processed (from the consumer's
+  /// cached watermarks; updated after every poll).
+  int64_t lag() const { return lag_.load(); }
+  /// True when the loop stopped on a store failure (the process should exit).
+  bool failed() const { return failed_.load(); }
   const Stats& stats() const { return stats_; }
 
  private:
   struct Loop;
   struct Relay;
   void run_loop();
+  void update_lag();
   void run_relay();
 
   const workflow::Registry& registry_;
@@ -81,6 +90,8 @@ class Processor {
   std::atomic<bool> running_{false};
   std::atomic<bool> relay_running_{false};
   std::atomic<bool> ready_{false};
+  std::atomic<bool> failed_{false};
+  std::atomic<int64_t> lag_{0};
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<Relay> relay_;
   std::thread loop_thread_;

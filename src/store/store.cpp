@@ -21,10 +21,11 @@ enum Cf : size_t {
   kOutbox,
   kDedupe,
   kMeta,
+  kIntake,
   kCount
 };
 const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index",
-                                      "outbox",  "dedupe",       "meta"};
+                                      "outbox",  "dedupe",       "meta",    "intake"};
 
 // Keys are built for prefix scans: big-endian numbers sort numerically.
 void put_be64(std::string& out, uint64_t v) {
@@ -68,6 +69,9 @@ std::string position_key(const std::string& topic, int32_t partition) {
 }
 
 const std::string kDedupeByKey = "k";
+// Intake: "q" + seq -> record (arrival order), "k" + source \0 id -> seq.
+const std::string kIntakeBySeq = "q";
+const std::string kIntakeByKey = "k";
 const std::string kDedupeBySeq = "s";
 const std::string kMetaDedupeOldest = "dedupe/oldest";
 
@@ -142,7 +146,8 @@ struct Batch::Pending {
   rocksdb::WriteBatch wb;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   std::atomic<uint64_t>* next_outbox_seq = nullptr;
-  std::vector<std::string> seen;  // dedupe keys, numbered at commit
+  std::vector<std::string> seen;         // dedupe keys, numbered at commit
+  std::vector<std::string> intake_done;  // intake keys, resolved at commit
 };
 
 Batch::Batch() : p_(std::make_unique<Pending>()) {}
@@ -196,6 +201,10 @@ uint64_t Batch::add_outbox(OutboxRecord record) {
   p_->wb.Put(p_->cf[kOutbox], be64(record.seq), encode(j)).PermitUncheckedError();
   ++count_;
   return record.seq;
+}
+
+void Batch::intake_done(const std::string& source, const std::string& id) {
+  p_->intake_done.push_back(join_key({source, id}));
 }
 
 void Batch::delete_outbox(uint64_t seq) {
@@ -260,6 +269,16 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
       store->dedupe_oldest_ = get_be64(it->key().ToStringView().substr(1));
     else
       store->dedupe_oldest_ = store->next_dedupe_seq_;
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kIntake]));
+    uint64_t n = 0, last = 0;
+    for (it->Seek(kIntakeBySeq); it->Valid() && it->key().starts_with(kIntakeBySeq); it->Next()) {
+      ++n;
+      last = get_be64(it->key().ToStringView().substr(1));
+    }
+    store->intake_count_ = n;
+    store->next_intake_seq_ = last + 1;
   }
   return store;
 }
@@ -410,6 +429,16 @@ Result<void> Store::commit(Batch& batch, bool sync) {
     wb.Put(cf_[kDedupe], kDedupeBySeq + be64(next_dedupe_seq_++), key).PermitUncheckedError();
   }
   if (auto r = trim_dedupe(wb, 0); !r) return r;
+  uint64_t intake_removed = 0;
+  if (intake_count_.load() > 0) {
+    for (const auto& key : batch.p_->intake_done) {
+      std::string seq;
+      if (!db_->Get({}, cf_[kIntake], kIntakeByKey + key, &seq).ok()) continue;
+      wb.Delete(cf_[kIntake], kIntakeByKey + key).PermitUncheckedError();
+      wb.Delete(cf_[kIntake], kIntakeBySeq + seq).PermitUncheckedError();
+      ++intake_removed;
+    }
+  }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync && sync;
   const auto s = db_->Write(wo, &wb);
@@ -417,10 +446,53 @@ Result<void> Store::commit(Batch& batch, bool sync) {
     next_dedupe_seq_ = first_seq;
     return from_status(s, "commit");
   }
+  intake_count_.fetch_sub(intake_removed);
   wb.Clear();
   batch.p_->seen.clear();
+  batch.p_->intake_done.clear();
   batch.count_ = 0;
   return {};
+}
+
+Result<void> Store::intake_put(std::vector<IntakeRecord>& records) {
+  rocksdb::WriteBatch wb;
+  for (auto& r : records) {
+    r.seq = next_intake_seq_.fetch_add(1);
+    const json j = {{"source", r.source},
+                    {"id", r.id},
+                    {"key", r.key},
+                    {"value", json::binary(std::vector<uint8_t>(r.value.begin(), r.value.end()))}};
+    wb.Put(cf_[kIntake], kIntakeBySeq + be64(r.seq), encode(j)).PermitUncheckedError();
+    wb.Put(cf_[kIntake], kIntakeByKey + join_key({r.source, r.id}), be64(r.seq))
+        .PermitUncheckedError();
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // the 202 promises durability
+  std::lock_guard lock(commit_mu_);
+  const auto s = db_->Write(wo, &wb);
+  if (!s.ok()) return from_status(s, "intake");
+  intake_count_.fetch_add(records.size());
+  return {};
+}
+
+Result<std::vector<IntakeRecord>> Store::intake_pending(size_t max, uint64_t after) const {
+  std::vector<IntakeRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kIntake]));
+  for (it->Seek(kIntakeBySeq + be64(after + 1));
+       it->Valid() && it->key().starts_with(kIntakeBySeq) && out.size() < max; it->Next()) {
+    auto j = decode(it->value().ToString(), "intake record");
+    if (!j) return j.error();
+    IntakeRecord r;
+    r.seq = get_be64(it->key().ToStringView().substr(1));
+    r.source = (*j)["source"].get<std::string>();
+    r.id = (*j)["id"].get<std::string>();
+    r.key = (*j)["key"].get<std::string>();
+    const auto& bin = (*j)["value"].get_binary();
+    r.value.assign(bin.begin(), bin.end());
+    out.push_back(std::move(r));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "intake");
+  return out;
 }
 
 uint64_t Store::disk_bytes() const {

@@ -55,6 +55,16 @@ struct OutboxRecord {
   Headers headers;
 };
 
+/// An event accepted over HTTP: durable here from the 202 until the
+/// processor has applied or rejected it (DESIGN.md §5.6).
+struct IntakeRecord {
+  uint64_t seq = 0;  ///< assigned by Store::intake_put
+  std::string source;
+  std::string id;
+  std::string key;    ///< Kafka key (the application id)
+  std::string value;  ///< the event, structured mode
+};
+
 /// Where the processor resumes one input partition.
 struct InputPosition {
   std::string topic;
@@ -85,6 +95,9 @@ class Batch {
   /// Queues a message for the relay; the record's seq is assigned here.
   uint64_t add_outbox(OutboxRecord record);
   void delete_outbox(uint64_t seq);
+  /// Marks an accepted intake event as processed (applied or rejected);
+  /// nothing happens when it did not come through the intake.
+  void intake_done(const std::string& source, const std::string& id);
 
   size_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
@@ -132,6 +145,14 @@ class Store {
   /// Up to `max` outbox records with seq > `after`, oldest first.
   Result<std::vector<OutboxRecord>> outbox(size_t max, uint64_t after = 0) const;
 
+  /// Writes accepted events durably (fsync, whatever Options::sync says);
+  /// assigns their seq.
+  Result<void> intake_put(std::vector<IntakeRecord>& records);
+  /// Up to `max` intake records with seq > `after`, oldest first.
+  Result<std::vector<IntakeRecord>> intake_pending(size_t max, uint64_t after = 0) const;
+  /// Intake records not yet processed (kept in memory; exact).
+  uint64_t intake_count() const { return intake_count_.load(); }
+
   /// Starts a batch whose outbox records get sequence numbers from this store.
   Batch batch();
   /// Writes the batch atomically (and durably when Options::sync, unless
@@ -151,6 +172,8 @@ class Store {
   Options options_;
   std::atomic<uint64_t> next_outbox_seq_{1};
   uint64_t next_dedupe_seq_ = 1;
+  std::atomic<uint64_t> next_intake_seq_{1};
+  std::atomic<uint64_t> intake_count_{0};
   uint64_t dedupe_oldest_ = 1;
 };
 
