@@ -20,10 +20,9 @@ json good() {
           {"data", {{"name", "Ada"}}}};
 }
 
-const DecodeError& error_of(const DecodeResult& r) {
-  static const DecodeError none{Reason::engine_error, "decoded fine", ""};
+DecodeError error_of(const DecodeResult& r) {
   const auto* e = std::get_if<DecodeError>(&r);
-  return e ? *e : none;
+  return e ? *e : DecodeError{Reason::engine_error, "decoded fine", ""};
 }
 
 TEST(CloudEvent, DecodesStructuredMode) {
@@ -63,7 +62,7 @@ TEST(CloudEvent, EachMissingAttributeIsNamedWithTheEventId) {
   for (const char* attr : {"specversion", "id", "source", "type", "subject", "time"}) {
     json e = good();
     e.erase(attr);
-    const auto& err = error_of(decode_json(e));
+    const DecodeError err = error_of(decode_json(e));
     EXPECT_EQ(err.reason, Reason::missing_attribute) << attr;
     EXPECT_NE(err.message.find(std::string("\"") + attr + "\""), std::string::npos) << err.message;
     if (std::string(attr) != "id") {
