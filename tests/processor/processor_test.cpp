@@ -1,11 +1,7 @@
 // Integration: the processor against the embedded Kafka cluster (real
 // protocol on loopback) and a real RocksDB store.
-#include "processor/processor.h"
-
+#include "processor/fixture.h"
 #include "processor/outputs.h"
-#include "store/store.h"
-#include "support/kafka_fixture.h"
-#include "workflow/workflow.h"
 
 #include <gtest/gtest.h>
 
@@ -14,89 +10,6 @@
 
 namespace stagewise::processor {
 namespace {
-
-using nlohmann::json;
-using stagewise::testing::event;
-using stagewise::testing::eventually;
-using stagewise::testing::read_topic;
-using stagewise::testing::TempDir;
-
-constexpr int kPartitions = 4;
-
-class ProcessorTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::vector<workflow::Problem> problems;
-    registry_ =
-        workflow::Registry::load({std::string(STAGEWISE_SOURCE_DIR) + "/workflows"}, problems);
-    ASSERT_TRUE(problems.empty()) << problems[0].to_string();
-    start_cluster();
-    open_store();
-    ASSERT_NO_FATAL_FAILURE(start_processor());
-    auto p = kafka::Producer::create({{"bootstrap.servers", cluster_->bootstrap()}}, nullptr);
-    ASSERT_TRUE(p.ok()) << p.error().message;
-    producer_ = std::move(*p);
-  }
-  void TearDown() override {
-    producer_.reset();
-    processor_.reset();
-    store_.reset();
-  }
-
-  void start_cluster() {
-    auto c = kafka::EmbeddedCluster::start(1, kPartitions, kafka::Topics{}.all());
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    cluster_ = std::move(*c);
-  }
-  void open_store() {
-    store_.reset();
-    auto s = store::Store::open(dir_ / "db", {.sync = false});
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(*s);
-  }
-  void start_processor() {
-    Options o;
-    o.kafka = {{"bootstrap.servers", cluster_->bootstrap()},
-               {"session.timeout.ms", "6000"},
-               {"heartbeat.interval.ms", "500"}};
-    o.max_event_bytes = 4096;
-    processor_ = std::make_unique<Processor>(registry_, *store_, o);
-    auto r = processor_->start();
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    ASSERT_TRUE(eventually([&] { return processor_->ready(); }, 30)) << "no partitions assigned";
-  }
-  void send(const json& e) { send_raw(e.value("subject", ""), e.dump()); }
-  void send_raw(const std::string& key, const std::string& value, const Headers& headers = {}) {
-    ASSERT_TRUE(producer_->produce("stagewise.events", key, value, headers, 0).ok());
-    ASSERT_TRUE(producer_->flush(10000).ok());
-  }
-  std::string stage(const std::string& id) {
-    auto a = store_->application(id);
-    return a.ok() ? a->stage : "(none)";
-  }
-  size_t history_size(const std::string& id) {
-    auto h = store_->history(id);
-    return h.ok() ? h->size() : 0;
-  }
-  uint64_t handled() {
-    uint64_t n = processor_->stats().applied + processor_->stats().duplicates;
-    for (const auto& r : processor_->stats().rejected) n += r;
-    return n;
-  }
-  std::map<std::string, json> dead_letters() {
-    std::map<std::string, json> out;  // by reason, the last one
-    for (const auto& m : read_topic(cluster_->bootstrap(), "stagewise.deadletter", kPartitions))
-      out[m.json()["data"]["reason"].get<std::string>()] = m.json();
-    return out;
-  }
-
-  TempDir dir_;
-  workflow::Registry registry_;
-  std::unique_ptr<kafka::EmbeddedCluster> cluster_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Processor> processor_;
-  std::unique_ptr<kafka::Producer> producer_;
-};
 
 TEST_F(ProcessorTest, AppliesAnEventStoresItAndPublishesAStatusEvent) {
   send(event("e1", "application.submitted", "app-1", "applicant", {{"name", "Ada"}}));
