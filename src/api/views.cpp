@@ -33,6 +33,7 @@ json history_view(const std::vector<store::HistoryEntry>& entries) {
               {"actorrole", h.actorrole},
               {"transition", h.transition >= 0 ? json(h.transition) : json()}};
     if (!h.data.is_null()) e["data"] = h.data;
+    if (!h.note.empty()) e["note"] = h.note;
     events.push_back(std::move(e));
   }
   return {{"events", std::move(events)}};

@@ -57,12 +57,32 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
   const auto& app = a.next;
   const std::string id =
       app.id + "/" + std::to_string(app.sequence) + "/notification/" + std::to_string(index);
-  json data = {{"application", app.id},       {"program", app.program}, {"recipient", n.recipient},
-               {"template", n.template_name}, {"stage", n.stage},       {"due", json()},
-               {"cause", cause_json(cause)}};
+  json data = {
+      {"application", app.id},     {"program", app.program},
+      {"recipient", n.recipient},  {"template", n.template_name},
+      {"stage", n.stage},          {"due", n.due_ms ? json(format_rfc3339_ms(n.due_ms)) : json()},
+      {"cause", cause_json(cause)}};
   json e = envelope(id, kNotification, app.id, cause.time, std::move(data));
   e["program"] = app.program;
   return record(topic, app.id, e);
+}
+
+store::OutboxRecord reminder(const std::string& topic, const store::TimerRecord& t,
+                             int64_t now_ms) {
+  const auto& tm = t.timer;
+  const std::string id = t.application + "/reminder/" + tm.stage + "/" +
+                         std::to_string(tm.stage_entered_ms) + "/" + std::to_string(tm.index);
+  json data = {{"application", t.application},
+               {"program", t.program},
+               {"recipient", tm.recipient},
+               {"template", tm.template_name},
+               {"stage", tm.stage},
+               {"due", tm.deadline_ms ? json(format_rfc3339_ms(tm.deadline_ms)) : json()},
+               {"reminder_due", format_rfc3339_ms(tm.due_ms)},
+               {"cause", {{"id", nullptr}, {"type", "reminder"}, {"actorid", nullptr}}}};
+  json e = envelope(id, kNotification, t.application, format_rfc3339_ms(now_ms), std::move(data));
+  e["program"] = t.program;
+  return record(topic, t.application, e);
 }
 
 store::OutboxRecord dead_letter(const std::string& topic, const InputRef& in, Reason reason,

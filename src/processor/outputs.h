@@ -30,6 +30,10 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
                                  const workflow::Notification& n, size_t index,
                                  const CloudEvent& cause);
 
+/// `stagewise.notification.requested` for a due reminder timer.
+store::OutboxRecord reminder(const std::string& topic, const store::TimerRecord& timer,
+                             int64_t now_ms);
+
 /// Where a rejected input came from.
 struct InputRef {
   std::string topic;

@@ -109,11 +109,22 @@ Result<void> Processor::start() {
         if (!loop_->cluster_id.empty()) fix.set_meta("cluster_id", loop_->cluster_id);
         if (auto r = store_.commit(fix); !r)
           spdlog::error("cannot record input positions: {}", r.error().message);
+        {
+          std::lock_guard lock(owned_mu_);
+          owned_.clear();
+          for (const auto& p : parts)
+            if (p.topic == options_.topics.events) owned_.push_back(p.partition);
+        }
+        if (timers_) timers_->poke();  // overdue timers of these partitions fire now
         spdlog::info("assigned {} input partitions", parts.size());
         ready_ = true;
       },
       [this](const std::vector<kafka::Assigned>& parts) {
         for (const auto& p : parts) loop_->next_offset.erase({p.topic, p.partition});
+        {
+          std::lock_guard lock(owned_mu_);
+          owned_.clear();
+        }
         spdlog::info("revoked {} input partitions", parts.size());
       });
   if (!consumer) return consumer.error();
@@ -134,6 +145,23 @@ Result<void> Processor::start() {
   if (!producer) return producer.error();
   relay_->producer = std::move(*producer);
 
+  if (options_.timers) {
+    TimerService::Options to;
+    to.kafka = options_.kafka;
+    to.events_topic = options_.topics.events;
+    to.notifications_topic = options_.topics.notifications;
+    to.owned_partitions = [this] { return owned_partitions(); };
+    to.on_outbox = [this] {
+      {
+        std::lock_guard lock(wake_mu_);
+        wake_flag_ = true;
+      }
+      wake_.notify_one();
+    };
+    timers_ = std::make_unique<TimerService>(
+        store_, options_.clock ? *options_.clock : system_clock_, std::move(to));
+    if (auto r = timers_->start(); !r) return r;
+  }
   running_ = true;
   relay_running_ = true;
   loop_thread_ = std::thread([this] { run_loop(); });
@@ -141,8 +169,14 @@ Result<void> Processor::start() {
   return {};
 }
 
+std::vector<int32_t> Processor::owned_partitions() const {
+  std::lock_guard lock(owned_mu_);
+  return owned_;
+}
+
 void Processor::stop() {
   if (!running_.exchange(false)) return;
+  if (timers_) timers_->stop();
   if (loop_thread_.joinable()) loop_thread_.join();
   relay_running_ = false;  // the relay drains what the loop's last batch left
   {
@@ -172,6 +206,7 @@ void Processor::run_loop() {
     } counts;
     std::vector<std::pair<std::string, nlohmann::json>> outcomes;  // only when awaited
     OutcomeBoard* board = options_.outcomes;
+    bool timers_added = false;
     size_t n = 0;
     const auto first = Clock::now();
     bool any = false;
@@ -296,12 +331,18 @@ void Processor::run_loop() {
         h.from = applied.from;
         h.to = applied.to;
         h.transition = applied.transition;
+        h.note = applied.note;
         h.data = ev.data;
         h.topic = tp.first;
         h.partition = tp.second;
         h.offset = m.offset();
         batch.add_history(ev.subject, h);
         batch.put_application(applied.next, old_stage);
+        if (applied.reset_timers && current != nullptr) batch.cancel_timers(ev.subject);
+        for (const auto& t : applied.timers) {
+          batch.add_timer({ev.subject, applied.next.program, tp.second, t});
+          timers_added = true;
+        }
         batch.mark_seen(ev.source, ev.id);
         if (awaited)
           outcomes.emplace_back(dedupe_key,
@@ -338,6 +379,7 @@ void Processor::run_loop() {
       return;
     }
     stats_.batches.fetch_add(1);
+    if (timers_added && timers_) timers_->poke();
     stats_.applied.fetch_add(counts.applied);
     stats_.moved.fetch_add(counts.moved);
     stats_.duplicates.fetch_add(counts.duplicates);

@@ -1,9 +1,11 @@
 #pragma once
 
+#include "common/clock.h"
 #include "common/reasons.h"
 #include "common/result.h"
 #include "kafka/kafka.h"
 #include "processor/outcomes.h"
+#include "processor/timers.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
 
@@ -24,6 +26,8 @@ struct Options {
   std::string group_id = "stagewise";
   std::string group_instance_id;     ///< static membership when not empty
   OutcomeBoard* outcomes = nullptr;  ///< where outcomes are published, when set
+  bool timers = true;                ///< fire deadlines and reminders
+  const Clock* clock = nullptr;      ///< for timers; the system clock when null
   int batch_max_events = 2000;
   int batch_max_ms = 5;
   int64_t max_event_bytes = 256 * 1024;
@@ -75,6 +79,14 @@ class Processor {
   /// True when the loop stopped on a store failure (the process should exit).
   bool failed() const { return failed_.load(); }
   const Stats& stats() const { return stats_; }
+  /// Null when timers are off.
+  const TimerStats* timer_stats() const { return timers_ ? &timers_->stats() : nullptr; }
+  /// The input partitions assigned to this process now.
+  std::vector<int32_t> owned_partitions() const;
+  /// Wakes the timer service (tests moving a fake clock).
+  void poke_timers() {
+    if (timers_) timers_->poke();
+  }
 
  private:
   struct Loop;
@@ -92,6 +104,10 @@ class Processor {
   std::atomic<bool> ready_{false};
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> lag_{0};
+  SystemClock system_clock_;
+  std::unique_ptr<TimerService> timers_;
+  mutable std::mutex owned_mu_;
+  std::vector<int32_t> owned_;
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<Relay> relay_;
   std::thread loop_thread_;

@@ -6,7 +6,10 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <set>
 
 namespace stagewise::store {
 namespace {
@@ -22,10 +25,11 @@ enum Cf : size_t {
   kDedupe,
   kMeta,
   kIntake,
+  kTimers,
   kCount
 };
-const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index",
-                                      "outbox",  "dedupe",       "meta",    "intake"};
+const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index", "outbox",
+                                      "dedupe",  "meta",         "intake",  "timers"};
 
 // Keys are built for prefix scans: big-endian numbers sort numerically.
 void put_be64(std::string& out, uint64_t v) {
@@ -75,6 +79,34 @@ const std::string kIntakeByKey = "k";
 const std::string kDedupeBySeq = "s";
 const std::string kMetaDedupeOldest = "dedupe/oldest";
 
+// Timers: "d" + partition + due + application \0 kind index -> record (firing
+// order per partition), "a" + application \0 + the "d" key -> "" (per
+// application, to cancel and to list).
+const std::string kTimerByDue = "d";
+const std::string kTimerByApp = "a";
+
+std::string be32(uint32_t v) {
+  std::string s;
+  for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+  return s;
+}
+
+std::string timer_due_key(const TimerRecord& t) {
+  std::string k = kTimerByDue + be32(static_cast<uint32_t>(t.partition));
+  put_be64(k, static_cast<uint64_t>(t.timer.due_ms));
+  k += t.application;
+  k.push_back('\0');
+  k.push_back(t.timer.kind == workflow::Timer::Kind::deadline ? 'd' : 'r');
+  k += be32(static_cast<uint32_t>(t.timer.index));
+  return k;
+}
+
+std::string timer_app_key(const std::string& application, const std::string& due_key) {
+  std::string k = kTimerByApp + application;
+  k.push_back('\0');
+  return k + due_key;
+}
+
 std::string encode(const json& j) {
   const auto bytes = json::to_msgpack(j);
   return std::string(bytes.begin(), bytes.end());
@@ -112,12 +144,44 @@ json to_json(const HistoryEntry& h) {
             {"actorrole", h.actorrole},
             {"transition", h.transition},
             {"data", h.data}};
+  if (!h.note.empty()) j["note"] = h.note;
   if (!h.topic.empty())
     j["input"] = {{"topic", h.topic}, {"partition", h.partition}, {"offset", h.offset}};
   return j;
 }
 
 namespace {
+json timer_json(const TimerRecord& t) {
+  return {{"application", t.application},
+          {"program", t.program},
+          {"partition", t.partition},
+          {"kind", t.timer.kind == workflow::Timer::Kind::deadline ? "deadline" : "reminder"},
+          {"index", t.timer.index},
+          {"due", t.timer.due_ms},
+          {"stage", t.timer.stage},
+          {"entered", t.timer.stage_entered_ms},
+          {"recipient", t.timer.recipient},
+          {"template", t.timer.template_name},
+          {"deadline", t.timer.deadline_ms}};
+}
+
+TimerRecord timer_from_json(const json& j) {
+  TimerRecord t;
+  t.application = j.at("application").get<std::string>();
+  t.program = j.at("program").get<std::string>();
+  t.partition = j.at("partition").get<int32_t>();
+  t.timer.kind = j.at("kind") == "deadline" ? workflow::Timer::Kind::deadline
+                                            : workflow::Timer::Kind::reminder;
+  t.timer.index = j.at("index").get<int>();
+  t.timer.due_ms = j.at("due").get<int64_t>();
+  t.timer.stage = j.at("stage").get<std::string>();
+  t.timer.stage_entered_ms = j.at("entered").get<int64_t>();
+  t.timer.recipient = j.value("recipient", "");
+  t.timer.template_name = j.value("template", "");
+  t.timer.deadline_ms = j.value("deadline", int64_t{0});
+  return t;
+}
+
 HistoryEntry history_from_json(const json& j) {
   HistoryEntry h;
   h.sequence = j.at("sequence").get<uint64_t>();
@@ -131,6 +195,7 @@ HistoryEntry history_from_json(const json& j) {
   h.actorrole = j.value("actorrole", "");
   h.transition = j.value("transition", -1);
   h.data = j.value("data", json());
+  h.note = j.value("note", "");
   if (const auto in = j.find("input"); in != j.end()) {
     h.topic = in->at("topic").get<std::string>();
     h.partition = in->at("partition").get<int32_t>();
@@ -148,6 +213,10 @@ struct Batch::Pending {
   std::atomic<uint64_t>* next_outbox_seq = nullptr;
   std::vector<std::string> seen;         // dedupe keys, numbered at commit
   std::vector<std::string> intake_done;  // intake keys, resolved at commit
+  // Timer changes, resolved at commit: cancelled applications (their
+  // committed timers go) and timers added after any cancel in this batch.
+  std::set<std::string> timer_cancels;
+  std::map<std::string, std::vector<TimerRecord>> timer_adds;
 };
 
 Batch::Batch() : p_(std::make_unique<Pending>()) {}
@@ -205,6 +274,24 @@ uint64_t Batch::add_outbox(OutboxRecord record) {
 
 void Batch::intake_done(const std::string& source, const std::string& id) {
   p_->intake_done.push_back(join_key({source, id}));
+}
+
+void Batch::cancel_timers(const std::string& application) {
+  p_->timer_cancels.insert(application);
+  p_->timer_adds.erase(application);
+  ++count_;
+}
+
+void Batch::add_timer(const TimerRecord& timer) {
+  p_->timer_adds[timer.application].push_back(timer);
+  ++count_;
+}
+
+void Batch::delete_timer(const TimerRecord& timer) {
+  const std::string due = timer_due_key(timer);
+  p_->wb.Delete(p_->cf[kTimers], due).PermitUncheckedError();
+  p_->wb.Delete(p_->cf[kTimers], timer_app_key(timer.application, due)).PermitUncheckedError();
+  ++count_;
 }
 
 void Batch::delete_outbox(uint64_t seq) {
@@ -439,6 +526,22 @@ Result<void> Store::commit(Batch& batch, bool sync) {
       ++intake_removed;
     }
   }
+  for (const auto& app : batch.p_->timer_cancels) {
+    const std::string prefix = kTimerByApp + app + std::string(1, '\0');
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kTimers]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      wb.Delete(cf_[kTimers], it->key()).PermitUncheckedError();
+      wb.Delete(cf_[kTimers], it->key().ToStringView().substr(prefix.size()))
+          .PermitUncheckedError();
+    }
+  }
+  for (const auto& [app, timers] : batch.p_->timer_adds) {
+    for (const auto& t : timers) {
+      const std::string due = timer_due_key(t);
+      wb.Put(cf_[kTimers], due, encode(timer_json(t))).PermitUncheckedError();
+      wb.Put(cf_[kTimers], timer_app_key(app, due), "").PermitUncheckedError();
+    }
+  }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync && sync;
   const auto s = db_->Write(wo, &wb);
@@ -450,6 +553,8 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   wb.Clear();
   batch.p_->seen.clear();
   batch.p_->intake_done.clear();
+  batch.p_->timer_cancels.clear();
+  batch.p_->timer_adds.clear();
   batch.count_ = 0;
   return {};
 }
@@ -493,6 +598,84 @@ Result<std::vector<IntakeRecord>> Store::intake_pending(size_t max, uint64_t aft
   }
   if (!it->status().ok()) return from_status(it->status(), "intake");
   return out;
+}
+
+Result<std::vector<TimerRecord>> Store::due_timers(int32_t partition, int64_t until_ms,
+                                                   size_t max) const {
+  std::vector<TimerRecord> out;
+  const std::string prefix = kTimerByDue + be32(static_cast<uint32_t>(partition));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kTimers]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && out.size() < max;
+       it->Next()) {
+    const int64_t due = static_cast<int64_t>(get_be64(it->key().ToStringView().substr(5)));
+    if (due > until_ms) break;
+    auto j = decode(it->value().ToString(), "timer");
+    if (!j) return j.error();
+    out.push_back(timer_from_json(*j));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "timers");
+  return out;
+}
+
+Result<int64_t> Store::next_due(int32_t partition) const {
+  const std::string prefix = kTimerByDue + be32(static_cast<uint32_t>(partition));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kTimers]));
+  it->Seek(prefix);
+  if (!it->status().ok()) return from_status(it->status(), "timers");
+  if (!it->Valid() || !it->key().starts_with(prefix))
+    return make_error(Errc::not_found, "no timers");
+  return static_cast<int64_t>(get_be64(it->key().ToStringView().substr(5)));
+}
+
+Result<std::vector<TimerRecord>> Store::timers_of(const std::string& application) const {
+  std::vector<TimerRecord> out;
+  const std::string prefix = kTimerByApp + application + std::string(1, '\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kTimers]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string v;
+    const auto s = db_->Get({}, cf_[kTimers], it->key().ToStringView().substr(prefix.size()), &v);
+    if (!s.ok()) continue;
+    auto j = decode(v, "timer");
+    if (!j) return j.error();
+    out.push_back(timer_from_json(*j));
+  }
+  std::sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) {
+    return a.timer.due_ms < b.timer.due_ms;
+  });
+  return out;
+}
+
+Result<std::vector<TimerRecord>> Store::timers_due_before(int64_t until_ms, size_t max) const {
+  std::vector<TimerRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kTimers]));
+  // Partition by partition: skip to the next partition once past until_ms.
+  it->Seek(kTimerByDue);
+  while (it->Valid() && it->key().starts_with(kTimerByDue) && out.size() < max) {
+    const std::string_view k = it->key().ToStringView();
+    const int64_t due = static_cast<int64_t>(get_be64(k.substr(5)));
+    if (due > until_ms) {
+      const uint32_t p =
+          static_cast<uint32_t>(get_be64(std::string(4, '\0') + std::string(k.substr(1, 4))));
+      if (p == UINT32_MAX) break;
+      it->Seek(kTimerByDue + be32(p + 1));
+      continue;
+    }
+    auto j = decode(it->value().ToString(), "timer");
+    if (!j) return j.error();
+    out.push_back(timer_from_json(*j));
+    it->Next();
+  }
+  if (!it->status().ok()) return from_status(it->status(), "timers");
+  std::sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) {
+    return a.timer.due_ms < b.timer.due_ms;
+  });
+  return out;
+}
+
+uint64_t Store::timers_pending_estimate() const {
+  uint64_t n = 0;
+  db_->GetIntProperty(cf_[kTimers], "rocksdb.estimate-num-keys", &n);
+  return n / 2;  // two keys per timer
 }
 
 uint64_t Store::disk_bytes() const {

@@ -37,6 +37,7 @@ struct HistoryEntry {
   std::optional<std::string> from;  ///< nullopt when the event created the application
   std::string to;
   int transition = -1;  ///< index of the transition that fired, -1 when none
+  std::string note;     ///< why nothing moved, when that needs saying (stale deadline)
   nlohmann::json data;  ///< the event's data as received
   std::string topic;    ///< where it was read (empty for events not from Kafka)
   int32_t partition = -1;
@@ -63,6 +64,15 @@ struct IntakeRecord {
   std::string id;
   std::string key;    ///< Kafka key (the application id)
   std::string value;  ///< the event, structured mode
+};
+
+/// A pending timer of an application, as stored: due time, the input
+/// partition whose owner fires it, and what it is for.
+struct TimerRecord {
+  std::string application;
+  std::string program;
+  int32_t partition = 0;
+  workflow::Timer timer;
 };
 
 /// Where the processor resumes one input partition.
@@ -95,6 +105,12 @@ class Batch {
   /// Queues a message for the relay; the record's seq is assigned here.
   uint64_t add_outbox(OutboxRecord record);
   void delete_outbox(uint64_t seq);
+  /// Drops every timer of the application, committed or added earlier in
+  /// this batch (it left the stage they were for).
+  void cancel_timers(const std::string& application);
+  void add_timer(const TimerRecord& timer);
+  /// Removes one fired timer.
+  void delete_timer(const TimerRecord& timer);
   /// Marks an accepted intake event as processed (applied or rejected);
   /// nothing happens when it did not come through the intake.
   void intake_done(const std::string& source, const std::string& id);
@@ -144,6 +160,19 @@ class Store {
   Result<std::string> meta(const std::string& key) const;
   /// Up to `max` outbox records with seq > `after`, oldest first.
   Result<std::vector<OutboxRecord>> outbox(size_t max, uint64_t after = 0) const;
+
+  /// Timers of `partition` due at or before `until_ms`, soonest first.
+  Result<std::vector<TimerRecord>> due_timers(int32_t partition, int64_t until_ms,
+                                              size_t max) const;
+  /// Due time of the soonest timer of `partition`, not_found when none.
+  Result<int64_t> next_due(int32_t partition) const;
+  /// Pending timers of one application, soonest first.
+  Result<std::vector<TimerRecord>> timers_of(const std::string& application) const;
+  /// Pending timers of every partition due before `until_ms` (for listings;
+  /// scans that window).
+  Result<std::vector<TimerRecord>> timers_due_before(int64_t until_ms, size_t max) const;
+  /// Approximate number of pending timers (RocksDB's estimate).
+  uint64_t timers_pending_estimate() const;
 
   /// Writes accepted events durably (fsync, whatever Options::sync says);
   /// assigns their seq.

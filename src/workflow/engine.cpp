@@ -209,6 +209,51 @@ Notification notification(const Notify& n, const std::string& stage) {
   return Notification{n.recipient, n.template_name, stage};
 }
 
+// Entering `stage` at `entered_ms`: notifications and timers of the stay.
+void enter(const Workflow& wf, const std::string& stage, int64_t entered_ms, Applied& out) {
+  const State& st = wf.states.at(stage);
+  const int64_t deadline = st.deadline ? entered_ms + st.deadline->after_ms : 0;
+  for (const auto& n : st.on_enter) {
+    out.notifications.push_back(notification(n, stage));
+    out.notifications.back().due_ms = deadline;
+  }
+  out.reset_timers = true;
+  if (!st.deadline) return;
+  Timer d;
+  d.kind = Timer::Kind::deadline;
+  d.due_ms = entered_ms + st.deadline->after_ms;
+  d.stage = stage;
+  d.stage_entered_ms = entered_ms;
+  out.timers.push_back(d);
+  for (size_t i = 0; i < st.deadline->reminders.size(); ++i) {
+    const Reminder& r = st.deadline->reminders[i];
+    Timer t;
+    t.kind = Timer::Kind::reminder;
+    t.index = static_cast<int>(i);
+    t.due_ms = entered_ms + r.after_ms;
+    t.stage = stage;
+    t.stage_entered_ms = entered_ms;
+    t.recipient = r.recipient;
+    t.template_name = r.template_name;
+    t.deadline_ms = deadline;
+    out.timers.push_back(t);
+  }
+}
+
+// A timer's deadline event for a stay the application has already left.
+std::optional<std::string> stale_deadline(const Application& app, const CloudEvent& e) {
+  if (e.type != "stage.deadline_passed" || !e.data.is_object()) return std::nullopt;
+  const auto stage = e.data.find("stage");
+  const auto entered = e.data.find("stage_entered_at");
+  if (stage == e.data.end() || !stage->is_string()) return std::nullopt;
+  const bool same_stay = *stage == app.stage &&
+                         (entered == e.data.end() || !entered->is_string() ||
+                          parse_rfc3339_ms(entered->get<std::string>()) == app.stage_entered_ms);
+  if (same_stay) return std::nullopt;
+  return "stale deadline of stage \"" + stage->get<std::string>() + "\": the application is in \"" +
+         app.stage + "\" since " + format_rfc3339_ms(app.stage_entered_ms);
+}
+
 }  // namespace
 
 json to_json(const Application& a) {
@@ -240,6 +285,24 @@ Application application_from_json(const json& j) {
   a.sequence = j.at("sequence").get<uint64_t>();
   a.facts = j.at("facts");
   return a;
+}
+
+CloudEvent deadline_event(const Application& app, const Timer& timer, int64_t fired_ms) {
+  CloudEvent e;
+  e.id = "deadline/" + app.id + "/" + timer.stage + "/" + std::to_string(timer.stage_entered_ms);
+  e.source = "stagewise.timers";
+  e.type = "stage.deadline_passed";
+  e.subject = app.id;
+  e.time_ms = timer.due_ms;  // the event's time is the deadline, so a replay agrees
+  e.time = format_rfc3339_ms(timer.due_ms);
+  e.program = app.program;
+  e.actorid = "stagewise-timers";
+  e.actorrole = "system";
+  e.data = {{"stage", timer.stage},
+            {"stage_entered_at", format_rfc3339_ms(timer.stage_entered_ms)},
+            {"due", format_rfc3339_ms(timer.due_ms)},
+            {"fired_at", format_rfc3339_ms(fired_ms)}};
+  return e;
 }
 
 json review_aggregate(const Workflow& wf, const Application& app) {
@@ -329,9 +392,11 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
       app.stage_entered_ms = app.created_ms = app.updated_ms = e.time_ms;
       app.sequence = 1;
       app.facts["profile"] = e.data.is_object() ? e.data : json::object();
-      Applied out{std::move(app), std::nullopt, wf.initial, true, -1, {}};
-      for (const auto& n : wf.states.at(wf.initial).on_enter)
-        out.notifications.push_back(notification(n, wf.initial));
+      Applied out;
+      out.next = std::move(app);
+      out.to = wf.initial;
+      out.moved = true;
+      enter(wf, wf.initial, e.time_ms, out);
       return out;
     }
     if (e.type == kSubmitted)
@@ -342,6 +407,16 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
       return reject(Reason::program_mismatch, "application \"" + e.subject + "\" belongs to \"" +
                                                   current->program + "\", not \"" + e.program +
                                                   "\"");
+    if (auto stale = stale_deadline(*current, e)) {
+      Applied out;
+      out.next = *current;
+      out.next.sequence = current->sequence + 1;
+      out.next.updated_ms = e.time_ms;
+      out.from = current->stage;
+      out.to = current->stage;
+      out.note = std::move(*stale);
+      return out;
+    }
     const State* st = wf.state(current->stage);
     if (st == nullptr)
       return reject(Reason::engine_error, "stage \"" + current->stage + "\" is not in " +
@@ -370,7 +445,10 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
     next.sequence = current->sequence + 1;
     next.updated_ms = e.time_ms;
 
-    Applied out{std::move(next), current->stage, current->stage, false, -1, {}};
+    Applied out;
+    out.next = std::move(next);
+    out.from = current->stage;
+    out.to = current->stage;
     json context;  // built once, only when a guard needs it
     for (const Transition* t : cands) {
       if (!role_allowed(*t, e.actorrole)) continue;
@@ -384,8 +462,7 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
         out.to = t->to;
         out.next.stage = t->to;
         out.next.stage_entered_ms = e.time_ms;
-        for (const auto& n : wf.states.at(t->to).on_enter)
-          out.notifications.push_back(notification(n, t->to));
+        enter(wf, t->to, e.time_ms, out);
       }
       break;
     }

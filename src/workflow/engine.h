@@ -39,6 +39,21 @@ struct Notification {
   std::string recipient;
   std::string template_name;
   std::string stage;
+  int64_t due_ms = 0;  ///< the stage's deadline, 0 when it has none
+};
+
+/// A timer to keep for an application while it stays in a stage: its
+/// deadline (fires `stage.deadline_passed`) or a reminder (a notification).
+struct Timer {
+  enum class Kind { deadline, reminder };
+  Kind kind = Kind::deadline;
+  int index = 0;  ///< the reminder's position in the stage's list; 0 for the deadline
+  int64_t due_ms = 0;
+  std::string stage;
+  int64_t stage_entered_ms = 0;  ///< identifies this stay in the stage
+  std::string recipient;         ///< reminders
+  std::string template_name;     ///< reminders
+  int64_t deadline_ms = 0;       ///< reminders: the stage's deadline, 0 when none
 };
 
 /// The event was applied: `next` is the new state (sequence advanced).
@@ -49,7 +64,17 @@ struct Applied {
   bool moved = false;
   int transition = -1;  ///< index of the transition that fired, -1 when none
   std::vector<Notification> notifications;
+  /// The application entered a stage: its earlier timers are void, `timers`
+  /// are the new stage's.
+  bool reset_timers = false;
+  std::vector<Timer> timers;
+  /// Why nothing moved, when that needs saying (e.g. a stale deadline).
+  std::string note;
 };
+
+/// The deadline event a timer fires; `stage.deadline_passed` whose data
+/// names the stay it was set for, so a late one is recognised as stale.
+CloudEvent deadline_event(const Application& app, const Timer& timer, int64_t fired_ms);
 
 struct Rejected {
   Reason reason;

@@ -181,11 +181,34 @@ void parse_state(Checker& ck, const std::string& name, const json& body, const s
         } else {
           for (size_t i = 0; i < r->size(); ++i) {
             const std::string rat = ptr(ptr(dat, "reminders"), i);
-            if (auto ms = ck.duration((*r)[i], rat)) {
+            // A duration, or {"after": DURATION, "notify": ROLE, "template": NAME}.
+            const json& item = (*r)[i];
+            Reminder rem;
+            rem.template_name = name + "_reminder";
+            const json* after = &item;
+            std::string after_at = rat;
+            if (item.is_object()) {
+              ck.known_fields(item, rat, {"after", "notify", "template"});
+              if (!item.contains("after")) {
+                ck.add(rat, "missing required field \"after\"");
+                continue;
+              }
+              after = &item["after"];
+              after_at = ptr(rat, "after");
+              if (auto who = ck.string_field(item, rat, "notify", false)) {
+                if (!is_known_role(*who))
+                  ck.add(ptr(rat, "notify"), "unknown recipient role \"" + *who + "\"");
+                rem.recipient = *who;
+              }
+              if (auto tpl = ck.string_field(item, rat, "template", false))
+                rem.template_name = *tpl;
+            }
+            if (auto ms = ck.duration(*after, after_at)) {
               if (d.after_ms > 0 && *ms >= d.after_ms)
-                ck.add(rat, "a reminder must come before the deadline (" + d.after + ")");
-              d.reminders.push_back((*r)[i].get<std::string>());
-              d.reminders_ms.push_back(*ms);
+                ck.add(after_at, "a reminder must come before the deadline (" + d.after + ")");
+              rem.after = after->get<std::string>();
+              rem.after_ms = *ms;
+              d.reminders.push_back(std::move(rem));
             }
           }
         }

@@ -19,11 +19,19 @@ struct Notify {
   std::string template_name;
 };
 
+/// A notification sent some time after a stage was entered, before its
+/// deadline, while the application is still in the stage.
+struct Reminder {
+  std::string after;  ///< as written, e.g. "P10D"
+  int64_t after_ms = 0;
+  std::string recipient = "applicant";
+  std::string template_name;  ///< default: "<stage>_reminder"
+};
+
 struct Deadline {
   std::string after;  ///< as written, e.g. "P14D"
   int64_t after_ms = 0;
-  std::vector<std::string> reminders;  ///< durations after entry, as written
-  std::vector<int64_t> reminders_ms;
+  std::vector<Reminder> reminders;
 };
 
 struct Criterion {

@@ -57,6 +57,7 @@ class ProcessorTest : public ::testing::Test {
   }
   void start_processor() {
     Options o = options_;
+    if (o.clock == nullptr) o.clock = &clock_;
     o.kafka["bootstrap.servers"] = cluster_->bootstrap();
     o.kafka["session.timeout.ms"] = "6000";
     o.kafka["heartbeat.interval.ms"] = "500";
@@ -92,6 +93,8 @@ class ProcessorTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // Timers run on a clock the tests move; it starts at the events' time.
+  FakeClock clock_{stagewise::testing::test_epoch_ms()};
   Options options_;  ///< start_processor() adds the bootstrap and test timeouts
   workflow::Registry registry_;
   std::unique_ptr<kafka::EmbeddedCluster> cluster_;

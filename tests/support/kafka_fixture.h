@@ -2,6 +2,7 @@
 
 // Shared by the integration tests: an embedded Kafka cluster (the real
 // protocol on loopback), a producer of raw messages and a reader of topics.
+#include "common/time.h"
 #include "kafka/kafka.h"
 
 #include <gtest/gtest.h>
@@ -96,12 +97,20 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-/// A CloudEvent in structured mode for the summer program.
+/// When the test's events happen: a whole hour before the test started, so
+/// that no deadline of the workflows (days) is due while a test runs on the
+/// real clock, and the same for every event of one run.
+inline int64_t test_epoch_ms() {
+  static const int64_t epoch = (now_ms() / 3600000 - 1) * 3600000;
+  return epoch;
+}
+
+/// A CloudEvent in structured mode for the summer program, `minute` minutes
+/// after test_epoch_ms().
 inline nlohmann::json event(const std::string& id, const std::string& type,
                             const std::string& subject, const std::string& role,
                             nlohmann::json data = nullptr, int minute = 0) {
-  char time[32];
-  std::snprintf(time, sizeof time, "2026-03-01T%02d:%02d:00Z", 8 + minute / 60, minute % 60);
+  const std::string time = format_rfc3339_ms(test_epoch_ms() + int64_t{minute} * 60000);
   nlohmann::json e = {{"specversion", "1.0"}, {"id", id},
                       {"source", "test"},     {"type", type},
                       {"subject", subject},   {"time", time},
