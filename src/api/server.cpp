@@ -2,6 +2,7 @@
 
 #include "api/views.h"
 #include "common/reasons.h"
+#include "common/time.h"
 #include "workflow/graph.h"
 
 #include <httplib.h>
@@ -70,7 +71,8 @@ void Server::routes() {
     reply(res, ready ? 200 : 503, {{"ready", ready}});
   });
   s.Get("/metrics", [&c](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_text(c.processor ? &c.processor->stats() : nullptr, c.store),
+    res.set_content(metrics_text(c.processor ? &c.processor->stats() : nullptr,
+                                 c.processor ? c.processor->timer_stats() : nullptr, c.store),
                     "text/plain; version=0.0.4");
   });
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -111,7 +113,8 @@ void Server::routes() {
         return fail(res, 404, "not_found", "no application \"" + id + "\"");
       return fail(res, 500, "store_error", app.error().message);
     }
-    reply(res, 200, application_view(*app));
+    auto timers = c.store->timers_of(id);
+    reply(res, 200, application_view(*app, timers ? *timers : std::vector<store::TimerRecord>{}));
   });
   s.Get(R"(/v1/applications/([^/]+)/history)",
         [&c](const httplib::Request& req, httplib::Response& res) {
@@ -152,6 +155,29 @@ void Server::routes() {
             if (apps.size() >= limit) break;
           }
           reply(res, 200, {{"program", program}, {"applications", apps}});
+        });
+  s.Get(R"(/v1/programs/([^/]+)/deadlines)",
+        [&c](const httplib::Request& req, httplib::Response& res) {
+          const std::string program = req.matches[1];
+          if (c.registry->latest(program) == nullptr)
+            return fail(res, 404, "not_found", "no program \"" + program + "\"");
+          int64_t before = now_ms() + 7LL * 24 * 3600 * 1000;
+          if (req.has_param("before")) {
+            const auto t = parse_rfc3339_ms(req.get_param_value("before"));
+            if (!t)
+              return fail(res, 400, "invalid_argument",
+                          "before must be an RFC 3339 time, e.g. 2026-04-01T00:00:00Z");
+            before = *t;
+          }
+          auto due = c.store->timers_due_before(before, 100000);
+          if (!due) return fail(res, 500, "store_error", due.error().message);
+          json list = json::array();
+          for (const auto& t : *due)
+            if (t.program == program) list.push_back(timer_view(t));
+          reply(res, 200,
+                {{"program", program},
+                 {"before", format_rfc3339_ms(before)},
+                 {"deadlines", std::move(list)}});
         });
   s.Get(R"(/v1/programs/([^/]+)/funnel)",
         [&c](const httplib::Request& req, httplib::Response& res) {
@@ -251,7 +277,8 @@ void Server::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string metrics_text(const processor::Stats* st, const store::Store* store) {
+std::string metrics_text(const processor::Stats* st, const processor::TimerStats* timers,
+                         const store::Store* store) {
   std::ostringstream o;
   auto counter = [&](const char* name, const char* help, uint64_t v) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
@@ -281,6 +308,30 @@ std::string metrics_text(const processor::Stats* st, const store::Store* store) 
     counter("stagewise_consumer_errors_total", "Errors reported by the Kafka consumer.",
             st->consumer_errors);
   }
+  if (timers != nullptr) {
+    counter("stagewise_timers_deadlines_fired_total", "Deadline events produced into the log.",
+            timers->deadlines_fired);
+    counter("stagewise_timers_reminders_fired_total", "Reminder notifications requested.",
+            timers->reminders_fired);
+    counter("stagewise_timers_reminders_stale_total",
+            "Reminders dropped: the application had left the stage.", timers->reminders_stale);
+    counter("stagewise_timers_late_total", "Timers fired more than a second after due.",
+            timers->late);
+    o << "# HELP stagewise_timers_late_seconds_max Largest lateness of a fired timer.\n"
+      << "# TYPE stagewise_timers_late_seconds_max gauge\nstagewise_timers_late_seconds_max "
+      << static_cast<double>(timers->late_ms_max.load()) / 1000.0 << '\n';
+  }
+  if (store != nullptr) {
+    o << "# HELP stagewise_timers_pending Pending timers (estimate).\n"
+      << "# TYPE stagewise_timers_pending gauge\nstagewise_timers_pending "
+      << store->timers_pending_estimate() << '\n';
+    o << "# HELP stagewise_intake_pending Accepted HTTP events not yet processed.\n"
+      << "# TYPE stagewise_intake_pending gauge\nstagewise_intake_pending " << store->intake_count()
+      << '\n';
+  }
+  if (st != nullptr)
+    o << "# HELP stagewise_input_lag Input events on the broker not yet processed.\n"
+      << "# TYPE stagewise_input_lag gauge\nstagewise_input_lag " << st->lag << '\n';
   if (store != nullptr)
     o << "# HELP stagewise_store_bytes Approximate size of the store.\n"
       << "# TYPE stagewise_store_bytes gauge\nstagewise_store_bytes " << store->disk_bytes()

@@ -6,7 +6,22 @@ namespace stagewise::api {
 
 using nlohmann::json;
 
-json application_view(const workflow::Application& app) {
+json timer_view(const store::TimerRecord& t) {
+  const bool deadline = t.timer.kind == workflow::Timer::Kind::deadline;
+  json j = {{"application", t.application},
+            {"program", t.program},
+            {"kind", deadline ? "deadline" : "reminder"},
+            {"stage", t.timer.stage},
+            {"due", format_rfc3339_ms(t.timer.due_ms)}};
+  if (!deadline) {
+    j["recipient"] = t.timer.recipient;
+    j["template"] = t.timer.template_name;
+  }
+  return j;
+}
+
+json application_view(const workflow::Application& app,
+                      const std::vector<store::TimerRecord>& timers) {
   json j = {{"id", app.id},
             {"program", app.program},
             {"workflow_version", app.workflow_version},
@@ -16,6 +31,9 @@ json application_view(const workflow::Application& app) {
             {"created_at", format_rfc3339_ms(app.created_ms)},
             {"updated_at", format_rfc3339_ms(app.updated_ms)}};
   for (const auto& [k, v] : app.facts.items()) j[k] = v;
+  json pending = json::array();
+  for (const auto& t : timers) pending.push_back(timer_view(t));
+  j["deadlines"] = std::move(pending);
   return j;
 }
 

@@ -12,8 +12,11 @@
 /// data dir directly, so both answer alike (DESIGN.md §10).
 namespace stagewise::api {
 
-/// GET /v1/applications/{id}
-nlohmann::json application_view(const workflow::Application& app);
+/// GET /v1/applications/{id}, with its pending deadlines and reminders.
+nlohmann::json application_view(const workflow::Application& app,
+                                const std::vector<store::TimerRecord>& timers = {});
+/// One pending timer, as listed by the API.
+nlohmann::json timer_view(const store::TimerRecord& t);
 /// GET /v1/applications/{id}/history
 nlohmann::json history_view(const std::vector<store::HistoryEntry>& entries);
 /// GET /v1/workflows

@@ -36,6 +36,7 @@ struct SubmitFlags {
   int batch = 500;
   std::string group = "stagewise";  ///< whose lag to respect
   int64_t max_lag = 20'000;
+  bool rebase_time = false;  ///< shift event times so that the latest is now
 };
 int submit(const SubmitFlags& flags);
 

@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   submit_cmd->add_option("--group", submit_flags.group, "Consumer group of the processor")
       ->capture_default_str();
+  submit_cmd->add_flag("--rebase-time", submit_flags.rebase_time,
+                       "Shift every event's time by the same amount so that the latest is now "
+                       "(replay a recorded cohort as if it just happened)");
 
   Target target;
   std::string id, program, stage;

@@ -1,5 +1,6 @@
 #include "api/views.h"
 #include "cli/commands.h"
+#include "common/time.h"
 #include "processor/intake.h"
 #include "store/store.h"
 #include "workflow/graph.h"
@@ -151,7 +152,9 @@ int status(const Target& t, const std::string& id) {
         if (!app)
           return app.error().is_not_found() ? not_found("no application \"" + id + "\"")
                                             : store_error(app.error());
-        return {200, api::application_view(*app)};
+        auto timers = st.timers_of(id);
+        return {200,
+                api::application_view(*app, timers ? *timers : std::vector<store::TimerRecord>{})};
       },
       [](const json& a) {
         std::cout << a["id"].get<std::string>() << "  " << a["program"].get<std::string>() << " v"
@@ -293,6 +296,21 @@ int submit(const SubmitFlags& f) {
     events.clear();
     lines.clear();
   };
+  // With --rebase-time the whole file is read first: every event's time
+  // moves by the same amount so that the latest one is now.
+  std::vector<std::pair<size_t, json>> parsed;
+  int64_t latest = INT64_MIN;
+  auto take = [&](size_t no, json j) {
+    if (!f.rebase_time) {
+      events.push_back(std::move(j));
+      lines.push_back(no);
+      if (events.size() >= static_cast<size_t>(f.batch)) flush();
+      return;
+    }
+    if (j.is_object() && j.contains("time") && j["time"].is_string())
+      if (auto t = parse_rfc3339_ms(j["time"].get<std::string>())) latest = std::max(latest, *t);
+    parsed.emplace_back(no, std::move(j));
+  };
   std::string line;
   while (std::getline(*in, line)) {
     ++line_no;
@@ -304,9 +322,18 @@ int submit(const SubmitFlags& f) {
                 << ": not valid JSON; submit takes one CloudEvent JSON object per line\n";
       continue;
     }
-    events.push_back(std::move(j));
-    lines.push_back(line_no);
-    if (events.size() >= static_cast<size_t>(f.batch)) flush();
+    take(line_no, std::move(j));
+  }
+  if (f.rebase_time) {
+    const int64_t shift = latest == INT64_MIN ? 0 : now_ms() - latest;
+    for (auto& [no, j] : parsed) {
+      if (j.is_object() && j.contains("time") && j["time"].is_string())
+        if (auto t = parse_rfc3339_ms(j["time"].get<std::string>()))
+          j["time"] = format_rfc3339_ms(*t + shift);
+      events.push_back(std::move(j));
+      lines.push_back(no);
+      if (events.size() >= static_cast<size_t>(f.batch)) flush();
+    }
   }
   flush();
   std::cerr << "submitted " << accepted << " event(s)";

@@ -406,7 +406,7 @@ void Processor::update_lag() {
       continue;
     lag += std::max<int64_t>(0, hi - std::max(next, lo));
   }
-  lag_ = lag;
+  stats_.lag = lag;
 }
 
 void Processor::run_relay() {

@@ -49,7 +49,7 @@ struct Stats {
   std::atomic<uint64_t> gap_messages{0};
   std::atomic<uint64_t> consumer_errors{0};
   std::array<std::atomic<uint64_t>, kReasonCount> rejected{};
-  std::atomic<int64_t> outbox_pending{0};
+  std::atomic<int64_t> lag{0};  ///< input events on the broker not yet processed
 };
 
 /// The consume → apply → commit loop and the outbox relay (DESIGN.md §2).
@@ -75,7 +75,7 @@ class Processor {
   bool ready() const { return ready_.load(); }
   /// Input events on the broker not yet processed (from the consumer's
   /// cached watermarks; updated after every poll).
-  int64_t lag() const { return lag_.load(); }
+  int64_t lag() const { return stats_.lag.load(); }
   /// True when the loop stopped on a store failure (the process should exit).
   bool failed() const { return failed_.load(); }
   const Stats& stats() const { return stats_; }
@@ -103,7 +103,6 @@ class Processor {
   std::atomic<bool> relay_running_{false};
   std::atomic<bool> ready_{false};
   std::atomic<bool> failed_{false};
-  std::atomic<int64_t> lag_{0};
   SystemClock system_clock_;
   std::unique_ptr<TimerService> timers_;
   mutable std::mutex owned_mu_;
