@@ -127,6 +127,7 @@ int serve(const ServeFlags& flags) {
   popts.batch_max_ms = cfg.processor.batch_max_ms;
   popts.max_event_bytes = cfg.processor.max_event_bytes;
   popts.group_instance_id = group_instance_id(cfg);
+  popts.transactional_id = cfg.kafka.transactional_id;
   processor::OutcomeBoard outcomes;
   popts.outcomes = &outcomes;
   processor::Processor proc(registry, **store, popts);

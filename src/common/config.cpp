@@ -40,6 +40,7 @@ void set_key(Config& c, const std::string& section, const std::string& key, cons
     if (key == "partitions") return void(c.kafka.partitions = static_cast<int>(as_int()));
     if (key == "group_id") return void(c.kafka.group_id = as_string());
     if (key == "group_instance_id") return void(c.kafka.group_instance_id = as_string());
+    if (key == "transactional_id") return void(c.kafka.transactional_id = as_string());
     if (key == "properties") {
       if (!v.is_object()) throw bad("an object of librdkafka properties");
       for (const auto& [k, pv] : v.items())
@@ -101,6 +102,7 @@ void apply_env_overrides(Config& c) {
                                          {"kafka", "partitions"},
                                          {"kafka", "group_id"},
                                          {"kafka", "group_instance_id"},
+                                         {"kafka", "transactional_id"},
                                          {"store", "data_dir"},
                                          {"store", "sync"},
                                          {"http", "host"},
@@ -127,6 +129,7 @@ json to_json(const Config& c) {
             {"partitions", c.kafka.partitions},
             {"group_id", c.kafka.group_id},
             {"group_instance_id", c.kafka.group_instance_id},
+            {"transactional_id", c.kafka.transactional_id},
             {"properties", c.kafka.properties}}},
           {"store", {{"data_dir", c.store.data_dir}, {"sync", c.store.sync}}},
           {"http", {{"host", c.http.host}, {"port", c.http.port}}},

@@ -20,6 +20,8 @@ struct Config {
     /// back at once. Empty: derived from the host name and the data dir;
     /// "none": dynamic membership.
     std::string group_instance_id;
+    /// Publish the outbox in Kafka transactions (clusters that support them).
+    std::string transactional_id;
     std::map<std::string, std::string> properties;  ///< passed to librdkafka as is
   } kafka;
   struct Store {

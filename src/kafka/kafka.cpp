@@ -179,6 +179,33 @@ Result<void> Producer::produce(const std::string& topic, std::string_view key,
   }
 }
 
+namespace {
+Result<void> txn_result(rd_kafka_error_t* raw, const std::string& what) {
+  if (raw == nullptr) return {};
+  std::unique_ptr<rd_kafka_error_t, RdErrorDeleter> err(raw);
+  Error e = make_error(Errc::kafka, what + ": " + rd_kafka_error_string(raw));
+  e.retriable = rd_kafka_error_is_retriable(raw) || rd_kafka_error_txn_requires_abort(raw);
+  e.fatal = rd_kafka_error_is_fatal(raw);
+  return e;
+}
+}  // namespace
+
+Result<void> Producer::init_transactions(int timeout_ms) {
+  return txn_result(rd_kafka_init_transactions(rk_.get(), timeout_ms), "init transactions");
+}
+
+Result<void> Producer::begin_transaction() {
+  return txn_result(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
+}
+
+Result<void> Producer::commit_transaction(int timeout_ms) {
+  rd_kafka_error_t* raw = rd_kafka_commit_transaction(rk_.get(), timeout_ms);
+  if (raw != nullptr && rd_kafka_error_txn_requires_abort(raw))
+    txn_result(rd_kafka_abort_transaction(rk_.get(), timeout_ms), "abort transaction")
+        .permit_unchecked_error();  // the commit's error is the one to report
+  return txn_result(raw, "commit transaction");
+}
+
 int Producer::poll(int timeout_ms) {
   return rd_kafka_poll(rk_.get(), timeout_ms);
 }

@@ -39,6 +39,9 @@ struct RdQueueDeleter {
 struct RdEventDeleter {
   void operator()(rd_kafka_event_t* p) const { rd_kafka_event_destroy(p); }
 };
+struct RdErrorDeleter {
+  void operator()(rd_kafka_error_t* p) const { rd_kafka_error_destroy(p); }
+};
 struct RdMockClusterDeleter {
   void operator()(rd_kafka_mock_cluster_t* p) const { rd_kafka_mock_cluster_destroy(p); }
 };
@@ -130,6 +133,12 @@ class Producer {
   int poll(int timeout_ms);
   /// Waits until every queued message is delivered or failed.
   Result<void> flush(int timeout_ms);
+  /// Transactions (the producer was created with `transactional.id`).
+  Result<void> init_transactions(int timeout_ms);
+  Result<void> begin_transaction();
+  /// Flushes and commits; on an abortable error the transaction is aborted
+  /// and the error returned (retriable).
+  Result<void> commit_transaction(int timeout_ms);
   /// Messages queued or in flight.
   int outstanding() const { return rd_kafka_outq_len(rk_.get()); }
   rd_kafka_t* handle() const { return rk_.get(); }

@@ -131,7 +131,10 @@ Result<void> Processor::start() {
   loop_->consumer = std::move(*consumer);
   if (auto r = loop_->consumer->subscribe({options_.topics.events}); !r) return r;
 
-  auto producer = kafka::Producer::create(options_.kafka, [this](const kafka::DeliveryReport& d) {
+  kafka::Properties relay_props = options_.kafka;
+  if (!options_.transactional_id.empty())
+    relay_props["transactional.id"] = options_.transactional_id;
+  auto producer = kafka::Producer::create(relay_props, [this](const kafka::DeliveryReport& d) {
     --relay_->in_flight;
     if (d.ok) {
       relay_->delivered.push_back(d.token);
@@ -144,6 +147,8 @@ Result<void> Processor::start() {
   });
   if (!producer) return producer.error();
   relay_->producer = std::move(*producer);
+  if (!options_.transactional_id.empty())
+    if (auto r = relay_->producer->init_transactions(30000); !r) return r;
 
   if (options_.timers) {
     TimerService::Options to;
@@ -423,6 +428,13 @@ void Processor::run_relay() {
       if (!recs) {
         spdlog::error("cannot read the outbox: {}", recs.error().message);
       } else {
+        const bool txn = !options_.transactional_id.empty() && !recs->empty();
+        if (txn) {
+          if (auto b = r.producer->begin_transaction(); !b) {
+            spdlog::warn("cannot begin a relay transaction: {}", b.error().message);
+            recs->clear();
+          }
+        }
         for (auto& rec : *recs) {
           if (auto p = r.producer->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq);
               !p) {
@@ -433,6 +445,17 @@ void Processor::run_relay() {
           ++r.in_flight;
           cursor = rec.seq;
           ++produced;
+        }
+        if (txn && produced > 0) {
+          // Committed as a whole or not at all: on failure nothing of the
+          // round counts as delivered and it is sent again.
+          auto c = r.producer->commit_transaction(30000);
+          r.producer->poll(0);
+          if (!c) {
+            spdlog::warn("relay transaction failed, will retry: {}", c.error().message);
+            r.delivered.clear();
+            r.failed = true;
+          }
         }
       }
     }

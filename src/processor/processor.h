@@ -25,6 +25,7 @@ struct Options {
   kafka::Topics topics;
   std::string group_id = "stagewise";
   std::string group_instance_id;     ///< static membership when not empty
+  std::string transactional_id;      ///< relay rounds in Kafka transactions when not empty
   OutcomeBoard* outcomes = nullptr;  ///< where outcomes are published, when set
   bool timers = true;                ///< fire deadlines and reminders
   const Clock* clock = nullptr;      ///< for timers; the system clock when null

@@ -240,3 +240,19 @@ TEST_F(GuaranteesTest, JoinGroupErrorsOnRestartDelayButDoNotStopIt) {
 
 }  // namespace
 }  // namespace stagewise::processor
+
+namespace stagewise::processor {
+namespace {
+
+TEST_F(GuaranteesTest, TransactionalRelayPublishesEveryRound) {
+  processor_.reset();
+  options_.transactional_id = "stagewise-test-relay";
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  const auto sent = send_cohort("t", 10, 3);
+  expect_histories(sent);
+  expect_status_events(sent);
+  EXPECT_TRUE(eventually([&] { return store_->outbox(1)->empty(); }));
+}
+
+}  // namespace
+}  // namespace stagewise::processor
