@@ -71,6 +71,16 @@ class Process {
     }
     return code_;
   }
+  /// Waits at most `seconds` for the exit; the exit code, or -1 when it still runs.
+  int wait_for(int seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (running()) {
+      if (std::chrono::steady_clock::now() >= until) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return code_;
+  }
+  pid_t pid() const { return pid_; }
   void signal(int sig) { kill(pid_, sig); }
   std::string out() const { return read_file(out_); }
   std::string err() const { return read_file(err_); }

@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 namespace stagewise::workflow {
 namespace {
@@ -101,6 +103,45 @@ INSTANTIATE_TEST_SUITE_P(Cases, WorkflowCase, ::testing::ValuesIn(case_files()),
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return name;
                          });
+
+// The cases together walk every path: each transition of every workflow in
+// workflows/ fires in at least one case, and each state is reached.
+TEST(WorkflowCases, CoverEveryTransitionAndState) {
+  std::vector<Problem> problems;
+  const auto all = Registry::load({kRoot + "/workflows"}, problems);
+  ASSERT_TRUE(problems.empty());
+  std::map<std::string, std::set<int>> fired;
+  std::map<std::string, std::set<std::string>> reached;
+  for (const auto& file : case_files()) {
+    const json c = read_json(kRoot + "/tests/workflow/cases/" + file);
+    const auto reg =
+        Registry::load({kRoot + "/workflows/" + c.at("workflow").get<std::string>()}, problems);
+    ASSERT_TRUE(problems.empty()) << file;
+    const std::string program = reg.all().front()->program;
+    const int64_t t0 = *parse_rfc3339_ms(c.value("start", "2026-03-02T09:00:00Z"));
+    std::map<std::string, Application> apps;
+    size_t n = 0;
+    for (const auto& step : c.at("events")) {
+      const CloudEvent e = make_event(step, ++n, program, t0);
+      const auto it = apps.find(e.subject);
+      const Outcome out = apply(reg, it == apps.end() ? nullptr : &it->second, e);
+      if (const auto* ok = std::get_if<Applied>(&out)) {
+        if (ok->transition >= 0) fired[ok->next.program].insert(ok->transition);
+        reached[ok->next.program].insert(ok->next.stage);
+        apps.insert_or_assign(e.subject, ok->next);
+      }
+    }
+  }
+  for (const Workflow* wf : all.all()) {
+    SCOPED_TRACE(wf->program);
+    for (const auto& t : wf->transitions)
+      EXPECT_TRUE(fired[wf->program].count(t.index))
+          << "no case fires transition " << t.index << " (" << t.from << " --" << t.on << "--> "
+          << t.to << ")";
+    for (const auto& [name, st] : wf->states)
+      EXPECT_TRUE(reached[wf->program].count(name)) << "no case reaches state " << name;
+  }
+}
 
 // The engine is a function of its inputs: the same events give the same state.
 TEST(Engine, IsDeterministic) {

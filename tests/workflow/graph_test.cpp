@@ -59,7 +59,7 @@ Workflow awkward() {
   add_state("default", "C:\\path\\ \\N {braces} [*] --> x", false);
   add_state("done \"ok\"", "Done", true);
   add_state("gone", "", true);
-  wf.states["needs-info"].deadline = Deadline{"P14D", 0, {}, {}};
+  wf.states["needs-info"].deadline = Deadline{"P14D", 0, {}};
 
   auto add_transition = [&](const std::string& from, const std::string& on, const std::string& to,
                             std::vector<std::string> roles, json guard) {
