@@ -195,9 +195,10 @@ json documents_view(const json& facts) {
   return {{"count", count}, {"kinds", kinds}, {"by_kind", by_kind}};
 }
 
-json list_or_empty(const json& facts, const char* key) {
+const json& list_or_empty(const json& facts, const char* key) {
+  static const json empty = json::array();
   const auto it = facts.find(key);
-  return it != facts.end() && it->is_array() ? *it : json::array();
+  return it != facts.end() && it->is_array() ? *it : empty;
 }
 
 json object_or_null(const json& facts, const char* key) {
@@ -242,7 +243,10 @@ void enter(const Workflow& wf, const std::string& stage, int64_t entered_ms, App
 
 // A timer's deadline event for a stay the application has already left.
 std::optional<std::string> stale_deadline(const Application& app, const CloudEvent& e) {
-  if (e.type != "stage.deadline_passed" || !e.data.is_object()) return std::nullopt;
+  // Only the timers (actorrole system) speak for a stay; anyone else's
+  // deadline event goes through the ordinary checks.
+  if (e.type != "stage.deadline_passed" || e.actorrole != "system" || !e.data.is_object())
+    return std::nullopt;
   const auto stage = e.data.find("stage");
   const auto entered = e.data.find("stage_entered_at");
   if (stage == e.data.end() || !stage->is_string()) return std::nullopt;
@@ -306,7 +310,7 @@ CloudEvent deadline_event(const Application& app, const Timer& timer, int64_t fi
 }
 
 json review_aggregate(const Workflow& wf, const Application& app) {
-  const json reviews = list_or_empty(app.facts, "reviews");
+  const json& reviews = list_or_empty(app.facts, "reviews");
   const ReviewSpec* spec = wf.review_spec(app.stage);
   json criteria = json::object();
   json recommendations = json::object();
@@ -350,7 +354,7 @@ json review_aggregate(const Workflow& wf, const Application& app) {
 
 json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event) {
   const json& f = app.facts;
-  const json reviewers = list_or_empty(f, "reviewers");
+  const json& reviewers = list_or_empty(f, "reviewers");
   json application = {
       {"id", app.id},
       {"program", app.program},

@@ -4,6 +4,7 @@
 // protocol on loopback), a producer of raw messages and a reader of topics.
 #include "common/time.h"
 #include "kafka/kafka.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -74,28 +75,6 @@ inline bool eventually(const std::function<bool()>& done, int seconds = 20) {
   }
   return done();
 }
-
-/// A fresh temporary directory, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("stagewise-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// When the test's events happen: a whole hour before the test started, so
 /// that no deadline of the workflows (days) is due while a test runs on the

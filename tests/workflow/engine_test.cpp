@@ -174,3 +174,35 @@ TEST(Engine, StoredApplicationRoundTrips) {
 
 }  // namespace
 }  // namespace stagewise::workflow
+
+namespace stagewise::workflow {
+namespace {
+
+// An event the engine fails on (here: a stored application whose documents
+// are corrupt) is refused with engine_error, never an exception that would
+// stop or loop the processor.
+TEST(Engine, AFailureInsideTheEngineIsARejectionNotAnException) {
+  std::vector<Problem> problems;
+  const auto reg = Registry::load({kRoot + "/workflows/summer-research-internship.json"}, problems);
+  ASSERT_TRUE(problems.empty());
+  Application app;
+  app.id = "broken";
+  app.program = "summer-research-internship";
+  app.workflow_version = 1;
+  app.stage = "documents";
+  app.sequence = 2;
+  app.facts = {{"profile", json::object()}, {"documents", json::array({42})}};
+  CloudEvent e = make_event({{"type", "application.document_added"},
+                             {"actorrole", "applicant"},
+                             {"subject", "broken"},
+                             {"data", {{"kind", "transcript"}}}},
+                            1, "summer-research-internship", 0);
+  const Outcome out = apply(reg, &app, e);
+  const auto* rej = std::get_if<Rejected>(&out);
+  ASSERT_NE(rej, nullptr);
+  EXPECT_EQ(rej->reason, Reason::engine_error);
+  EXPECT_NE(rej->message.find("engine"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stagewise::workflow

@@ -242,7 +242,7 @@ TEST(GraphMermaid, SummerLabelsEdgesWithEventRolesAndGuard) {
   EXPECT_TRUE(contains(m,
                        "  s_interview --> s_decision : interview.completed "
                        "[program_manager, reviewer]\n"));
-  EXPECT_TRUE(contains(m, "  s_offered --> s_expired : stage.deadline_passed\n"));
+  EXPECT_TRUE(contains(m, "  s_offered --> s_expired : stage.deadline_passed [system]\n"));
   // "*" transitions leave one dashed pseudo-state rather than every state.
   EXPECT_TRUE(contains(m, "  state \"any non-final stage\" as any_stage\n"));
   EXPECT_TRUE(contains(m, "  any_stage --> s_withdrawn : application.withdrawn [applicant]\n"));

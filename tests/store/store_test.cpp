@@ -1,0 +1,190 @@
+#include "store/store.h"
+
+#include "support/temp_dir.h"
+
+#include <gtest/gtest.h>
+
+namespace stagewise::store {
+namespace {
+
+#define ASSERT_OK(r) ASSERT_TRUE((r).ok()) << (r).error().message
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+  void reopen(Store::Options o = {.sync = false, .read_only = false, .dedupe_retention = 5}) {
+    store_.reset();
+    auto s = Store::open(dir_ / "db", o);
+    ASSERT_OK(s);
+    store_ = std::move(*s);
+  }
+  static workflow::Application app(const std::string& id, const std::string& stage, uint64_t seq) {
+    workflow::Application a;
+    a.id = id;
+    a.program = "p";
+    a.workflow_version = 1;
+    a.stage = stage;
+    a.sequence = seq;
+    a.facts = {{"profile", {{"name", id}}}};
+    return a;
+  }
+  static TimerRecord timer(const std::string& id, int64_t due, int32_t partition = 0) {
+    TimerRecord t;
+    t.application = id;
+    t.program = "p";
+    t.partition = partition;
+    t.timer.due_ms = due;
+    t.timer.stage = "s";
+    return t;
+  }
+  stagewise::testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, MissingApplicationIsNotFoundNotEmpty) {
+  auto a = store_->application("nope");
+  ASSERT_FALSE(a.ok());
+  EXPECT_TRUE(a.error().is_not_found());
+}
+
+TEST_F(StoreTest, BatchWritesStateHistoryAndIndexTogether) {
+  Batch b = store_->batch();
+  b.put_application(app("a", "submitted", 1), "");
+  HistoryEntry h;
+  h.sequence = 1;
+  h.id = "e1";
+  h.type = "application.submitted";
+  h.to = "submitted";
+  b.add_history("a", h);
+  b.set_input_position({"stagewise.events", 3, 42});
+  ASSERT_OK(store_->commit(b));
+  reopen();
+  EXPECT_EQ(store_->application("a")->stage, "submitted");
+  EXPECT_EQ(store_->history("a")->size(), 1u);
+  EXPECT_EQ(*store_->list_stage("p", "submitted", 10), std::vector<std::string>{"a"});
+  EXPECT_EQ(*store_->input_positions(), (std::vector<InputPosition>{{"stagewise.events", 3, 42}}));
+
+  Batch move = store_->batch();
+  move.put_application(app("a", "review", 2), "submitted");
+  ASSERT_OK(store_->commit(move));
+  EXPECT_TRUE(store_->list_stage("p", "submitted", 10)->empty());
+  EXPECT_EQ(store_->stage_counts("p")->at("review"), 1u);
+}
+
+TEST_F(StoreTest, HistoryIsInSequenceOrderAndPerApplication) {
+  Batch b = store_->batch();
+  for (uint64_t s : {3, 1, 2, 10}) {
+    HistoryEntry h;
+    h.sequence = s;
+    h.id = "e" + std::to_string(s);
+    b.add_history("a", h);
+  }
+  HistoryEntry other;
+  other.sequence = 1;
+  b.add_history("a-longer", other);
+  ASSERT_OK(store_->commit(b));
+  const auto h = *store_->history("a");
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[0].sequence, 1u);
+  EXPECT_EQ(h[3].sequence, 10u);
+}
+
+TEST_F(StoreTest, DedupeIdsAreRememberedWithinTheRetention) {
+  for (int i = 0; i < 8; ++i) {
+    Batch b = store_->batch();
+    b.mark_seen("src", "id-" + std::to_string(i));
+    ASSERT_OK(store_->commit(b));
+  }
+  EXPECT_TRUE(*store_->seen("src", "id-7"));
+  EXPECT_TRUE(*store_->seen("src", "id-3"));
+  EXPECT_FALSE(*store_->seen("src", "id-0")) << "retention is 5";
+  EXPECT_FALSE(*store_->seen("other", "id-7"));
+  reopen();
+  Batch b = store_->batch();
+  b.mark_seen("src", "id-8");
+  ASSERT_OK(store_->commit(b));
+  EXPECT_FALSE(*store_->seen("src", "id-3"));
+  EXPECT_TRUE(*store_->seen("src", "id-4"));
+}
+
+TEST_F(StoreTest, OutboxKeepsOrderAcrossRestarts) {
+  Batch b = store_->batch();
+  const uint64_t first = b.add_outbox({0, "t", "k", "v1", {{"h", "x"}}});
+  b.add_outbox({0, "t", "k", std::string("\0\xff", 2), {}});
+  ASSERT_OK(store_->commit(b));
+  reopen();
+  Batch c = store_->batch();
+  const uint64_t third = c.add_outbox({0, "t", "k", "v3", {}});
+  EXPECT_GT(third, first + 1);
+  c.delete_outbox(first);
+  ASSERT_OK(store_->commit(c));
+  const auto out = *store_->outbox(10);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].value, std::string("\0\xff", 2));
+  EXPECT_EQ(out[1].value, "v3");
+  EXPECT_EQ(store_->outbox(10, out[0].seq)->size(), 1u);
+}
+
+TEST_F(StoreTest, IntakeRecordsStayUntilProcessed) {
+  std::vector<IntakeRecord> recs = {{0, "s", "1", "a", "{}"}, {0, "s", "2", "b", "{}"}};
+  ASSERT_OK(store_->intake_put(recs));
+  EXPECT_EQ(store_->intake_count(), 2u);
+  reopen();
+  EXPECT_EQ(store_->intake_count(), 2u);
+  Batch b = store_->batch();
+  b.intake_done("s", "1");
+  b.intake_done("s", "not-from-intake");
+  ASSERT_OK(store_->commit(b));
+  EXPECT_EQ(store_->intake_count(), 1u);
+  const auto left = *store_->intake_pending(10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, "2");
+}
+
+TEST_F(StoreTest, TimersAreDueInOrderPerPartitionAndCancelledPerApplication) {
+  Batch b = store_->batch();
+  b.add_timer(timer("a", 300));
+  b.add_timer(timer("b", 100));
+  b.add_timer(timer("c", 200, 1));
+  ASSERT_OK(store_->commit(b));
+  const auto due = *store_->due_timers(0, 250, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].application, "b");
+  EXPECT_EQ(*store_->next_due(0), 100);
+  EXPECT_EQ(*store_->next_due(1), 200);
+  EXPECT_TRUE(store_->next_due(2).error().is_not_found());
+  EXPECT_EQ(store_->timers_due_before(1000, 10)->size(), 3u);
+
+  // Cancel and re-add in one batch: the committed timer goes, the new stays;
+  // a timer added before a cancel in the same batch goes too.
+  Batch c = store_->batch();
+  c.add_timer(timer("b", 150));
+  c.cancel_timers("b");
+  c.add_timer(timer("b", 500));
+  c.cancel_timers("a");
+  ASSERT_OK(store_->commit(c));
+  EXPECT_TRUE(store_->timers_of("a")->empty());
+  const auto b_timers = *store_->timers_of("b");
+  ASSERT_EQ(b_timers.size(), 1u);
+  EXPECT_EQ(b_timers[0].timer.due_ms, 500);
+  Batch d = store_->batch();
+  d.delete_timer(b_timers[0]);
+  ASSERT_OK(store_->commit(d));
+  EXPECT_TRUE(store_->timers_of("b")->empty());
+}
+
+TEST_F(StoreTest, ReadOnlyOpenSeesDataWhileTheWriterRuns) {
+  Batch b = store_->batch();
+  b.put_application(app("r", "x", 1), "");
+  ASSERT_OK(store_->commit(b));
+  auto ro = Store::open(dir_ / "db", {.sync = false, .read_only = true, .dedupe_retention = 5});
+  ASSERT_OK(ro);
+  EXPECT_EQ((*ro)->application("r")->stage, "x");
+  auto second_writer = Store::open(dir_ / "db", {});
+  ASSERT_FALSE(second_writer.ok());
+  EXPECT_NE(second_writer.error().message.find("another stagewise process"), std::string::npos)
+      << second_writer.error().message;
+}
+
+}  // namespace
+}  // namespace stagewise::store
