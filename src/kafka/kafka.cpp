@@ -72,6 +72,17 @@ Result<void> EmbeddedCluster::create_topic(const std::string& topic, int partiti
   return {};
 }
 
+std::string cluster_id(const Properties& props, int timeout_ms) {
+  auto conf = make_conf(props);
+  if (!conf) return "";
+  auto rk = new_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk) return "";
+  char* id = rd_kafka_clusterid(rk->get(), timeout_ms);
+  std::string out = id != nullptr ? id : "";
+  if (id != nullptr) rd_kafka_mem_free(rk->get(), id);
+  return out;
+}
+
 Result<void> ensure_topics(const Properties& props, const std::vector<std::string>& topics,
                            int partitions, int timeout_ms) {
   auto conf = make_conf(props);

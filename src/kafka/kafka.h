@@ -101,6 +101,10 @@ class EmbeddedCluster {
   std::string bootstrap_;
 };
 
+/// The cluster id the bootstrap servers report ("" when none answers in
+/// time). librdkafka's embedded cluster reports "mockCluster…".
+std::string cluster_id(const Properties& props, int timeout_ms);
+
 /// Creates topics on a real cluster through the Admin API; topics that
 /// exist already are fine.
 Result<void> ensure_topics(const Properties& props, const std::vector<std::string>& topics,

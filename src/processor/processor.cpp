@@ -53,7 +53,11 @@ Result<void> Processor::start() {
 
   // A member that vanished without leaving holds its partitions until the
   // session times out; 10 s (not Kafka's 45 s) bounds that stall. Config wins.
-  kafka::Properties cprops = {{"session.timeout.ms", "10000"}, {"heartbeat.interval.ms", "1000"}};
+  // librdkafka 2.0.2's embedded cluster ignores static membership, so there
+  // only a short session makes a killed process's successor take over fast.
+  const bool embedded = kafka::cluster_id(options_.kafka, 5000).rfind("mockCluster", 0) == 0;
+  kafka::Properties cprops = {{"session.timeout.ms", embedded ? "3000" : "10000"},
+                              {"heartbeat.interval.ms", embedded ? "500" : "1000"}};
   for (const auto& [k, v] : options_.kafka) cprops[k] = v;
   cprops["group.id"] = options_.group_id;
   if (!options_.group_instance_id.empty()) cprops["group.instance.id"] = options_.group_instance_id;
