@@ -1,6 +1,7 @@
 // End to end: the built `stagewise` binary, run as the README runs it.
 #include "support/kafka_fixture.h"
 #include "support/process.h"
+#include "support/stagewise_e2e.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -22,21 +23,8 @@ using testing::TempDir;
 const std::string kBin = STAGEWISE_BINARY;
 const std::string kWorkflows = std::string(STAGEWISE_SOURCE_DIR) + "/workflows";
 
-struct Ready {
-  std::string http;
-  std::string bootstrap;
-};
-
-Ready parse_ready(const std::string& line) {
-  // ready http=http://HOST:PORT bootstrap=HOSTS
-  Ready r;
-  const auto h = line.find("http=");
-  const auto b = line.find(" bootstrap=");
-  if (h == std::string::npos || b == std::string::npos) return r;
-  r.http = line.substr(h + 5, b - h - 5);
-  r.bootstrap = line.substr(b + 11);
-  return r;
-}
+using Ready = testing::ReadyLine;
+const auto parse_ready = testing::parse_ready_line;
 
 // A small cohort of the summer program; expected stage per applicant.
 std::map<std::string, std::string> write_cohort(const std::string& path) {
