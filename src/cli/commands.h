@@ -2,6 +2,7 @@
 
 #include "common/config.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,25 @@ struct SubmitFlags {
   bool rebase_time = false;  ///< shift event times so that the latest is now
 };
 int submit(const SubmitFlags& flags);
+
+/// `stagewise simulate`: a seeded cohort of one program sent to the input topic.
+struct SimulateFlags {
+  std::string program;
+  int applicants = 100;
+  uint64_t seed = 1;
+  double rate = 0;  ///< events per second; 0: as fast as the broker takes them
+  double bad_fraction = 0;
+  int days = 45;  ///< the cohort's timeline: it ends now and starts this many days ago
+  std::string data_dir = "./stagewise-data";
+  std::string bootstrap;
+  std::string workflows;            ///< empty: the configured workflows folder
+  std::string group = "stagewise";  ///< whose lag to respect
+  int64_t max_lag = 20'000;
+  bool json = false;
+  bool dry_run = false;  ///< generate and summarise, send nothing
+  std::string write_to;  ///< also write the cohort here, one message value per line
+};
+int simulate(const SimulateFlags& flags);
 
 int status(const Target& t, const std::string& id);
 int history(const Target& t, const std::string& id);

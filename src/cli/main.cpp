@@ -103,6 +103,42 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("RULE_JSON", rule, "The rule, as JSON")->required();
   eval_cmd->add_option("DATA_JSON", data, "The data, as JSON")->required();
 
+  SimulateFlags sim_flags;
+  auto* sim_cmd = app.add_subcommand(
+      "simulate",
+      "Send a seeded cohort of one program through the pipeline; print the expected funnel");
+  sim_cmd->add_option("--program", sim_flags.program, "Program")->required();
+  sim_cmd->add_option("--applicants", sim_flags.applicants, "Applications in the cohort")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10'000'000));
+  sim_cmd->add_option("--seed", sim_flags.seed, "Seed: the same seed gives the same cohort")
+      ->capture_default_str();
+  sim_cmd->add_option("--rate", sim_flags.rate, "Events per second; 0 sends as fast as possible")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sim_cmd
+      ->add_option("--bad-fraction", sim_flags.bad_fraction,
+                   "Share of bad events (malformed, missing attributes, not accepted)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.95));
+  sim_cmd->add_option("--days", sim_flags.days, "Length of the cohort's timeline, ending now")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3650));
+  sim_cmd->add_option("--data-dir", sim_flags.data_dir, "Data dir of a running serve")
+      ->capture_default_str();
+  sim_cmd->add_option("--bootstrap-servers", sim_flags.bootstrap,
+                      "Kafka bootstrap servers (default: those of the server on --data-dir)");
+  sim_cmd->add_option("--workflows", sim_flags.workflows,
+                      "Folder of workflow files (default: the configured one)");
+  sim_cmd
+      ->add_option("--max-lag", sim_flags.max_lag,
+                   "Wait while the processor is more than this many events behind")
+      ->capture_default_str();
+  sim_cmd->add_flag("--json", sim_flags.json, "Print the summary as one JSON object");
+  sim_cmd->add_flag("--dry-run", sim_flags.dry_run, "Generate and summarise; send nothing");
+  sim_cmd->add_option("--write", sim_flags.write_to,
+                      "Also write the cohort to FILE, one message value per line (bad ones too)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -120,5 +156,6 @@ int main(int argc, char** argv) {
   if (*validate_cmd) return workflows_validate(paths, validate_json);
   if (*graph_cmd) return workflows_graph(graph_program, graph_format, graph_dir, graph_version);
   if (*eval_cmd) return eval_guard(rule, data);
+  if (*sim_cmd) return simulate(sim_flags);
   return 2;
 }
