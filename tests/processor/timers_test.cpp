@@ -19,7 +19,8 @@ class TimersTest : public ProcessorTest {
   }
   std::vector<std::string> timer_kinds(const std::string& id) {
     std::vector<std::string> out;
-    for (const auto& t : *store_->timers_of(id))
+    const auto timers = store_->timers_of(id);  // a range-for would not keep the Result alive
+    for (const auto& t : *timers)
       out.push_back(t.timer.stage + ":" +
                     (t.timer.kind == workflow::Timer::Kind::deadline ? "deadline" : "reminder"));
     return out;
