@@ -1,0 +1,586 @@
+// End-to-end benchmark of the pipeline: the real Processor and Store on an
+// EmbeddedCluster, fed with the simulator's mix of the five programs.
+// Prints one JSON line.
+//
+//   stagewise_pipeline_bench [--events N] [--json] [--scale] [--partitions P]
+//                            [--rate R] [--latency-seconds S] [--bad-fraction F]
+//
+// Throughput: N events produced while the processor consumes (the embedded
+// cluster keeps only about 5 MB per partition, so the producer stays at most
+// --window events ahead of what the processor has committed, like the
+// intake's backpressure). Passthrough: the same messages through a bare
+// consume-and-produce loop (kafka::Consumer → kafka::Producer, one output per
+// input) on the same broker, for the ratio. Latency: input produced → its
+// stage_changed event produced (Kafka CreateTime of the status message) at a
+// fixed offered load. --scale adds 1 million stored applications (open time,
+// GET p99, RSS) and the replay of a whole log into an empty store; it runs in
+// a child process so that its memory figures are its own.
+#include "api/server.h"
+#include "bench_util.h"
+#include "kafka/kafka.h"
+#include "processor/processor.h"
+#include "store/store.h"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <sys/wait.h>
+#include <thread>
+#include <unordered_map>
+
+namespace stagewise::bench {
+namespace {
+
+using nlohmann::json;
+
+struct Args {
+  size_t events = 200'000;
+  bool json = false;
+  bool scale = false;
+  bool scale_only = false;
+  int partitions = 8;
+  double rate = 20'000;
+  double latency_seconds = 5;
+  double bad_fraction = 0.02;
+  int64_t window = 20'000;
+  size_t scale_applications = 1'000'000;
+  size_t replay_events = 150'000;
+};
+
+const Headers kStructured = {{"content-type", "application/cloudevents+json"}};
+
+uint64_t processed(const processor::Stats& s) {
+  uint64_t n = s.applied.load() + s.duplicates.load();
+  for (const auto& r : s.rejected) n += r.load();
+  return n;
+}
+
+void log(const Args& a, const std::string& line) {
+  if (!a.json) std::cerr << line << std::endl;
+}
+
+// Produces arena messages [0, n) to `topic`, never more than `window` ahead of
+// `done()`, at `rate` events/s when > 0. Calls `on_produce(i)` just before
+// each produce. Returns when all are acknowledged.
+struct ProduceStats {
+  double seconds = 0;
+  uint64_t failed = 0;
+};
+ProduceStats produce_all(const std::string& bootstrap, const std::string& topic, const Arena& arena,
+                         int64_t window, const std::function<uint64_t()>& done, double rate,
+                         const std::function<void(size_t)>& on_produce = nullptr) {
+  std::atomic<uint64_t> failed{0};
+  auto p = kafka::Producer::create({{"bootstrap.servers", bootstrap}},
+                                   [&](const kafka::DeliveryReport& d) {
+                                     if (!d.ok) failed.fetch_add(1);
+                                   });
+  if (!p) throw std::runtime_error(p.error().message);
+  auto& producer = **p;
+  const auto start = Clock::now();
+  for (size_t i = 0; i < arena.size(); ++i) {
+    if (rate > 0) {
+      const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(static_cast<double>(i) / rate));
+      if (Clock::now() < due) {
+        producer.poll(0);
+        std::this_thread::sleep_until(due);
+      }
+    }
+    while (static_cast<int64_t>(i) - static_cast<int64_t>(done()) > window) {
+      producer.poll(0);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (on_produce) on_produce(i);
+    if (auto r = producer.produce(topic, arena.key(i), arena.value(i), kStructured, i); !r)
+      throw std::runtime_error(r.error().message);
+    if (i % 64 == 0) producer.poll(0);
+  }
+  if (auto r = producer.flush(120'000); !r) throw std::runtime_error(r.error().message);
+  return {seconds_since(start), failed.load()};
+}
+
+// A bare consume-and-produce loop over the same kind of messages: the cost of
+// Kafka alone on this broker.
+double passthrough(const std::string& bootstrap, const Args& a, const Arena& arena) {
+  std::atomic<uint64_t> consumed{0}, delivered{0};
+  std::atomic<bool> assigned{false}, stop{false};
+  auto consumer = kafka::Consumer::create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", "bench-passthrough"}},
+      [&](std::vector<kafka::Assigned>&) { assigned = true; },
+      [](const std::vector<kafka::Assigned>&) {});
+  if (!consumer) throw std::runtime_error(consumer.error().message);
+  if (auto r = (*consumer)->subscribe({"bench.passthrough.in"}); !r)
+    throw std::runtime_error(r.error().message);
+  auto out = kafka::Producer::create({{"bootstrap.servers", bootstrap}},
+                                     [&](const kafka::DeliveryReport& d) {
+                                       if (d.ok) delivered.fetch_add(1);
+                                     });
+  if (!out) throw std::runtime_error(out.error().message);
+  std::thread loop([&] {
+    while (!stop) {
+      auto msgs = (*consumer)->poll(2000, 50);
+      for (auto& m : msgs) {
+        if (m.err()) continue;
+        (*out)
+            ->produce("bench.passthrough.out", m.key(), m.value(), kStructured, 0)
+            .permit_unchecked_error();
+        consumed.fetch_add(1);
+      }
+      (*out)->poll(0);
+    }
+  });
+  const auto join_until = Clock::now() + std::chrono::seconds(30);
+  while (!assigned && Clock::now() < join_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto start = Clock::now();
+  std::thread producer([&] {
+    produce_all(
+        bootstrap, "bench.passthrough.in", arena, a.window, [&] { return consumed.load(); }, 0);
+  });
+  while (delivered.load() < arena.size() && seconds_since(start) < 600)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const double seconds = seconds_since(start);
+  producer.join();
+  stop = true;
+  loop.join();
+  (*consumer)->close();
+  return static_cast<double>(arena.size()) / seconds;
+}
+
+// The id of an input event (top-level "id" of the JSON object).
+std::string event_id(std::string_view value) {
+  const json j = json::parse(value, nullptr, false);
+  if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) return "";
+  return j["id"].get<std::string>();
+}
+
+// data.cause.id of a stage_changed event, without a full parse.
+std::string_view cause_id(std::string_view v) {
+  const auto c = v.find("\"cause\":{");
+  if (c == std::string_view::npos) return {};
+  const auto i = v.find("\"id\":\"", c);
+  if (i == std::string_view::npos) return {};
+  const auto start = i + 6;
+  const auto end = v.find('"', start);
+  return end == std::string_view::npos ? std::string_view() : v.substr(start, end - start);
+}
+
+struct Latency {
+  double p50_ms = 0, p99_ms = 0, max_ms = 0, achieved_rate = 0;
+  size_t samples = 0;
+};
+
+// Offered load `rate` for `seconds`; latency of input → its status event.
+Latency latency(const std::string& bootstrap, const Args& a, const workflow::Registry& reg,
+                processor::Processor& proc) {
+  const size_t n = static_cast<size_t>(a.rate * a.latency_seconds);
+  Arena arena = workload(reg, n, 500'000, a.bad_fraction);
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < arena.size(); ++i)
+    if (auto id = event_id(arena.value(i)); !id.empty()) index.emplace(std::move(id), i);
+  std::vector<std::atomic<int64_t>> produced_us(arena.size());
+
+  // The status topic from its end, with message timestamps.
+  auto conf = kafka::make_conf({{"bootstrap.servers", bootstrap},
+                                {"group.id", "bench-latency"},
+                                {"enable.auto.commit", "false"},
+                                {"fetch.wait.max.ms", "5"},
+                                {"log_level", "3"}});
+  if (!conf) throw std::runtime_error(conf.error().message);
+  char err[256];
+  kafka::RdKafkaPtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof err));
+  if (!rk) throw std::runtime_error(err);
+  kafka::RdPartitionListPtr parts(rd_kafka_topic_partition_list_new(a.partitions));
+  for (int p = 0; p < a.partitions; ++p)
+    rd_kafka_topic_partition_list_add(parts.get(), "stagewise.status", p)->offset =
+        RD_KAFKA_OFFSET_END;
+  rd_kafka_assign(rk.get(), parts.get());
+  std::vector<double> samples;
+  std::mutex mu;
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) {
+      kafka::RdMessagePtr m(rd_kafka_consumer_poll(rk.get(), 50));
+      if (!m || m->err) continue;
+      const std::string_view v(static_cast<const char*>(m->payload), m->len);
+      const auto it = index.find(std::string(cause_id(v)));
+      if (it == index.end()) continue;
+      const int64_t sent = produced_us[it->second].load();
+      if (sent == 0) continue;
+      rd_kafka_timestamp_type_t type;
+      const int64_t ts = rd_kafka_message_timestamp(m.get(), &type);
+      std::lock_guard lock(mu);
+      samples.push_back(static_cast<double>(ts * 1000 - sent) / 1000.0);
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the reader's END offsets resolve
+
+  const uint64_t base = processed(proc.stats());
+  const auto stats = produce_all(
+      bootstrap, "stagewise.events", arena, a.window,
+      [&] { return processed(proc.stats()) - base; }, a.rate,
+      [&](size_t i) { produced_us[i].store(wall_us()); });
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (processed(proc.stats()) - base < arena.size() && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the last status events
+  stop = true;
+  reader.join();
+  rd_kafka_consumer_close(rk.get());
+  Latency l;
+  std::lock_guard lock(mu);
+  l.samples = samples.size();
+  l.p50_ms = quantile(samples, 0.50);
+  l.p99_ms = quantile(samples, 0.99);
+  l.max_ms = samples.empty() ? 0 : samples.back();
+  l.achieved_rate = static_cast<double>(arena.size()) / stats.seconds;
+  return l;
+}
+
+// ---------------------------------------------------------------- --scale
+
+// Final states of simulated applications of every program, to clone.
+std::vector<workflow::Application> templates(const workflow::Registry& reg) {
+  std::vector<workflow::Application> out;
+  for (const auto& p : programs()) {
+    std::map<std::string, workflow::Application> last;
+    for (auto& a : applied_events(reg, p, 400, 5)) last[a.applied.next.id] = a.applied.next;
+    for (auto& [id, app] : last) out.push_back(std::move(app));
+  }
+  return out;
+}
+
+std::string scale_id(size_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "scale-%08zu", i);
+  return buf;
+}
+
+// Replays a whole log (pre-produced, sized to fit the embedded cluster) into
+// an empty store: events/s from the consumer's assignment to the last commit.
+json replay(const Args& a, const workflow::Registry& reg) {
+  constexpr int kPartitions = 32;
+  auto cluster = kafka::EmbeddedCluster::start(1, kPartitions, kafka::Topics().all());
+  if (!cluster) throw std::runtime_error(cluster.error().message);
+  const std::string bootstrap = (*cluster)->bootstrap();
+  Arena arena = workload(reg, a.replay_events, 900'000, a.bad_fraction);
+  // Keep under ~4 MB per partition so nothing is trimmed before it is read.
+  const size_t avg = arena.bytes() / std::max<size_t>(1, arena.size());
+  const size_t fits = static_cast<size_t>(kPartitions) * 4 * 1024 * 1024 / (avg + 64);
+  size_t n = std::min(arena.size(), fits);
+  Arena log_arena;
+  for (size_t i = 0; i < n; ++i) log_arena.add(arena.key(i), arena.value(i), arena.bad(i));
+  arena.release();
+  produce_all(
+      bootstrap, "stagewise.events", log_arena, INT64_MAX, [] { return 0; }, 0);
+  log_arena.release();
+
+  ScratchDir dir("replay");
+  auto st = store::Store::open(dir / "db", {});
+  if (!st) throw std::runtime_error(st.error().message);
+  processor::Options po;
+  po.kafka = {{"bootstrap.servers", bootstrap}};
+  po.group_id = "bench-replay";
+  po.timers = false;
+  processor::Processor proc(reg, **st, po);
+  const auto started = Clock::now();
+  if (auto r = proc.start(); !r) throw std::runtime_error(r.error().message);
+  while (!proc.ready() && seconds_since(started) < 60)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const auto ready = Clock::now();
+  while (processed(proc.stats()) < n && seconds_since(started) < 900)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const double seconds = seconds_since(ready);
+  const uint64_t gaps = proc.stats().gap_messages.load();
+  proc.stop();
+  return {{"replay_events", n},
+          {"replay_seconds", round_to(seconds, 2)},
+          {"replay_events_per_s", round_to(static_cast<double>(n) / seconds, 0)},
+          {"replay_gap_messages", gaps}};
+}
+
+json scale(const Args& a, const workflow::Registry& reg) {
+  ScratchDir dir("scale");
+  const auto tpl = templates(reg);
+  const double rss_before = proc_status_mb("VmRSS");
+  double write_s = 0;
+  {
+    store::Store::Options o;
+    o.sync = false;
+    auto st = store::Store::open(dir / "db", o);
+    if (!st) throw std::runtime_error(st.error().message);
+    const auto start = Clock::now();
+    store::Batch b = (*st)->batch();
+    for (size_t i = 0; i < a.scale_applications; ++i) {
+      workflow::Application app = tpl[i % tpl.size()];
+      app.id = scale_id(i);
+      store::HistoryEntry h;
+      h.sequence = 1;
+      h.id = app.id + "-e1";
+      h.source = "stagewise-sim";
+      h.type = "application.submitted";
+      h.time = format_rfc3339_ms(app.created_ms);
+      h.to = app.stage;
+      h.data = app.facts.value("profile", json::object());
+      b.add_history(app.id, h);
+      b.put_application(app, "");
+      b.mark_seen(h.source, h.id);
+      if (b.count() >= 20'000) {
+        if (auto r = (*st)->commit(b, false); !r) throw std::runtime_error(r.error().message);
+        b = (*st)->batch();
+      }
+    }
+    if (auto r = (*st)->commit(b, true); !r) throw std::runtime_error(r.error().message);
+    write_s = seconds_since(start);
+  }
+  // What a restarted server does before it answers: open, serve.
+  const auto t0 = Clock::now();
+  auto st = store::Store::open(dir / "db", {});
+  if (!st) throw std::runtime_error(st.error().message);
+  const double open_ms = seconds_since(t0) * 1000;
+  api::Context ctx;
+  ctx.registry = &reg;
+  ctx.store = st->get();
+  api::Server server(ctx);
+  auto port = server.start("127.0.0.1", 0);
+  if (!port) throw std::runtime_error(port.error().message);
+  httplib::Client http("127.0.0.1", *port);
+  http.set_keep_alive(true);
+  double ready_ms = 0;
+  for (;;) {
+    auto res = http.Get("/v1/applications/" + scale_id(a.scale_applications / 2));
+    if (res && res->status == 200) {
+      ready_ms = seconds_since(t0) * 1000;
+      break;
+    }
+    if (seconds_since(t0) > 120) throw std::runtime_error("the API did not answer");
+  }
+  std::mt19937_64 rng(7);
+  std::vector<double> lat;
+  const size_t gets = 20'000;
+  lat.reserve(gets);
+  size_t not_ok = 0;
+  const auto gstart = Clock::now();
+  for (size_t i = 0; i < gets; ++i) {
+    const std::string path = "/v1/applications/" + scale_id(rng() % a.scale_applications);
+    const auto s = Clock::now();
+    auto res = http.Get(path);
+    lat.push_back(seconds_since(s) * 1000);
+    if (!res || res->status != 200) ++not_ok;
+  }
+  const double gets_per_s = static_cast<double>(gets) / seconds_since(gstart);
+  const double rss = proc_status_mb("VmRSS");
+  json out = {{"applications", a.scale_applications},
+              {"write_s", round_to(write_s, 1)},
+              {"open_ms", round_to(open_ms, 1)},
+              {"ready_ms", round_to(ready_ms, 1)},
+              {"get_p50_ms", round_to(quantile(lat, 0.5), 3)},
+              {"get_p99_ms", round_to(quantile(lat, 0.99), 3)},
+              {"get_max_ms", round_to(lat.back(), 3)},
+              {"gets_per_s", round_to(gets_per_s, 0)},
+              {"get_errors", not_ok},
+              {"rss_mb", round_to(rss, 1)},
+              {"rss_before_store_mb", round_to(rss_before, 1)},
+              {"db_mb", round_to(dir_mb(dir / "db"), 1)}};
+  server.stop();
+  st->reset();
+  out.update(replay(a, reg));
+  return out;
+}
+
+// Runs scale() in a child process (forked before any thread exists), so
+// that its RSS is its own; returns its JSON.
+json scale_in_child(const Args& a, const workflow::Registry& reg) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    std::string text;
+    try {
+      text = scale(a, reg).dump();
+    } catch (const std::exception& e) {
+      text = json({{"error", e.what()}}).dump();
+    }
+    const ssize_t w = write(fds[1], text.data(), text.size());
+    _exit(w == static_cast<ssize_t>(text.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return json({{"error", "the scale run failed"}});
+  return j;
+}
+
+int run(const Args& a) {
+  const auto reg = load_registry();
+  json out;
+  json scale_result;
+  if (a.scale) {
+    log(a, "scale: 1M applications, open, GET, replay (child process)...");
+    scale_result = scale_in_child(a, reg);
+    if (a.scale_only) {
+      std::cout << scale_result.dump() << std::endl;
+      return 0;
+    }
+  }
+
+  log(a, "generating " + std::to_string(a.events) + " events of simulated cohorts...");
+  Arena arena = workload(reg, a.events, 1, a.bad_fraction);
+  const double payload_mb = static_cast<double>(arena.bytes()) / (1024.0 * 1024.0);
+
+  auto cluster = kafka::EmbeddedCluster::start(1, a.partitions, kafka::Topics().all());
+  if (!cluster) throw std::runtime_error(cluster.error().message);
+  const std::string bootstrap = (*cluster)->bootstrap();
+  for (const char* t : {"bench.passthrough.in", "bench.passthrough.out"})
+    if (auto r = (*cluster)->create_topic(t, a.partitions); !r)
+      throw std::runtime_error(r.error().message);
+
+  ScratchDir dir("pipeline");
+  auto st = store::Store::open(dir / "db", {});
+  if (!st) throw std::runtime_error(st.error().message);
+  processor::Options po;
+  po.kafka = {{"bootstrap.servers", bootstrap}};
+  po.group_id = "bench";
+  po.timers = false;  // the cohorts' past deadlines would add events of their own
+  processor::Processor proc(reg, **st, po);
+  if (auto r = proc.start(); !r) throw std::runtime_error(r.error().message);
+  const auto join = Clock::now();
+  while (!proc.ready() && seconds_since(join) < 60)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+  log(a, "throughput: " + std::to_string(arena.size()) + " events...");
+  const auto start = Clock::now();
+  std::thread producer([&] {
+    produce_all(
+        bootstrap, "stagewise.events", arena, a.window, [&] { return processed(proc.stats()); }, 0);
+  });
+  while (processed(proc.stats()) < arena.size() && seconds_since(start) < 1800)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const double seconds = seconds_since(start);
+  producer.join();
+  // The relay publishes what the outbox holds.
+  while (seconds_since(start) < 1800) {
+    auto pending = (*st)->outbox(1);
+    if (pending.ok() && pending->empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const double published_s = seconds_since(start);
+  const double eps = static_cast<double>(arena.size()) / seconds;
+  const auto& s = proc.stats();
+  const uint64_t gaps = s.gap_messages.load();
+  uint64_t rejected = 0;
+  for (const auto& r : s.rejected) rejected += r.load();
+
+  log(a, "passthrough...");
+  const double pass = passthrough(bootstrap, a, arena);
+  arena.release();
+
+  log(a, "latency at " + std::to_string(static_cast<int>(a.rate)) + " events/s...");
+  const Latency lat = latency(bootstrap, a, reg, proc);
+
+  out = {{"events", a.events},
+         {"seconds", round_to(seconds, 2)},
+         {"events_per_s", round_to(eps, 0)},
+         {"outbox_drained_s", round_to(published_s, 2)},
+         {"passthrough_events_per_s", round_to(pass, 0)},
+         {"ratio", round_to(eps / pass, 3)},
+         {"p50_ms", round_to(lat.p50_ms, 2)},
+         {"p99_ms", round_to(lat.p99_ms, 2)},
+         {"latency_max_ms", round_to(lat.max_ms, 2)},
+         {"latency_offered_per_s", a.rate},
+         {"latency_achieved_per_s", round_to(lat.achieved_rate, 0)},
+         {"latency_samples", lat.samples},
+         {"rss_mb", round_to(proc_status_mb("VmRSS"), 1)},
+         {"rss_peak_mb", round_to(proc_status_mb("VmHWM"), 1)},
+         {"db_mb", round_to(dir_mb(dir / "db"), 1)},
+         {"payload_mb", round_to(payload_mb, 1)},
+         {"rejected", rejected},
+         {"gap_messages", gaps},
+         {"batches", s.batches.load()},
+         {"partitions", a.partitions},
+         {"bad_fraction", a.bad_fraction},
+         {"nproc", std::thread::hardware_concurrency()}};
+  proc.stop();
+  if (a.scale) out["scale"] = scale_result;
+  if (a.json) {
+    std::cout << out.dump() << std::endl;
+  } else {
+    std::cout << out.dump(2) << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace stagewise::bench
+
+int main(int argc, char** argv) {
+  stagewise::bench::Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << arg << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--events") {
+      a.events = std::stoull(next());
+    } else if (arg == "--json") {
+      a.json = true;
+    } else if (arg == "--scale") {
+      a.scale = true;
+    } else if (arg == "--scale-only") {
+      a.scale = a.scale_only = true;
+    } else if (arg == "--partitions") {
+      a.partitions = std::stoi(next());
+    } else if (arg == "--rate") {
+      a.rate = std::stod(next());
+    } else if (arg == "--latency-seconds") {
+      a.latency_seconds = std::stod(next());
+    } else if (arg == "--bad-fraction") {
+      a.bad_fraction = std::stod(next());
+    } else if (arg == "--window") {
+      a.window = std::stoll(next());
+    } else if (arg == "--scale-applications") {
+      a.scale_applications = std::stoull(next());
+    } else if (arg == "--replay-events") {
+      a.replay_events = std::stoull(next());
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << "stagewise_pipeline_bench [--events N] [--json] [--scale] [--scale-only]\n"
+                   "  [--partitions P] [--rate EVENTS_PER_S] [--latency-seconds S]\n"
+                   "  [--bad-fraction F] [--window N] [--scale-applications N]\n"
+                   "  [--replay-events N]\n";
+      return 0;
+    } else {
+      std::cerr << "unknown argument " << arg << " (see --help)\n";
+      return 2;
+    }
+  }
+  // The processor's log lines (one per rejected event) are formatted as in
+  // production but go nowhere, so that stdout is the one JSON line.
+  spdlog::set_default_logger(spdlog::null_logger_mt("bench"));
+  spdlog::set_level(spdlog::level::info);
+  try {
+    return stagewise::bench::run(a);
+  } catch (const std::exception& e) {
+    std::cerr << "stagewise_pipeline_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
