@@ -114,8 +114,7 @@ class Walk {
         wf_(*model.wf),
         o_(o),
         reviewers_(reviewers),
-        rng_(mix(o.seed, index)),
-        index_(index) {
+        rng_(mix(o.seed, index)) {
     id_ = id_prefix(o.program) + "-" + std::to_string(o.seed) + "-" + pad(index + 1, width);
     horizon_ = o.start_ms + o.span_ms;
     quality_ = rng_.normal();
@@ -158,7 +157,6 @@ class Walk {
   const CohortOptions& o_;
   const std::vector<Reviewer>& reviewers_;
   Rng rng_;
-  uint64_t index_;
   std::string id_;
   int64_t horizon_ = 0;
   double quality_ = 0;

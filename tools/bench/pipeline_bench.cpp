@@ -53,6 +53,9 @@ struct Args {
   int64_t window = 20'000;
   size_t scale_applications = 1'000'000;
   size_t replay_events = 150'000;
+  size_t gets = 2'000;
+  int batch_max_ms = -1;          ///< processor batch_max_ms; -1: its default
+  kafka::Properties kafka_props;  ///< extra librdkafka properties of the processor
 };
 
 const Headers kStructured = {{"content-type", "application/cloudevents+json"}};
@@ -180,10 +183,21 @@ struct Latency {
 };
 
 // Offered load `rate` for `seconds`; latency of input → its status event.
+// Waits until the relay has published everything the outbox holds.
+void wait_outbox_drained(store::Store& st, double max_seconds) {
+  const auto start = Clock::now();
+  while (seconds_since(start) < max_seconds) {
+    auto pending = st.outbox(1);
+    if (pending.ok() && pending->empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 Latency latency(const std::string& bootstrap, const Args& a, const workflow::Registry& reg,
-                processor::Processor& proc) {
-  const size_t n = static_cast<size_t>(a.rate * a.latency_seconds);
-  Arena arena = workload(reg, n, 500'000, a.bad_fraction);
+                processor::Processor& proc, store::Store& st, double rate, double seconds,
+                uint64_t seed) {
+  const size_t n = static_cast<size_t>(rate * seconds);
+  Arena arena = workload(reg, n, seed, a.bad_fraction);
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < arena.size(); ++i)
     if (auto id = event_id(arena.value(i)); !id.empty()) index.emplace(std::move(id), i);
@@ -223,11 +237,12 @@ Latency latency(const std::string& bootstrap, const Args& a, const workflow::Reg
     }
   });
   std::this_thread::sleep_for(std::chrono::seconds(1));  // the reader's END offsets resolve
+  wait_outbox_drained(st, 120);                          // no backlog of an earlier phase in front
 
   const uint64_t base = processed(proc.stats());
   const auto stats = produce_all(
       bootstrap, "stagewise.events", arena, a.window,
-      [&] { return processed(proc.stats()) - base; }, a.rate,
+      [&] { return processed(proc.stats()) - base; }, rate,
       [&](size_t i) { produced_us[i].store(wall_us()); });
   const auto until = Clock::now() + std::chrono::seconds(60);
   while (processed(proc.stats()) - base < arena.size() && Clock::now() < until)
@@ -342,7 +357,16 @@ json scale(const Args& a, const workflow::Registry& reg) {
     if (auto r = (*st)->commit(b, true); !r) throw std::runtime_error(r.error().message);
     write_s = seconds_since(start);
   }
-  // What a restarted server does before it answers: open, serve.
+  // What a restarted server does before it answers: open, serve. The first
+  // open after the writes replays RocksDB's WAL (nothing forces a flush at
+  // close); a second open shows the cost without it.
+  double first_open_ms = 0;
+  {
+    const auto t = Clock::now();
+    auto first = store::Store::open(dir / "db", {});
+    if (!first) throw std::runtime_error(first.error().message);
+    first_open_ms = seconds_since(t) * 1000;
+  }
   const auto t0 = Clock::now();
   auto st = store::Store::open(dir / "db", {});
   if (!st) throw std::runtime_error(st.error().message);
@@ -355,6 +379,7 @@ json scale(const Args& a, const workflow::Registry& reg) {
   if (!port) throw std::runtime_error(port.error().message);
   httplib::Client http("127.0.0.1", *port);
   http.set_keep_alive(true);
+  http.set_tcp_nodelay(true);  // as curl and browsers do
   double ready_ms = 0;
   for (;;) {
     auto res = http.Get("/v1/applications/" + scale_id(a.scale_applications / 2));
@@ -366,7 +391,7 @@ json scale(const Args& a, const workflow::Registry& reg) {
   }
   std::mt19937_64 rng(7);
   std::vector<double> lat;
-  const size_t gets = 20'000;
+  const size_t gets = a.gets;
   lat.reserve(gets);
   size_t not_ok = 0;
   const auto gstart = Clock::now();
@@ -381,6 +406,7 @@ json scale(const Args& a, const workflow::Registry& reg) {
   const double rss = proc_status_mb("VmRSS");
   json out = {{"applications", a.scale_applications},
               {"write_s", round_to(write_s, 1)},
+              {"open_after_writes_ms", round_to(first_open_ms, 1)},
               {"open_ms", round_to(open_ms, 1)},
               {"ready_ms", round_to(ready_ms, 1)},
               {"get_p50_ms", round_to(quantile(lat, 0.5), 3)},
@@ -455,7 +481,9 @@ int run(const Args& a) {
   auto st = store::Store::open(dir / "db", {});
   if (!st) throw std::runtime_error(st.error().message);
   processor::Options po;
-  po.kafka = {{"bootstrap.servers", bootstrap}};
+  po.kafka = a.kafka_props;
+  po.kafka["bootstrap.servers"] = bootstrap;
+  if (a.batch_max_ms >= 0) po.batch_max_ms = a.batch_max_ms;
   po.group_id = "bench";
   po.timers = false;  // the cohorts' past deadlines would add events of their own
   processor::Processor proc(reg, **st, po);
@@ -474,12 +502,7 @@ int run(const Args& a) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const double seconds = seconds_since(start);
   producer.join();
-  // The relay publishes what the outbox holds.
-  while (seconds_since(start) < 1800) {
-    auto pending = (*st)->outbox(1);
-    if (pending.ok() && pending->empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  wait_outbox_drained(**st, 1800);
   const double published_s = seconds_since(start);
   const double eps = static_cast<double>(arena.size()) / seconds;
   const auto& s = proc.stats();
@@ -492,7 +515,10 @@ int run(const Args& a) {
   arena.release();
 
   log(a, "latency at " + std::to_string(static_cast<int>(a.rate)) + " events/s...");
-  const Latency lat = latency(bootstrap, a, reg, proc);
+  const Latency lat = latency(bootstrap, a, reg, proc, **st, a.rate, a.latency_seconds, 500'000);
+  // The same at a load far below capacity: the pipeline's own delay.
+  log(a, "latency at 1000 events/s...");
+  const Latency light = latency(bootstrap, a, reg, proc, **st, 1000, 3, 700'000);
 
   out = {{"events", a.events},
          {"seconds", round_to(seconds, 2)},
@@ -506,6 +532,9 @@ int run(const Args& a) {
          {"latency_offered_per_s", a.rate},
          {"latency_achieved_per_s", round_to(lat.achieved_rate, 0)},
          {"latency_samples", lat.samples},
+         {"light_p50_ms", round_to(light.p50_ms, 2)},
+         {"light_p99_ms", round_to(light.p99_ms, 2)},
+         {"light_offered_per_s", 1000},
          {"rss_mb", round_to(proc_status_mb("VmRSS"), 1)},
          {"rss_peak_mb", round_to(proc_status_mb("VmHWM"), 1)},
          {"db_mb", round_to(dir_mb(dir / "db"), 1)},
@@ -560,13 +589,26 @@ int main(int argc, char** argv) {
       a.window = std::stoll(next());
     } else if (arg == "--scale-applications") {
       a.scale_applications = std::stoull(next());
+    } else if (arg == "--batch-max-ms") {
+      a.batch_max_ms = std::stoi(next());
+    } else if (arg == "--kafka-property") {
+      const std::string kv = next();
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "--kafka-property takes KEY=VALUE\n";
+        return 2;
+      }
+      a.kafka_props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if (arg == "--gets") {
+      a.gets = std::stoull(next());
     } else if (arg == "--replay-events") {
       a.replay_events = std::stoull(next());
     } else if (arg == "--help" || arg == "-h") {
       std::cout << "stagewise_pipeline_bench [--events N] [--json] [--scale] [--scale-only]\n"
                    "  [--partitions P] [--rate EVENTS_PER_S] [--latency-seconds S]\n"
                    "  [--bad-fraction F] [--window N] [--scale-applications N]\n"
-                   "  [--replay-events N]\n";
+                   "  [--replay-events N] [--gets N] [--batch-max-ms MS]\n"
+                   "  [--kafka-property KEY=VALUE]... (processor's librdkafka properties)\n";
       return 0;
     } else {
       std::cerr << "unknown argument " << arg << " (see --help)\n";
