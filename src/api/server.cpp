@@ -52,6 +52,9 @@ load(); setInterval(load, 2000);
 }  // namespace
 
 Server::Server(Context ctx) : ctx_(std::move(ctx)), http_(std::make_unique<httplib::Server>()) {
+  // Without it every keep-alive answer waits on the client's delayed ACK
+  // (measured: 27 ms per GET, 0.14 ms with it).
+  http_->set_tcp_nodelay(true);
   routes();
 }
 
