@@ -67,6 +67,27 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
   return record(topic, app.id, e);
 }
 
+store::HistoryEntry history_entry(const workflow::Applied& applied, const CloudEvent& ev,
+                                  const std::string& topic, int32_t partition, int64_t offset) {
+  store::HistoryEntry h;
+  h.sequence = applied.next.sequence;
+  h.id = ev.id;
+  h.source = ev.source;
+  h.type = ev.type;
+  h.time = ev.time;
+  h.actorid = ev.actorid;
+  h.actorrole = ev.actorrole;
+  h.from = applied.from;
+  h.to = applied.to;
+  h.transition = applied.transition;
+  h.note = applied.note;
+  h.data = ev.data;
+  h.topic = topic;
+  h.partition = partition;
+  h.offset = offset;
+  return h;
+}
+
 store::OutboxRecord reminder(const std::string& topic, const store::TimerRecord& t,
                              int64_t now_ms) {
   const auto& tm = t.timer;

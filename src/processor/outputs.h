@@ -30,6 +30,10 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
                                  const workflow::Notification& n, size_t index,
                                  const CloudEvent& cause);
 
+/// The history entry of an applied event read at topic/partition/offset.
+store::HistoryEntry history_entry(const workflow::Applied& applied, const CloudEvent& ev,
+                                  const std::string& topic, int32_t partition, int64_t offset);
+
 /// `stagewise.notification.requested` for a due reminder timer.
 store::OutboxRecord reminder(const std::string& topic, const store::TimerRecord& timer,
                              int64_t now_ms);

@@ -329,22 +329,7 @@ void Processor::run_loop() {
         }
         auto& applied = std::get<workflow::Applied>(outcome);
         const std::string old_stage = current ? current->stage : "";
-        store::HistoryEntry h;
-        h.sequence = applied.next.sequence;
-        h.id = ev.id;
-        h.source = ev.source;
-        h.type = ev.type;
-        h.time = ev.time;
-        h.actorid = ev.actorid;
-        h.actorrole = ev.actorrole;
-        h.from = applied.from;
-        h.to = applied.to;
-        h.transition = applied.transition;
-        h.note = applied.note;
-        h.data = ev.data;
-        h.topic = tp.first;
-        h.partition = tp.second;
-        h.offset = m.offset();
+        const store::HistoryEntry h = history_entry(applied, ev, tp.first, tp.second, m.offset());
         batch.add_history(ev.subject, h);
         batch.put_application(applied.next, old_stage);
         if (applied.reset_timers && current != nullptr) batch.cancel_timers(ev.subject);

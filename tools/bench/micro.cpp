@@ -149,21 +149,8 @@ void BM_StoreCommit(benchmark::State& state) {
       const auto& a = all[i % all.size()];
       const workflow::Applied& applied = a.applied;
       const CloudEvent& ev = a.event;
-      store::HistoryEntry h;
-      h.sequence = applied.next.sequence;
-      h.id = ev.id;
-      h.source = ev.source;
-      h.type = ev.type;
-      h.time = ev.time;
-      h.actorid = ev.actorid;
-      h.actorrole = ev.actorrole;
-      h.from = applied.from;
-      h.to = applied.to;
-      h.transition = applied.transition;
-      h.data = ev.data;
-      h.topic = "stagewise.events";
-      h.partition = 0;
-      h.offset = offset++;
+      const store::HistoryEntry h =
+          processor::history_entry(applied, ev, "stagewise.events", 0, offset++);
       b.add_history(ev.subject, h);
       b.put_application(applied.next, a.before ? a.before->stage : "");
       if (applied.reset_timers && a.before) b.cancel_timers(ev.subject);
