@@ -405,7 +405,13 @@ void Processor::update_lag() {
 
 void Processor::run_relay() {
   auto& r = *relay_;
+  // Records come from the store's in-memory tail of committed outbox records
+  // (no read back); the outbox itself is read from RocksDB at start, after a
+  // failed send, and when the tail overflowed. `cursor` is the last seq
+  // queued; seqs are numbered in commit order.
   uint64_t cursor = 0;
+  bool scanning = true;
+  std::vector<store::OutboxRecord> recs;
   Clock::time_point drain_deadline{};
   for (;;) {
     const bool stopping = !relay_running_;
@@ -413,38 +419,49 @@ void Processor::run_relay() {
       drain_deadline = Clock::now() + std::chrono::seconds(5);
     size_t produced = 0;
     if (r.in_flight < 20000) {
-      auto recs = store_.outbox(2000, cursor);
-      if (!recs) {
-        spdlog::error("cannot read the outbox: {}", recs.error().message);
-      } else {
-        const bool txn = !options_.transactional_id.empty() && !recs->empty();
-        if (txn) {
-          if (auto b = r.producer->begin_transaction(); !b) {
-            spdlog::warn("cannot begin a relay transaction: {}", b.error().message);
-            recs->clear();
-          }
+      constexpr size_t kRound = 2000;
+      recs.clear();
+      if (scanning) {
+        if (auto got = store_.outbox(kRound, cursor); !got) {
+          spdlog::error("cannot read the outbox: {}", got.error().message);
+        } else {
+          recs = std::move(*got);
+          // Caught up: what is committed from now on is in the tail (which
+          // also holds older records, skipped by the cursor below).
+          if (recs.size() < kRound) scanning = false;
         }
-        for (auto& rec : *recs) {
-          if (auto p = r.producer->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq);
-              !p) {
-            spdlog::warn("cannot queue outbox record {}: {}", rec.seq, p.error().message);
-            r.failed = true;
-            break;
-          }
-          ++r.in_flight;
-          cursor = rec.seq;
-          ++produced;
+      } else if (!store_.take_committed_outbox(kRound, recs)) {
+        scanning = true;  // the tail overflowed; read the outbox itself
+        recs.clear();
+      }
+      std::erase_if(recs, [&](const store::OutboxRecord& rec) { return rec.seq <= cursor; });
+      const bool txn = !options_.transactional_id.empty() && !recs.empty();
+      if (txn) {
+        if (auto b = r.producer->begin_transaction(); !b) {
+          spdlog::warn("cannot begin a relay transaction: {}", b.error().message);
+          recs.clear();
+          r.failed = true;
         }
-        if (txn && produced > 0) {
-          // Committed as a whole or not at all: on failure nothing of the
-          // round counts as delivered and it is sent again.
-          auto c = r.producer->commit_transaction(30000);
-          r.producer->poll(0);
-          if (!c) {
-            spdlog::warn("relay transaction failed, will retry: {}", c.error().message);
-            r.delivered.clear();
-            r.failed = true;
-          }
+      }
+      for (auto& rec : recs) {
+        if (auto p = r.producer->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq); !p) {
+          spdlog::warn("cannot queue outbox record {}: {}", rec.seq, p.error().message);
+          r.failed = true;
+          break;
+        }
+        ++r.in_flight;
+        cursor = rec.seq;
+        ++produced;
+      }
+      if (txn && produced > 0) {
+        // Committed as a whole or not at all: on failure nothing of the
+        // round counts as delivered and it is sent again.
+        auto c = r.producer->commit_transaction(30000);
+        r.producer->poll(0);
+        if (!c) {
+          spdlog::warn("relay transaction failed, will retry: {}", c.error().message);
+          r.delivered.clear();
+          r.failed = true;
         }
       }
     }
@@ -460,6 +477,7 @@ void Processor::run_relay() {
     if (r.failed && r.in_flight == 0) {
       r.failed = false;
       cursor = 0;  // send again whatever is still in the outbox
+      scanning = true;
     }
     if (stopping) {
       const bool empty =

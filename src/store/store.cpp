@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include "store/codec.h"
+
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -124,12 +126,6 @@ Error from_status(const rocksdb::Status& s, const std::string& what) {
   return make_error(Errc::io_error, what + ": " + s.ToString());
 }
 
-json headers_json(const Headers& h) {
-  json a = json::array();
-  for (const auto& [k, v] : h) a.push_back({k, v});
-  return a;
-}
-
 }  // namespace
 
 json to_json(const HistoryEntry& h) {
@@ -151,20 +147,6 @@ json to_json(const HistoryEntry& h) {
 }
 
 namespace {
-json timer_json(const TimerRecord& t) {
-  return {{"application", t.application},
-          {"program", t.program},
-          {"partition", t.partition},
-          {"kind", t.timer.kind == workflow::Timer::Kind::deadline ? "deadline" : "reminder"},
-          {"index", t.timer.index},
-          {"due", t.timer.due_ms},
-          {"stage", t.timer.stage},
-          {"entered", t.timer.stage_entered_ms},
-          {"recipient", t.timer.recipient},
-          {"template", t.timer.template_name},
-          {"deadline", t.timer.deadline_ms}};
-}
-
 TimerRecord timer_from_json(const json& j) {
   TimerRecord t;
   t.application = j.at("application").get<std::string>();
@@ -180,6 +162,21 @@ TimerRecord timer_from_json(const json& j) {
   t.timer.template_name = j.value("template", "");
   t.timer.deadline_ms = j.value("deadline", int64_t{0});
   return t;
+}
+
+Result<TimerRecord> read_timer(std::string_view bytes) {
+  TimerRecord t;
+  if (codec::tagged(bytes, codec::kTimer)) {
+    if (!codec::decode(bytes, t)) return make_error(Errc::corruption, "timer is not well-formed");
+    return t;
+  }
+  auto j = decode(std::string(bytes), "timer");
+  if (!j) return j.error();
+  try {
+    return timer_from_json(*j);
+  } catch (const std::exception& e) {
+    return make_error(Errc::corruption, std::string("timer: ") + e.what());
+  }
 }
 
 HistoryEntry history_from_json(const json& j) {
@@ -210,7 +207,8 @@ HistoryEntry history_from_json(const json& j) {
 struct Batch::Pending {
   rocksdb::WriteBatch wb;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
-  std::atomic<uint64_t>* next_outbox_seq = nullptr;
+  std::string scratch;                   // encoding buffer, reused
+  std::vector<OutboxRecord> outbox;      // numbered at commit, in commit order
   std::vector<std::string> seen;         // dedupe keys, numbered at commit
   std::vector<std::string> intake_done;  // intake keys, resolved at commit
   // Timer changes, resolved at commit: cancelled applications (their
@@ -225,7 +223,10 @@ Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;
 
 void Batch::put_application(const workflow::Application& app, const std::string& old_stage) {
-  p_->wb.Put(p_->cf[kApplications], app.id, encode(workflow::to_json(app))).PermitUncheckedError();
+  std::string& v = p_->scratch;
+  v.clear();
+  codec::encode(v, app);
+  p_->wb.Put(p_->cf[kApplications], app.id, v).PermitUncheckedError();
   if (old_stage != app.stage) {
     if (!old_stage.empty())
       p_->wb.Delete(p_->cf[kStageIndex], stage_key(app.program, old_stage, app.id))
@@ -237,7 +238,10 @@ void Batch::put_application(const workflow::Application& app, const std::string&
 }
 
 void Batch::add_history(const std::string& application_id, const HistoryEntry& entry) {
-  p_->wb.Put(p_->cf[kHistory], history_key(application_id, entry.sequence), encode(to_json(entry)))
+  std::string& v = p_->scratch;
+  v.clear();
+  codec::encode(v, entry);
+  p_->wb.Put(p_->cf[kHistory], history_key(application_id, entry.sequence), v)
       .PermitUncheckedError();
   ++count_;
 }
@@ -260,16 +264,9 @@ void Batch::set_meta(const std::string& key, const std::string& value) {
   ++count_;
 }
 
-uint64_t Batch::add_outbox(OutboxRecord record) {
-  record.seq = p_->next_outbox_seq->fetch_add(1);
-  const json j = {
-      {"topic", record.topic},
-      {"key", record.key},
-      {"value", json::binary(std::vector<uint8_t>(record.value.begin(), record.value.end()))},
-      {"headers", headers_json(record.headers)}};
-  p_->wb.Put(p_->cf[kOutbox], be64(record.seq), encode(j)).PermitUncheckedError();
+void Batch::add_outbox(OutboxRecord record) {
+  p_->outbox.push_back(std::move(record));
   ++count_;
-  return record.seq;
 }
 
 void Batch::intake_done(const std::string& source, const std::string& id) {
@@ -380,6 +377,12 @@ Result<workflow::Application> Store::application(const std::string& id) const {
   std::string bytes;
   const auto s = db_->Get({}, cf_[kApplications], id, &bytes);
   if (!s.ok()) return from_status(s, "application \"" + id + "\"");
+  workflow::Application a;
+  if (codec::tagged(bytes, codec::kApplication)) {
+    if (!codec::decode(bytes, a))
+      return make_error(Errc::corruption, "application \"" + id + "\" is not well-formed");
+    return a;
+  }
   auto j = decode(bytes, "application \"" + id + "\"");
   if (!j) return j.error();
   try {
@@ -395,7 +398,13 @@ Result<std::vector<HistoryEntry>> Store::history(const std::string& id) const {
   prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kHistory]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    auto j = decode(it->value().ToString(), "history of \"" + id + "\"");
+    const std::string_view bytes = it->value().ToStringView();
+    if (codec::tagged(bytes, codec::kHistory)) {
+      if (!codec::decode(bytes, out.emplace_back()))
+        return make_error(Errc::corruption, "history of \"" + id + "\" is not well-formed");
+      continue;
+    }
+    auto j = decode(std::string(bytes), "history of \"" + id + "\"");
     if (!j) return j.error();
     try {
       out.push_back(history_from_json(*j));
@@ -465,14 +474,37 @@ Result<std::string> Store::meta(const std::string& key) const {
   return v;
 }
 
+bool Store::take_committed_outbox(size_t max, std::vector<OutboxRecord>& out) {
+  std::lock_guard lock(tail_mu_);
+  tail_enabled_ = true;
+  if (tail_overflowed_) {
+    tail_overflowed_ = false;
+    tail_.clear();
+    return false;
+  }
+  while (!tail_.empty() && out.size() < max) {
+    out.push_back(std::move(tail_.front()));
+    tail_.pop_front();
+  }
+  return true;
+}
+
 Result<std::vector<OutboxRecord>> Store::outbox(size_t max, uint64_t after) const {
   std::vector<OutboxRecord> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kOutbox]));
   for (it->Seek(be64(after + 1)); it->Valid() && out.size() < max; it->Next()) {
-    auto j = decode(it->value().ToString(), "outbox record");
-    if (!j) return j.error();
+    const std::string_view bytes = it->value().ToStringView();
     OutboxRecord r;
     r.seq = get_be64(it->key().ToStringView());
+    if (codec::tagged(bytes, codec::kOutbox)) {
+      if (!codec::decode(bytes, r))
+        return make_error(Errc::corruption,
+                          "outbox record " + std::to_string(r.seq) + " is not well-formed");
+      out.push_back(std::move(r));
+      continue;
+    }
+    auto j = decode(std::string(bytes), "outbox record");
+    if (!j) return j.error();
     r.topic = (*j)["topic"].get<std::string>();
     r.key = (*j)["key"].get<std::string>();
     const auto& bin = (*j)["value"].get_binary();
@@ -488,7 +520,6 @@ Result<std::vector<OutboxRecord>> Store::outbox(size_t max, uint64_t after) cons
 Batch Store::batch() {
   Batch b;
   b.p_->cf = cf_;
-  b.p_->next_outbox_seq = &next_outbox_seq_;
   return b;
 }
 
@@ -526,9 +557,11 @@ Result<void> Store::commit(Batch& batch, bool sync) {
       ++intake_removed;
     }
   }
+  std::unique_ptr<rocksdb::Iterator> timers_it;  // one for all cancels of the batch
+  if (!batch.p_->timer_cancels.empty()) timers_it.reset(db_->NewIterator({}, cf_[kTimers]));
   for (const auto& app : batch.p_->timer_cancels) {
     const std::string prefix = kTimerByApp + app + std::string(1, '\0');
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kTimers]));
+    auto& it = timers_it;
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       wb.Delete(cf_[kTimers], it->key()).PermitUncheckedError();
       wb.Delete(cf_[kTimers], it->key().ToStringView().substr(prefix.size()))
@@ -538,17 +571,44 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   for (const auto& [app, timers] : batch.p_->timer_adds) {
     for (const auto& t : timers) {
       const std::string due = timer_due_key(t);
-      wb.Put(cf_[kTimers], due, encode(timer_json(t))).PermitUncheckedError();
+      std::string& v = batch.p_->scratch;
+      v.clear();
+      codec::encode(v, t);
+      wb.Put(cf_[kTimers], due, v).PermitUncheckedError();
       wb.Put(cf_[kTimers], timer_app_key(app, due), "").PermitUncheckedError();
     }
+  }
+  // Outbox records are numbered here, under the commit lock, so that their
+  // order is the order in which they become visible (the relay's cursor
+  // relies on it).
+  const uint64_t first_outbox = next_outbox_seq_;
+  for (auto& rec : batch.p_->outbox) {
+    rec.seq = next_outbox_seq_++;
+    std::string& v = batch.p_->scratch;
+    v.clear();
+    codec::encode(v, rec);
+    wb.Put(cf_[kOutbox], be64(rec.seq), v).PermitUncheckedError();
   }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync && sync;
   const auto s = db_->Write(wo, &wb);
   if (!s.ok()) {
     next_dedupe_seq_ = first_seq;
+    next_outbox_seq_ = first_outbox;
     return from_status(s, "commit");
   }
+  if (!batch.p_->outbox.empty()) {
+    std::lock_guard tail(tail_mu_);
+    if (tail_enabled_) {
+      if (tail_.size() + batch.p_->outbox.size() > kTailMax) {
+        tail_.clear();
+        tail_overflowed_ = true;
+      } else {
+        for (auto& rec : batch.p_->outbox) tail_.push_back(std::move(rec));
+      }
+    }
+  }
+  batch.p_->outbox.clear();
   intake_count_.fetch_sub(intake_removed);
   wb.Clear();
   batch.p_->seen.clear();
@@ -609,9 +669,9 @@ Result<std::vector<TimerRecord>> Store::due_timers(int32_t partition, int64_t un
        it->Next()) {
     const int64_t due = static_cast<int64_t>(get_be64(it->key().ToStringView().substr(5)));
     if (due > until_ms) break;
-    auto j = decode(it->value().ToString(), "timer");
-    if (!j) return j.error();
-    out.push_back(timer_from_json(*j));
+    auto t = read_timer(it->value().ToStringView());
+    if (!t) return t.error();
+    out.push_back(std::move(*t));
   }
   if (!it->status().ok()) return from_status(it->status(), "timers");
   return out;
@@ -635,9 +695,9 @@ Result<std::vector<TimerRecord>> Store::timers_of(const std::string& application
     std::string v;
     const auto s = db_->Get({}, cf_[kTimers], it->key().ToStringView().substr(prefix.size()), &v);
     if (!s.ok()) continue;
-    auto j = decode(v, "timer");
-    if (!j) return j.error();
-    out.push_back(timer_from_json(*j));
+    auto t = read_timer(v);
+    if (!t) return t.error();
+    out.push_back(std::move(*t));
   }
   std::sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) {
     return a.timer.due_ms < b.timer.due_ms;
@@ -660,9 +720,9 @@ Result<std::vector<TimerRecord>> Store::timers_due_before(int64_t until_ms, size
       it->Seek(kTimerByDue + be32(p + 1));
       continue;
     }
-    auto j = decode(it->value().ToString(), "timer");
-    if (!j) return j.error();
-    out.push_back(timer_from_json(*j));
+    auto t = read_timer(it->value().ToStringView());
+    if (!t) return t.error();
+    out.push_back(std::move(*t));
     it->Next();
   }
   if (!it->status().ok()) return from_status(it->status(), "timers");

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,8 +103,8 @@ class Batch {
   void mark_seen(const std::string& source, const std::string& id);
   void set_input_position(const InputPosition& pos);
   void set_meta(const std::string& key, const std::string& value);
-  /// Queues a message for the relay; the record's seq is assigned here.
-  uint64_t add_outbox(OutboxRecord record);
+  /// Queues a message for the relay; its seq is assigned at commit.
+  void add_outbox(OutboxRecord record);
   void delete_outbox(uint64_t seq);
   /// Drops every timer of the application, committed or added earlier in
   /// this batch (it left the stage they were for).
@@ -160,6 +161,11 @@ class Store {
   Result<std::string> meta(const std::string& key) const;
   /// Up to `max` outbox records with seq > `after`, oldest first.
   Result<std::vector<OutboxRecord>> outbox(size_t max, uint64_t after = 0) const;
+  /// The outbox records committed since the last call, in seq order, up to
+  /// `max` (the relay's fast path: no read back from RocksDB). Kept from the
+  /// first call on, for one reader. Returns false when some were dropped
+  /// because the reader fell too far behind: read them with outbox() then.
+  bool take_committed_outbox(size_t max, std::vector<OutboxRecord>& out);
 
   /// Timers of `partition` due at or before `until_ms`, soonest first.
   Result<std::vector<TimerRecord>> due_timers(int32_t partition, int64_t until_ms,
@@ -199,7 +205,12 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_;  // owned; destroyed before db_
   Options options_;
-  std::atomic<uint64_t> next_outbox_seq_{1};
+  uint64_t next_outbox_seq_ = 1;  // under commit_mu_
+  static constexpr size_t kTailMax = 50'000;
+  std::mutex tail_mu_;
+  bool tail_enabled_ = false;
+  bool tail_overflowed_ = false;
+  std::deque<OutboxRecord> tail_;  // committed, not yet taken
   uint64_t next_dedupe_seq_ = 1;
   std::atomic<uint64_t> next_intake_seq_{1};
   std::atomic<uint64_t> intake_count_{0};

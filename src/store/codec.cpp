@@ -1,0 +1,227 @@
+#include "store/codec.h"
+
+#include <optional>
+#include <type_traits>
+
+namespace stagewise::store::codec {
+
+void Writer::varint(uint64_t v) {
+  while (v >= 0x80) {
+    out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out_.push_back(static_cast<char>(v));
+}
+
+void Writer::str(std::string_view s) {
+  varint(s.size());
+  out_.append(s);
+}
+
+void Writer::json(const nlohmann::json& j) {
+  // Length first, then the msgpack bytes written in place.
+  std::string bytes;
+  nlohmann::json::to_msgpack(j, bytes);
+  str(bytes);
+}
+
+std::string_view Reader::take(uint64_t n) {
+  if (!ok_ || n > in_.size()) {
+    ok_ = false;
+    return {};
+  }
+  const std::string_view s = in_.substr(0, n);
+  in_.remove_prefix(n);
+  return s;
+}
+
+uint8_t Reader::u8() {
+  const auto s = take(1);
+  return ok_ ? static_cast<uint8_t>(s[0]) : 0;
+}
+
+uint64_t Reader::varint() {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    const uint8_t b = u8();
+    if (!ok_) return 0;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  ok_ = false;
+  return 0;
+}
+
+std::string Reader::str() {
+  const uint64_t n = varint();
+  return std::string(take(n));
+}
+
+nlohmann::json Reader::json() {
+  const uint64_t n = varint();
+  const auto bytes = take(n);
+  if (!ok_) return {};
+  auto j = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+  if (j.is_discarded()) ok_ = false;
+  return j;
+}
+
+// Each value's fields, listed once for both directions: Out writes them,
+// In reads them back into the same members.
+namespace {
+
+struct Out {
+  Writer w;
+  void text(const std::string& v) { w.str(v); }
+  template <class T>
+  void uint(const T& v) {
+    w.varint(static_cast<uint64_t>(v));
+  }
+  template <class T>
+  void sint(const T& v) {
+    w.svarint(static_cast<int64_t>(v));
+  }
+  void doc(const nlohmann::json& v) { w.json(v); }
+  void opt(const std::optional<std::string>& v) {
+    w.u8(v ? 1 : 0);
+    if (v) w.str(*v);
+  }
+  void kind(const workflow::Timer::Kind& k) { w.u8(k == workflow::Timer::Kind::deadline ? 0 : 1); }
+  void headers(const Headers& hs) {
+    w.varint(hs.size());
+    for (const auto& [k, v] : hs) {
+      w.str(k);
+      w.str(v);
+    }
+  }
+};
+
+struct In {
+  Reader r;
+  void text(std::string& v) { v = r.str(); }
+  template <class T>
+  void uint(T& v) {
+    v = static_cast<T>(r.varint());
+  }
+  template <class T>
+  void sint(T& v) {
+    v = static_cast<T>(r.svarint());
+  }
+  void doc(nlohmann::json& v) { v = r.json(); }
+  void opt(std::optional<std::string>& v) {
+    if (r.u8() == 1)
+      v = r.str();
+    else
+      v.reset();
+  }
+  void kind(workflow::Timer::Kind& k) {
+    k = r.u8() == 0 ? workflow::Timer::Kind::deadline : workflow::Timer::Kind::reminder;
+  }
+  void headers(Headers& hs) {
+    const uint64_t n = r.varint();
+    hs.clear();
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      std::string k = r.str();
+      hs.emplace_back(std::move(k), r.str());
+    }
+  }
+};
+
+template <class IO, class A>
+void fields(IO& io, A& a) requires std::is_same_v<std::remove_const_t<A>, workflow::Application> {
+  io.text(a.id);
+  io.text(a.program);
+  io.sint(a.workflow_version);
+  io.text(a.stage);
+  io.sint(a.stage_entered_ms);
+  io.sint(a.created_ms);
+  io.sint(a.updated_ms);
+  io.uint(a.sequence);
+  io.doc(a.facts);
+}
+
+template <class IO, class H>
+void fields(IO& io, H& h) requires std::is_same_v<std::remove_const_t<H>, HistoryEntry> {
+  io.uint(h.sequence);
+  io.text(h.id);
+  io.text(h.source);
+  io.text(h.type);
+  io.text(h.time);
+  io.text(h.actorid);
+  io.text(h.actorrole);
+  io.opt(h.from);
+  io.text(h.to);
+  io.sint(h.transition);
+  io.text(h.note);
+  io.doc(h.data);
+  io.text(h.topic);
+  io.sint(h.partition);
+  io.sint(h.offset);
+}
+
+template <class IO, class R>
+void fields(IO& io, R& rec) requires std::is_same_v<std::remove_const_t<R>, OutboxRecord> {
+  io.text(rec.topic);
+  io.text(rec.key);
+  io.text(rec.value);
+  io.headers(rec.headers);
+}
+
+template <class IO, class T>
+void fields(IO& io, T& t) requires std::is_same_v<std::remove_const_t<T>, TimerRecord> {
+  io.text(t.application);
+  io.text(t.program);
+  io.sint(t.partition);
+  io.kind(t.timer.kind);
+  io.sint(t.timer.index);
+  io.sint(t.timer.due_ms);
+  io.text(t.timer.stage);
+  io.sint(t.timer.stage_entered_ms);
+  io.text(t.timer.recipient);
+  io.text(t.timer.template_name);
+  io.sint(t.timer.deadline_ms);
+}
+
+template <class V>
+void write(std::string& out, Tag tag, const V& v) {
+  Out o{Writer(out)};
+  o.w.u8(tag);
+  fields(o, v);
+}
+
+template <class V>
+bool read(std::string_view bytes, Tag tag, V& v) {
+  In i{Reader(bytes)};
+  if (i.r.u8() != tag) return false;
+  fields(i, v);
+  return i.r.ok() && i.r.done();
+}
+
+}  // namespace
+
+void encode(std::string& out, const workflow::Application& a) {
+  write(out, kApplication, a);
+}
+bool decode(std::string_view in, workflow::Application& a) {
+  return read(in, kApplication, a);
+}
+void encode(std::string& out, const HistoryEntry& h) {
+  write(out, kHistory, h);
+}
+bool decode(std::string_view in, HistoryEntry& h) {
+  return read(in, kHistory, h);
+}
+void encode(std::string& out, const OutboxRecord& r) {
+  write(out, kOutbox, r);
+}
+bool decode(std::string_view in, OutboxRecord& r) {
+  return read(in, kOutbox, r);
+}
+void encode(std::string& out, const TimerRecord& t) {
+  write(out, kTimer, t);
+}
+bool decode(std::string_view in, TimerRecord& t) {
+  return read(in, kTimer, t);
+}
+
+}  // namespace stagewise::store::codec

@@ -1,0 +1,80 @@
+#pragma once
+
+// The store's value encoding: a tag byte, then fields as varints and
+// length-prefixed strings, with semi-structured parts (facts, event data) as
+// msgpack. Written straight from the C++ structs: no intermediate JSON tree,
+// no copy of the facts. Values written before this encoding (a msgpack map,
+// whose first byte is never a tag below) are still read.
+
+#include "store/store.h"
+#include "workflow/engine.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace stagewise::store::codec {
+
+/// First byte of each kind of value. Legacy msgpack maps start with 0x80..0x8f
+/// or 0xde/0xdf, so the tags cannot be mistaken for them.
+enum Tag : uint8_t { kApplication = 1, kHistory = 2, kOutbox = 3, kTimer = 4 };
+
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void varint(uint64_t v);
+  /// Zig-zag, for values that may be negative.
+  void svarint(int64_t v) {
+    varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+  void str(std::string_view s);
+  /// The value as msgpack, length-prefixed.
+  void json(const nlohmann::json& j);
+
+ private:
+  std::string& out_;
+};
+
+/// Reads what Writer wrote; every read checks the bounds and sets ok() false
+/// instead of reading past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  uint8_t u8();
+  uint64_t varint();
+  int64_t svarint() {
+    const uint64_t v = varint();
+    return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+  }
+  std::string str();
+  nlohmann::json json();
+  bool ok() const { return ok_; }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view take(uint64_t n);
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+/// Whether `bytes` is in this encoding (rather than a legacy msgpack map).
+inline bool tagged(std::string_view bytes, Tag tag) {
+  return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == tag;
+}
+
+void encode(std::string& out, const workflow::Application& app);
+/// False when the bytes are not a well-formed application.
+bool decode(std::string_view in, workflow::Application& app);
+
+void encode(std::string& out, const HistoryEntry& h);
+bool decode(std::string_view in, HistoryEntry& h);
+
+/// The record without its seq (that is the key).
+void encode(std::string& out, const OutboxRecord& r);
+bool decode(std::string_view in, OutboxRecord& r);
+
+void encode(std::string& out, const TimerRecord& t);
+bool decode(std::string_view in, TimerRecord& t);
+
+}  // namespace stagewise::store::codec
