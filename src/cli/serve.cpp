@@ -125,6 +125,7 @@ int serve(const ServeFlags& flags) {
   popts.group_id = cfg.kafka.group_id;
   popts.batch_max_events = cfg.processor.batch_max_events;
   popts.batch_max_ms = cfg.processor.batch_max_ms;
+  popts.cache_applications = cfg.processor.cache_applications;
   popts.max_event_bytes = cfg.processor.max_event_bytes;
   popts.group_instance_id = group_instance_id(cfg);
   popts.transactional_id = cfg.kafka.transactional_id;

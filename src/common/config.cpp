@@ -63,6 +63,8 @@ void set_key(Config& c, const std::string& section, const std::string& key, cons
     if (key == "dedupe_retention")
       return void(c.processor.dedupe_retention = static_cast<uint64_t>(as_int()));
     if (key == "intake_max_lag") return void(c.processor.intake_max_lag = as_int());
+    if (key == "cache_applications")
+      return void(c.processor.cache_applications = static_cast<uint64_t>(as_int()));
   } else if (section == "log") {
     if (key == "level") return void(c.log.level = as_string());
     if (key == "format") return void(c.log.format = as_string());
@@ -113,6 +115,7 @@ void apply_env_overrides(Config& c) {
                                          {"processor", "max_event_bytes"},
                                          {"processor", "dedupe_retention"},
                                          {"processor", "intake_max_lag"},
+                                         {"processor", "cache_applications"},
                                          {"log", "level"},
                                          {"log", "format"}};
   for (const auto& [section, key] : kKeys) {
@@ -139,7 +142,8 @@ json to_json(const Config& c) {
             {"batch_max_ms", c.processor.batch_max_ms},
             {"max_event_bytes", c.processor.max_event_bytes},
             {"dedupe_retention", c.processor.dedupe_retention},
-            {"intake_max_lag", c.processor.intake_max_lag}}},
+            {"intake_max_lag", c.processor.intake_max_lag},
+            {"cache_applications", c.processor.cache_applications}}},
           {"log", {{"level", c.log.level}, {"format", c.log.format}}}};
 }
 

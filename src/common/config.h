@@ -43,6 +43,8 @@ struct Config {
     /// Intake (HTTP, submit) waits while the processor is this many input
     /// events behind, so the embedded cluster never trims unread input.
     int64_t intake_max_lag = 20'000;
+    /// Applications kept decoded in memory between batches (0: none).
+    uint64_t cache_applications = 20'000;
   } processor;
   struct Log {
     std::string level = "info";

@@ -31,6 +31,9 @@ struct Processor::Loop {
   std::unique_ptr<kafka::Consumer> consumer;
   std::map<TopicPartition, int64_t> next_offset;  // of assigned partitions
   std::string cluster_id;
+  // Committed applications, decoded. Filled after each durable commit; an
+  // arbitrary entry goes when full.
+  std::unordered_map<std::string, workflow::Application> cache;
 };
 
 struct Processor::Relay {
@@ -304,6 +307,8 @@ void Processor::run_loop() {
         std::optional<workflow::Application> loaded;
         if (auto it = apps.find(ev.subject); it != apps.end()) {
           current = &it->second;
+        } else if (auto c = loop_->cache.find(ev.subject); c != loop_->cache.end()) {
+          current = &c->second;
         } else {
           auto got = store_.application(ev.subject);
           if (got.ok()) {
@@ -373,6 +378,17 @@ void Processor::run_loop() {
       return;
     }
     stats_.batches.fetch_add(1);
+    if (const size_t cap = options_.cache_applications; cap > 0) {
+      auto& cache = loop_->cache;
+      for (auto& [id, app] : apps) {
+        if (auto it = cache.find(id); it != cache.end()) {
+          it->second = std::move(app);
+          continue;
+        }
+        if (cache.size() >= cap) cache.erase(cache.begin());
+        cache.emplace(id, std::move(app));
+      }
+    }
     if (timers_added && timers_) timers_->poke();
     stats_.applied.fetch_add(counts.applied);
     stats_.moved.fetch_add(counts.moved);

@@ -32,6 +32,9 @@ struct Options {
   int batch_max_events = 2000;
   int batch_max_ms = 5;
   int64_t max_event_bytes = 256 * 1024;
+  /// Applications kept decoded between batches; the processor is their only
+  /// writer, so the copy never goes stale.
+  uint64_t cache_applications = 20'000;
 };
 
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::engine_error) + 1;
