@@ -1,5 +1,6 @@
 #include "processor/outputs.h"
 
+#include "common/json_out.h"
 #include "common/time.h"
 
 namespace stagewise::processor {
@@ -27,10 +28,51 @@ store::OutboxRecord record(const std::string& topic, std::string key, const json
   return r;
 }
 
-json cause_json(const CloudEvent& cause) {
-  return {{"id", cause.id},
-          {"type", cause.type},
-          {"actorid", cause.actorid.empty() ? json() : json(cause.actorid)}};
+}  // namespace
+
+// The two outputs of nearly every event are written directly (JsonOut), in
+// the sorted key order of nlohmann::json::dump(), so they are byte for byte
+// what building and dumping the object would give.
+namespace {
+
+void cause_out(JsonOut& o, const CloudEvent& cause) {
+  o.key("cause").begin();
+  o.key("actorid").str_or_null(cause.actorid);
+  o.key("id").str(cause.id);
+  o.key("type").str(cause.type);
+  o.end();
+}
+
+// The envelope up to data's first members (application, cause), then after
+// data's last.
+void envelope_head(JsonOut& o, std::string_view application, const CloudEvent& cause) {
+  o.begin();
+  o.key("data").begin();
+  o.key("application").str(application);
+  cause_out(o, cause);
+}
+void envelope_tail(JsonOut& o, std::string_view id, std::string_view type, std::string_view subject,
+                   std::string_view program, std::string_view time) {
+  o.end();  // data
+  o.key("datacontenttype").str("application/json");
+  o.key("id").str(id);
+  o.key("program").str(program);
+  o.key("source").str(kSource);
+  o.key("specversion").str("1.0");
+  o.key("subject").str(subject);
+  o.key("time").str(time);
+  o.key("type").str(type);
+  o.end();
+}
+
+store::OutboxRecord direct_record(const std::string& topic, const std::string& key,
+                                  std::string value) {
+  store::OutboxRecord r;
+  r.topic = topic;
+  r.key = key;
+  r.value = std::move(value);
+  r.headers = kCloudEventHeaders;
+  return r;
 }
 
 }  // namespace
@@ -39,16 +81,16 @@ store::OutboxRecord stage_changed(const std::string& topic, const workflow::Appl
                                   const CloudEvent& cause) {
   const auto& app = a.next;
   const std::string id = app.id + "/" + std::to_string(app.sequence) + "/stage_changed";
-  json data = {{"application", app.id},
-               {"program", app.program},
-               {"workflow_version", app.workflow_version},
-               {"from", a.from ? json(*a.from) : json()},
-               {"to", a.to},
-               {"sequence", app.sequence},
-               {"cause", cause_json(cause)}};
-  json e = envelope(id, kStageChanged, app.id, cause.time, std::move(data));
-  e["program"] = app.program;
-  return record(topic, app.id, e);
+  std::string v;
+  JsonOut o(v);
+  envelope_head(o, app.id, cause);
+  o.key("from").str_or_null(a.from.value_or(""));
+  o.key("program").str(app.program);
+  o.key("sequence").num(static_cast<int64_t>(app.sequence));
+  o.key("to").str(a.to);
+  o.key("workflow_version").num(app.workflow_version);
+  envelope_tail(o, id, kStageChanged, app.id, app.program, cause.time);
+  return direct_record(topic, app.id, std::move(v));
 }
 
 store::OutboxRecord notification(const std::string& topic, const workflow::Applied& a,
@@ -57,14 +99,16 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
   const auto& app = a.next;
   const std::string id =
       app.id + "/" + std::to_string(app.sequence) + "/notification/" + std::to_string(index);
-  json data = {
-      {"application", app.id},     {"program", app.program},
-      {"recipient", n.recipient},  {"template", n.template_name},
-      {"stage", n.stage},          {"due", n.due_ms ? json(format_rfc3339_ms(n.due_ms)) : json()},
-      {"cause", cause_json(cause)}};
-  json e = envelope(id, kNotification, app.id, cause.time, std::move(data));
-  e["program"] = app.program;
-  return record(topic, app.id, e);
+  std::string v;
+  JsonOut o(v);
+  envelope_head(o, app.id, cause);
+  o.key("due").str_or_null(n.due_ms ? format_rfc3339_ms(n.due_ms) : "");
+  o.key("program").str(app.program);
+  o.key("recipient").str(n.recipient);
+  o.key("stage").str(n.stage);
+  o.key("template").str(n.template_name);
+  envelope_tail(o, id, kNotification, app.id, app.program, cause.time);
+  return direct_record(topic, app.id, std::move(v));
 }
 
 store::HistoryEntry history_entry(const workflow::Applied& applied, const CloudEvent& ev,
