@@ -352,29 +352,48 @@ json review_aggregate(const Workflow& wf, const Application& app) {
   return agg;
 }
 
-json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event) {
+json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event,
+                   const ContextNeeds* needs) {
   const json& f = app.facts;
-  const json& reviewers = list_or_empty(f, "reviewers");
-  json application = {
-      {"id", app.id},
-      {"program", app.program},
-      {"workflow_version", app.workflow_version},
-      {"stage", app.stage},
-      {"stage_entered_at", format_rfc3339_ms(app.stage_entered_ms)},
-      {"created_at", format_rfc3339_ms(app.created_ms)},
-      {"profile", f.contains("profile") ? f["profile"] : json::object()},
-      {"documents", documents_view(f)},
-      {"reviews", review_aggregate(wf, app)},
-      {"reviewers", {{"count", reviewers.size()}, {"ids", reviewers}}},
-      {"interview", object_or_null(f, "interview")},
-      {"decision", object_or_null(f, "decision")},
-      {"offer", object_or_null(f, "offer")},
-      {"onboarding", object_or_null(f, "onboarding")},
-      {"reports", {{"count", list_or_empty(f, "reports").size()}}},
-      {"notes", {{"count", list_or_empty(f, "notes").size()}}},
+  auto want = [&](const std::set<std::string>& members, const char* key) {
+    return needs == nullptr || needs->all || members.count(key) > 0;
   };
-  json ev = {{"type", event.type},       {"time", event.time},           {"id", event.id},
-             {"actorid", event.actorid}, {"actorrole", event.actorrole}, {"data", event.data}};
+  const auto& app_needs = needs ? needs->application : std::set<std::string>{};
+  json application = json::object();
+  auto put = [&](const char* key, auto&& make) {
+    if (want(app_needs, key)) application[key] = make();
+  };
+  put("id", [&] { return json(app.id); });
+  put("program", [&] { return json(app.program); });
+  put("workflow_version", [&] { return json(app.workflow_version); });
+  put("stage", [&] { return json(app.stage); });
+  put("stage_entered_at", [&] { return json(format_rfc3339_ms(app.stage_entered_ms)); });
+  put("created_at", [&] { return json(format_rfc3339_ms(app.created_ms)); });
+  put("profile", [&] { return f.contains("profile") ? f["profile"] : json::object(); });
+  put("documents", [&] { return documents_view(f); });
+  put("reviews", [&] { return review_aggregate(wf, app); });
+  put("reviewers", [&] {
+    const json& reviewers = list_or_empty(f, "reviewers");
+    return json{{"count", reviewers.size()}, {"ids", reviewers}};
+  });
+  put("interview", [&] { return object_or_null(f, "interview"); });
+  put("decision", [&] { return object_or_null(f, "decision"); });
+  put("offer", [&] { return object_or_null(f, "offer"); });
+  put("onboarding", [&] { return object_or_null(f, "onboarding"); });
+  put("reports", [&] { return json{{"count", list_or_empty(f, "reports").size()}}; });
+  put("notes", [&] { return json{{"count", list_or_empty(f, "notes").size()}}; });
+
+  const auto& ev_needs = needs ? needs->event : std::set<std::string>{};
+  json ev = json::object();
+  auto put_ev = [&](const char* key, const auto& value) {
+    if (want(ev_needs, key)) ev[key] = value;
+  };
+  put_ev("type", event.type);
+  put_ev("time", event.time);
+  put_ev("id", event.id);
+  put_ev("actorid", event.actorid);
+  put_ev("actorrole", event.actorrole);
+  put_ev("data", event.data);
   return {{"application", std::move(application)}, {"event", std::move(ev)}};
 }
 
@@ -457,7 +476,7 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
     for (const Transition* t : cands) {
       if (!role_allowed(*t, e.actorrole)) continue;
       if (t->guard) {
-        if (context.is_null()) context = guard_context(wf, out.next, e);
+        if (context.is_null()) context = guard_context(wf, out.next, e, &wf.guard_reads);
         if (!jsonlogic::truthy(t->guard->evaluate(context))) continue;
       }
       out.transition = t->index;

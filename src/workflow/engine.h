@@ -92,8 +92,10 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
 /// Applies one event with a known workflow (same contract as above).
 Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& event);
 
-/// The document guards are evaluated against (DESIGN.md §6).
-nlohmann::json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event);
+/// The document guards are evaluated against (DESIGN.md §6); with `needs`,
+/// only the members it lists (the engine passes the workflow's guard_reads).
+nlohmann::json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event,
+                             const ContextNeeds* needs = nullptr);
 
 /// The review aggregate guards see as application.reviews.
 nlohmann::json review_aggregate(const Workflow& wf, const Application& app);

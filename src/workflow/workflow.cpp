@@ -499,7 +499,70 @@ std::optional<Workflow> parse_workflow(const json& doc, const std::string& file,
   if (graph_is_sound(doc, wf)) check_graph(ck, wf);
   if (ck.count() != 0) return std::nullopt;
   wf.state_order = flow_order(wf);
+  std::vector<const json*> guards;
+  for (const auto& t : wf.transitions)
+    if (!t.guard_source.is_null()) guards.push_back(&t.guard_source);
+  wf.guard_reads = context_needs(guards);
   return wf;
+}
+
+namespace {
+
+void need_path(ContextNeeds& n, const std::string& path) {
+  const auto dot = path.find('.');
+  const std::string root = path.substr(0, dot);
+  if (root != "application" && root != "event") {
+    if (path.empty()) n.all = true;  // {"var": ""} is the whole context
+    return;                          // any other root is null in the context, whatever is built
+  }
+  if (dot == std::string::npos) {
+    n.all = true;
+    return;
+  }
+  const auto end = path.find('.', dot + 1);
+  auto& members = root == "application" ? n.application : n.event;
+  members.insert(path.substr(dot + 1, end == std::string::npos ? end : end - dot - 1));
+}
+
+void collect_needs(ContextNeeds& n, const json& rule) {
+  if (n.all) return;
+  if (rule.is_array()) {
+    for (const auto& r : rule) collect_needs(n, r);
+    return;
+  }
+  if (!rule.is_object() || rule.size() != 1) return;
+  const auto member = rule.begin();
+  const std::string& op = member.key();
+  const json& args = member.value();
+  if (op == "var") {
+    const json& name = args.is_array() && !args.empty() ? args[0] : args;
+    if (name.is_string())
+      need_path(n, name.get<std::string>());
+    else if (!name.is_number() && !name.is_null())
+      n.all = true;  // a computed name
+    if (args.is_array())
+      for (size_t i = 1; i < args.size(); ++i) collect_needs(n, args[i]);
+    return;
+  }
+  if (op == "missing" || op == "missing_some") {
+    const json& names = op == "missing_some" && args.is_array() && args.size() > 1 ? args[1] : args;
+    for (const auto& name : names.is_array() ? names : json::array({names})) {
+      if (name.is_string())
+        need_path(n, name.get<std::string>());
+      else if (!name.is_number())
+        n.all = true;
+    }
+    return;
+  }
+  collect_needs(n, args);
+}
+
+}  // namespace
+
+ContextNeeds context_needs(const std::vector<const json*>& rules) {
+  ContextNeeds n;
+  for (const json* r : rules) collect_needs(n, *r);
+  return n;
 }
 
 std::optional<Workflow> load_workflow_file(const std::string& path,

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,19 @@ struct Transition {
   std::string description;
 };
 
+/// The parts of the guard context (DESIGN.md §6) that a workflow's guards
+/// can read, so the engine builds only those. `all` when a guard reads a
+/// name it computes, or the whole context.
+struct ContextNeeds {
+  bool all = false;
+  std::set<std::string> application;  ///< members of `application`
+  std::set<std::string> event;        ///< members of `event`
+};
+
+/// What the guards in `rules` read: every literal `var` (and `missing` /
+/// `missing_some` name), conservatively; anything computed means all.
+ContextNeeds context_needs(const std::vector<const nlohmann::json*>& rules);
+
 /// One program at one version, validated. Immutable once loaded, so it is
 /// safe to share between threads.
 struct Workflow {
@@ -81,7 +95,8 @@ struct Workflow {
   /// following transitions in file order (for funnels and pictures).
   std::vector<std::string> state_order;
   std::vector<Transition> transitions;
-  nlohmann::json source;  ///< the document as written
+  nlohmann::json source;     ///< the document as written
+  ContextNeeds guard_reads;  ///< what the transitions' guards read
 
   const State* state(const std::string& name) const;
   /// The rubric used to check review scores in `stage`: the stage's own,

@@ -206,3 +206,35 @@ TEST(Engine, AFailureInsideTheEngineIsARejectionNotAnException) {
 
 }  // namespace
 }  // namespace stagewise::workflow
+
+namespace stagewise::workflow {
+namespace {
+
+TEST(ContextNeeds, ListsTheMembersGuardsRead) {
+  const nlohmann::json g1 = {{">=", {{{"var", "application.reviews.mean"}}, 3}}};
+  const nlohmann::json g2 = {
+      {"and",
+       {{{"var", {"event.data.accepted", false}}},
+        {{"missing", {"application.profile.email"}}},
+        {{"filter", {{{"var", "application.documents.list"}}, {{"var", "kind"}}}}}}}};
+  const auto n = context_needs({&g1, &g2});
+  EXPECT_FALSE(n.all);
+  EXPECT_EQ(n.application, (std::set<std::string>{"reviews", "profile", "documents"}));
+  EXPECT_EQ(n.event, (std::set<std::string>{"data"}));
+}
+
+TEST(ContextNeeds, ComputedNamesOrTheWholeContextMeanEverything) {
+  const nlohmann::json computed = {{"var", {{"cat", {"application.", "stage"}}}}};
+  const nlohmann::json whole = {{"var", ""}};
+  const nlohmann::json root = {{"var", "application"}};
+  const nlohmann::json some = {{"missing_some", {1, {{"var", "names"}}}}};
+  for (const auto* g : {&computed, &whole, &root, &some})
+    EXPECT_TRUE(context_needs({g}).all) << g->dump();
+  const nlohmann::json none = {{"==", {1, 1}}};
+  const auto n = context_needs({&none});
+  EXPECT_FALSE(n.all);
+  EXPECT_TRUE(n.application.empty() && n.event.empty());
+}
+
+}  // namespace
+}  // namespace stagewise::workflow

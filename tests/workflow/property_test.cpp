@@ -585,6 +585,17 @@ std::pair<std::optional<Application>, std::vector<std::string>> drive(
       ADD_FAILURE() << "undeclared stage " << next.stage << " (or unloaded workflow)";
       return {app, outcomes};
     }
+    // The engine builds only the context members the guards read; every
+    // guard must decide as it would on the whole context.
+    {
+      const json full = guard_context(*wf, next, e);
+      const json partial = guard_context(*wf, next, e, &wf->guard_reads);
+      for (const auto& t : wf->transitions) {
+        if (!t.guard) continue;
+        EXPECT_EQ(t.guard->evaluate(partial), t.guard->evaluate(full))
+            << wf->program << " transition " << t.index << " guard " << t.guard_source.dump();
+      }
+    }
     if (visited != nullptr) {
       visited->insert(next.program + "/" + next.stage);
       if (a.transition >= 0) visited->insert(next.program + "#" + std::to_string(a.transition));
