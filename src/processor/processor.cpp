@@ -205,8 +205,11 @@ void Processor::run_loop() {
   const size_t max_events = static_cast<size_t>(std::max(1, options_.batch_max_events));
   const auto max_wait = std::chrono::milliseconds(std::max(0, options_.batch_max_ms));
 
+  // One batch, reused: a commit empties it but keeps its buffers, so a busy
+  // loop does not grow (and page-fault) a fresh multi-megabyte write batch
+  // every round.
+  store::Batch batch = store_.batch();
   while (running_) {
-    store::Batch batch = store_.batch();
     std::unordered_map<std::string, workflow::Application> apps;  // written in this batch
     std::unordered_set<std::string> seen_here;
     std::map<TopicPartition, int64_t> advanced;
