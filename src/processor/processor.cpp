@@ -23,7 +23,37 @@ std::string tp_name(const TopicPartition& tp) {
   return tp.first + "/" + std::to_string(tp.second);
 }
 
+// Counted once the round is durable, so the metrics never run ahead of the
+// store.
+struct Counts {
+  uint64_t applied = 0, moved = 0, duplicates = 0;
+  std::array<uint64_t, kReasonCount> rejected{};
+};
+
 }  // namespace
+
+// One batch of input events: built by the loop thread, then written by the
+// committer thread while the loop builds the next one.
+struct Processor::Round {
+  store::Batch batch;
+  std::unordered_map<std::string, workflow::Application> apps;  // written in this round
+  std::unordered_set<std::string> seen;                         // dedupe keys applied
+  std::map<TopicPartition, int64_t> advanced;                   // next offsets
+  Counts counts;
+  std::vector<std::pair<std::string, nlohmann::json>> outcomes;  // only when awaited
+  bool timers_added = false;
+  Result<void> result;  // of the commit
+
+  void reset() {
+    apps.clear();
+    seen.clear();
+    advanced.clear();
+    counts = {};
+    outcomes.clear();
+    timers_added = false;
+    result = {};
+  }
+};
 
 // State of the consume loop; touched only by the loop thread (the rebalance
 // callback runs inside Consumer::poll on that thread too).
@@ -34,6 +64,16 @@ struct Processor::Loop {
   // Committed applications, decoded. Filled after each durable commit; an
   // arbitrary entry goes when full.
   std::unordered_map<std::string, workflow::Application> cache;
+
+  // Two rounds: one being built, one (`inflight`) being committed.
+  std::array<Round, 2> rounds;
+  Round* inflight = nullptr;
+  // The committer thread's hand-off.
+  std::thread committer;
+  std::mutex mu;
+  std::condition_variable cv;
+  Round* job = nullptr;  // set by the loop, cleared by the committer when done
+  bool quit = false;
 };
 
 struct Processor::Relay {
@@ -67,6 +107,7 @@ Result<void> Processor::start() {
   auto consumer = kafka::Consumer::create(
       cprops,
       [this](std::vector<kafka::Assigned>& parts) {
+        finish_round();  // the stored positions must include the round in flight
         const auto positions = store_.input_positions();
         if (!positions) {
           spdlog::error("cannot read input positions: {}", positions.error().message);
@@ -127,6 +168,7 @@ Result<void> Processor::start() {
         ready_ = true;
       },
       [this](const std::vector<kafka::Assigned>& parts) {
+        finish_round();
         for (const auto& p : parts) loop_->next_offset.erase({p.topic, p.partition});
         {
           std::lock_guard lock(owned_mu_);
@@ -205,23 +247,22 @@ void Processor::run_loop() {
   const size_t max_events = static_cast<size_t>(std::max(1, options_.batch_max_events));
   const auto max_wait = std::chrono::milliseconds(std::max(0, options_.batch_max_ms));
 
-  // One batch, reused: a commit empties it but keeps its buffers, so a busy
-  // loop does not grow (and page-fault) a fresh multi-megabyte write batch
-  // every round.
-  store::Batch batch = store_.batch();
+  Loop& lp = *loop_;
+  // Each round's batch is reused: a commit empties it but keeps its
+  // buffers, so a busy loop does not grow (and page-fault) a fresh
+  // multi-megabyte write batch every round.
+  for (auto& r : lp.rounds) r.batch = store_.batch();
+  lp.committer = std::thread([this] { run_committer(); });
+  Round* cur = &lp.rounds[0];
+  OutcomeBoard* board = options_.outcomes;
   while (running_) {
-    std::unordered_map<std::string, workflow::Application> apps;  // written in this batch
-    std::unordered_set<std::string> seen_here;
-    std::map<TopicPartition, int64_t> advanced;
-    // Counted once the batch is durable, so the metrics never run ahead of
-    // the store.
-    struct {
-      uint64_t applied = 0, moved = 0, duplicates = 0;
-      std::array<uint64_t, kReasonCount> rejected{};
-    } counts;
-    std::vector<std::pair<std::string, nlohmann::json>> outcomes;  // only when awaited
-    OutcomeBoard* board = options_.outcomes;
-    bool timers_added = false;
+    cur->reset();
+    store::Batch& batch = cur->batch;
+    auto& apps = cur->apps;
+    auto& seen_here = cur->seen;
+    auto& advanced = cur->advanced;
+    auto& counts = cur->counts;
+    auto& outcomes = cur->outcomes;
     size_t n = 0;
     const auto first = Clock::now();
     bool any = false;
@@ -292,7 +333,11 @@ void Processor::run_loop() {
         std::string dedupe_key = ev.source;
         dedupe_key.push_back('\0');
         dedupe_key += ev.id;
-        bool dup = seen_here.count(dedupe_key) > 0;
+        // The round in flight is read (not written) here while the committer
+        // writes it; read lp.inflight each time: a rebalance inside poll()
+        // settles it and moves its applications into the cache.
+        const Round* prev = lp.inflight;
+        bool dup = seen_here.count(dedupe_key) > 0 || (prev && prev->seen.count(dedupe_key) > 0);
         if (!dup) {
           const auto s = store_.seen(ev.source, ev.id);
           dup = s.ok() && *s;
@@ -310,6 +355,9 @@ void Processor::run_loop() {
         std::optional<workflow::Application> loaded;
         if (auto it = apps.find(ev.subject); it != apps.end()) {
           current = &it->second;
+        } else if (auto pit = prev ? prev->apps.find(ev.subject) : apps.end();
+                   prev && pit != prev->apps.end()) {
+          current = &pit->second;
         } else if (auto c = loop_->cache.find(ev.subject); c != loop_->cache.end()) {
           current = &c->second;
         } else {
@@ -322,7 +370,7 @@ void Processor::run_loop() {
             spdlog::critical("store read failed for {}: {}", ev.subject, got.error().message);
             failed_ = true;
             running_ = false;
-            return;
+            break;
           }
         }
 
@@ -343,7 +391,7 @@ void Processor::run_loop() {
         if (applied.reset_timers && current != nullptr) batch.cancel_timers(ev.subject);
         for (const auto& t : applied.timers) {
           batch.add_timer({ev.subject, applied.next.program, tp.second, t});
-          timers_added = true;
+          cur->timers_added = true;
         }
         batch.mark_seen(ev.source, ev.id);
         if (awaited)
@@ -370,44 +418,103 @@ void Processor::run_loop() {
       }
     }
     update_lag();
-    if (advanced.empty()) continue;
+    if (failed_) break;
+    if (advanced.empty()) {
+      finish_round();  // idle: settle the round in flight now
+      continue;
+    }
     for (const auto& [tp, next] : advanced) batch.set_input_position({tp.first, tp.second, next});
-    if (auto r = store_.commit(batch); !r) {
-      // Nothing of this batch is stored: stop rather than skip it; a restart
-      // resumes from the last committed offsets.
-      spdlog::critical("cannot commit a batch to the store: {}", r.error().message);
-      failed_ = true;
-      running_ = false;
-      return;
-    }
-    stats_.batches.fetch_add(1);
-    if (const size_t cap = options_.cache_applications; cap > 0) {
-      auto& cache = loop_->cache;
-      for (auto& [id, app] : apps) {
-        if (auto it = cache.find(id); it != cache.end()) {
-          it->second = std::move(app);
-          continue;
-        }
-        if (cache.size() >= cap) cache.erase(cache.begin());
-        cache.emplace(id, std::move(app));
-      }
-    }
-    if (timers_added && timers_) timers_->poke();
-    stats_.applied.fetch_add(counts.applied);
-    stats_.moved.fetch_add(counts.moved);
-    stats_.duplicates.fetch_add(counts.duplicates);
-    for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(counts.rejected[i]);
-    for (auto& [key, outcome] : outcomes) board->publish(key, std::move(outcome));
+    // One round in flight at a time: the previous must be durable (and the
+    // cache hold its applications) before this one is handed over.
+    if (!finish_round()) break;
     {
-      std::lock_guard lock(wake_mu_);
-      wake_flag_ = true;
+      std::lock_guard lock(lp.mu);
+      lp.job = cur;
     }
-    wake_.notify_one();
-    std::vector<kafka::Assigned> commit;
-    for (const auto& [tp, next] : advanced) commit.push_back({tp.first, tp.second, next});
-    loop_->consumer->commit(commit, /*async=*/true).permit_unchecked_error();
+    lp.cv.notify_all();
+    lp.inflight = cur;
+    cur = cur == &lp.rounds[0] ? &lp.rounds[1] : &lp.rounds[0];
   }
+  finish_round();
+  {
+    std::lock_guard lock(lp.mu);
+    lp.quit = true;
+  }
+  lp.cv.notify_all();
+  lp.committer.join();
   loop_->consumer->close();
+}
+
+// The committer thread: writes each handed-over round, then publishes what
+// only a durable round may publish (metrics, awaited outcomes, the relay's
+// wake-up).
+void Processor::run_committer() {
+  Loop& lp = *loop_;
+  for (;;) {
+    Round* r = nullptr;
+    {
+      std::unique_lock lock(lp.mu);
+      lp.cv.wait(lock, [&] { return lp.job != nullptr || lp.quit; });
+      if (lp.job == nullptr) return;
+      r = lp.job;
+    }
+    r->result = store_.commit(r->batch);
+    if (r->result) {
+      stats_.batches.fetch_add(1);
+      if (r->timers_added && timers_) timers_->poke();
+      stats_.applied.fetch_add(r->counts.applied);
+      stats_.moved.fetch_add(r->counts.moved);
+      stats_.duplicates.fetch_add(r->counts.duplicates);
+      for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(r->counts.rejected[i]);
+      for (auto& [key, outcome] : r->outcomes) options_.outcomes->publish(key, std::move(outcome));
+      {
+        std::lock_guard lock(wake_mu_);
+        wake_flag_ = true;
+      }
+      wake_.notify_one();
+    }
+    {
+      std::lock_guard lock(lp.mu);
+      lp.job = nullptr;
+    }
+    lp.cv.notify_all();
+  }
+}
+
+// On the loop thread: waits for the round in flight, then moves its
+// applications into the cache and commits its offsets to the group. False
+// when the commit failed (the loop stops: nothing of that round is stored,
+// and a restart resumes from the last committed offsets).
+bool Processor::finish_round() {
+  Loop& lp = *loop_;
+  Round* r = lp.inflight;
+  if (r == nullptr) return !failed_;
+  {
+    std::unique_lock lock(lp.mu);
+    lp.cv.wait(lock, [&] { return lp.job == nullptr; });
+  }
+  lp.inflight = nullptr;
+  if (!r->result) {
+    spdlog::critical("cannot commit a batch to the store: {}", r->result.error().message);
+    failed_ = true;
+    running_ = false;
+    return false;
+  }
+  if (const size_t cap = options_.cache_applications; cap > 0) {
+    auto& cache = lp.cache;
+    for (auto& [id, app] : r->apps) {
+      if (auto it = cache.find(id); it != cache.end()) {
+        it->second = std::move(app);
+        continue;
+      }
+      if (cache.size() >= cap) cache.erase(cache.begin());
+      cache.emplace(id, std::move(app));
+    }
+  }
+  std::vector<kafka::Assigned> commit;
+  for (const auto& [tp, next] : r->advanced) commit.push_back({tp.first, tp.second, next});
+  lp.consumer->commit(commit, /*async=*/true).permit_unchecked_error();
+  return true;
 }
 
 void Processor::update_lag() {

@@ -95,7 +95,10 @@ class Processor {
  private:
   struct Loop;
   struct Relay;
+  struct Round;
   void run_loop();
+  void run_committer();
+  bool finish_round();
   void update_lag();
   void run_relay();
 

@@ -133,6 +133,35 @@ TEST_F(ProcessorTest, EventsOfOneApplicationApplyInLogOrder) {
   EXPECT_EQ(stage("a"), "documents");
 }
 
+// A round is applied while the previous one is still being written (fsync);
+// each event here is its own round, so every event after the first reads
+// state, and dedupe ids, that are not in the store yet.
+TEST_F(ProcessorTest, EachRoundSeesTheRoundStillBeingCommitted) {
+  processor_.reset();
+  store_.reset();
+  auto s = store::Store::open(dir_ / "db", {.sync = true});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  store_ = std::move(*s);
+  options_.batch_max_events = 1;
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  std::vector<json> events = {event("p1", "application.submitted", "a", "applicant", nullptr, 0)};
+  for (int i = 0; i < 40; ++i) {
+    events.push_back(event("pn-" + std::to_string(i), "note.added", "a", "program_manager",
+                           {{"text", std::to_string(i)}}, 1 + i));
+    if (i % 10 == 0) events.push_back(events.back());  // redelivered right away
+  }
+  for (const auto& e : events)
+    ASSERT_TRUE(producer_->produce("stagewise.events", "a", e.dump(), {}, 0).ok());
+  ASSERT_TRUE(producer_->flush(10000).ok());
+  ASSERT_TRUE(eventually([&] { return handled() >= events.size(); }));
+  EXPECT_EQ(history_size("a"), 41u);
+  EXPECT_EQ(processor_->stats().duplicates, 4u);
+  EXPECT_EQ(processor_->stats().applied, 41u);
+  EXPECT_GE(processor_->stats().batches, 41u) << "one event per round";
+  EXPECT_EQ(store_->application("a")->sequence, 41u);
+  EXPECT_TRUE(dead_letters().empty());
+}
+
 TEST_F(ProcessorTest, RestartResumesFromStoredOffsetsWithoutReapplying) {
   send(event("r1", "application.submitted", "a", "applicant"));
   send(event("r2", "decision.recorded", "a", "program_manager", {{"outcome", "eligible"}}));
