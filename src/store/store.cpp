@@ -2,6 +2,7 @@
 
 #include "store/codec.h"
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -74,12 +75,16 @@ std::string position_key(const std::string& topic, int32_t partition) {
   return k;
 }
 
+// Dedupe: "k" + source \0 id -> the seq it was applied as (be64). Entries
+// older than the retention read as unseen and are dropped by compaction.
+// Stores written before held "" values plus an "s" + seq -> key index; open()
+// converts them.
 const std::string kDedupeByKey = "k";
+const std::string kMetaDedupeNext = "dedupe/next";
 // Intake: "q" + seq -> record (arrival order), "k" + source \0 id -> seq.
 const std::string kIntakeBySeq = "q";
 const std::string kIntakeByKey = "k";
-const std::string kDedupeBySeq = "s";
-const std::string kMetaDedupeOldest = "dedupe/oldest";
+const std::string kDedupeBySeq = "s";  // the earlier layout's index, converted
 
 // Timers: "d" + partition + due + application \0 kind index -> record (firing
 // order per partition), "a" + application \0 + the "d" key -> "" (per
@@ -202,6 +207,21 @@ HistoryEntry history_from_json(const json& j) {
 }
 }  // namespace
 
+// Drops dedupe ids that fell out of the retention window while RocksDB
+// compacts: no deletes written per event, no scan to find them.
+class DedupeRetention : public rocksdb::CompactionFilter {
+ public:
+  explicit DedupeRetention(const std::atomic<uint64_t>& floor) : floor_(floor) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    return value.size() == 8 && get_be64(value.ToStringView()) < floor_.load();
+  }
+  const char* Name() const override { return "stagewise.DedupeRetention"; }
+
+ private:
+  const std::atomic<uint64_t>& floor_;
+};
+
 // ---- Batch ----
 
 struct Batch::Pending {
@@ -322,9 +342,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const char* name : kCfNames) cfs.emplace_back(name, cf_opts);
+  // Looked up by key for every event, and mostly absent: a bloom filter on
+  // the memtable answers "not there" without a skiplist search.
+  for (const Cf cf : {kApplications, kDedupe}) {
+    cfs[cf].options.memtable_prefix_bloom_size_ratio = 0.05;
+    cfs[cf].options.memtable_whole_key_filtering = true;
+  }
 
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
+  store->dedupe_filter_ = std::make_unique<DedupeRetention>(store->dedupe_floor_);
+  cfs[kDedupe].options.compaction_filter = store->dedupe_filter_.get();
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = options.read_only
                                 ? rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &store->cf_, &raw)
@@ -346,17 +374,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
     it->SeekToLast();
     if (it->Valid()) store->next_outbox_seq_ = get_be64(it->key().ToStringView()) + 1;
   }
-  {
-    std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kDedupe]));
-    it->SeekForPrev(kDedupeBySeq + std::string(8, '\xff'));
-    if (it->Valid() && it->key().starts_with(kDedupeBySeq))
-      store->next_dedupe_seq_ = get_be64(it->key().ToStringView().substr(1)) + 1;
-    it->Seek(kDedupeBySeq);
-    if (it->Valid() && it->key().starts_with(kDedupeBySeq))
-      store->dedupe_oldest_ = get_be64(it->key().ToStringView().substr(1));
-    else
-      store->dedupe_oldest_ = store->next_dedupe_seq_;
-  }
+  if (auto r = store->open_dedupe(); !r) return r.error();
   {
     std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kIntake]));
     uint64_t n = 0, last = 0;
@@ -457,7 +475,9 @@ Result<bool> Store::seen(const std::string& source, const std::string& id) const
   const auto s = db_->Get({}, cf_[kDedupe], kDedupeByKey + join_key({source, id}), &v);
   if (s.IsNotFound()) return false;
   if (!s.ok()) return from_status(s, "dedupe id");
-  return true;
+  // Past the retention it reads as unseen, whether or not compaction has
+  // dropped it yet, so the answer does not depend on RocksDB's timing.
+  return v.size() != 8 || get_be64(v) >= dedupe_floor_.load();
 }
 
 Result<std::vector<InputPosition>> Store::input_positions() const {
@@ -533,30 +553,49 @@ Batch Store::batch() {
   return b;
 }
 
-Result<void> Store::trim_dedupe(rocksdb::WriteBatch& wb, uint64_t added) {
-  const uint64_t live = next_dedupe_seq_ - dedupe_oldest_;
-  if (live + added <= options_.dedupe_retention) return {};
-  uint64_t drop = live + added - options_.dedupe_retention;
+Result<void> Store::open_dedupe() {
+  std::string next;
+  const auto got = db_->Get({}, cf_[kMeta], "meta/" + kMetaDedupeNext, &next);
+  if (got.ok())
+    next_dedupe_seq_ = get_be64(next);
+  else if (!got.IsNotFound())
+    return from_status(got, "dedupe sequence");
+  // The earlier layout: "k" keys with empty values and an "s" + seq index.
+  rocksdb::WriteBatch convert;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kDedupe]));
-  for (it->Seek(kDedupeBySeq); drop > 0 && it->Valid() && it->key().starts_with(kDedupeBySeq);
-       it->Next(), --drop) {
-    wb.Delete(cf_[kDedupe], it->key()).PermitUncheckedError();
-    wb.Delete(cf_[kDedupe], kDedupeByKey + it->value().ToString()).PermitUncheckedError();
-    dedupe_oldest_ = get_be64(it->key().ToStringView().substr(1)) + 1;
+  for (it->Seek(kDedupeBySeq); it->Valid() && it->key().starts_with(kDedupeBySeq); it->Next()) {
+    const uint64_t seq = get_be64(it->key().ToStringView().substr(1));
+    convert.Put(cf_[kDedupe], kDedupeByKey + it->value().ToString(), be64(seq))
+        .PermitUncheckedError();
+    convert.Delete(cf_[kDedupe], it->key()).PermitUncheckedError();
+    next_dedupe_seq_ = std::max(next_dedupe_seq_, seq + 1);
   }
   if (!it->status().ok()) return from_status(it->status(), "dedupe ids");
+  if (convert.Count() > 0 && !options_.read_only) {
+    convert.Put(cf_[kMeta], "meta/" + kMetaDedupeNext, be64(next_dedupe_seq_))
+        .PermitUncheckedError();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (const auto w = db_->Write(wo, &convert); !w.ok())
+      return from_status(w, "converting dedupe ids");
+  }
+  set_dedupe_floor();
   return {};
+}
+
+void Store::set_dedupe_floor() {
+  const uint64_t retention = std::max<uint64_t>(1, options_.dedupe_retention);
+  dedupe_floor_ = next_dedupe_seq_ > retention ? next_dedupe_seq_ - retention : 1;
 }
 
 Result<void> Store::commit(Batch& batch, bool sync) {
   std::lock_guard lock(commit_mu_);
   auto& wb = batch.p_->wb;
   const uint64_t first_seq = next_dedupe_seq_;
-  for (const auto& key : batch.p_->seen) {
-    wb.Put(cf_[kDedupe], kDedupeByKey + key, "").PermitUncheckedError();
-    wb.Put(cf_[kDedupe], kDedupeBySeq + be64(next_dedupe_seq_++), key).PermitUncheckedError();
-  }
-  if (auto r = trim_dedupe(wb, 0); !r) return r;
+  for (const auto& key : batch.p_->seen)
+    wb.Put(cf_[kDedupe], kDedupeByKey + key, be64(next_dedupe_seq_++)).PermitUncheckedError();
+  if (!batch.p_->seen.empty())
+    wb.Put(cf_[kMeta], "meta/" + kMetaDedupeNext, be64(next_dedupe_seq_)).PermitUncheckedError();
   uint64_t intake_removed = 0;
   if (intake_count_.load() > 0) {
     for (const auto& key : batch.p_->intake_done) {
@@ -620,6 +659,7 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   }
   batch.p_->outbox.clear();
   intake_count_.fetch_sub(intake_removed);
+  set_dedupe_floor();
   wb.Clear();
   batch.p_->seen.clear();
   batch.p_->intake_done.clear();
@@ -746,6 +786,16 @@ uint64_t Store::timers_pending_estimate() const {
   uint64_t n = 0;
   db_->GetIntProperty(cf_[kTimers], "rocksdb.estimate-num-keys", &n);
   return n / 2;  // two keys per timer
+}
+
+Result<void> Store::compact() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* h : cf_) {
+    if (const auto s = db_->CompactRange(o, h, nullptr, nullptr); !s.ok())
+      return from_status(s, "compaction");
+  }
+  return {};
 }
 
 uint64_t Store::disk_bytes() const {

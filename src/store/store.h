@@ -21,6 +21,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class WriteBatch;
+class CompactionFilter;
 }  // namespace rocksdb
 
 namespace stagewise::store {
@@ -194,14 +195,23 @@ class Store {
   /// `sync` is false). Thread-safe.
   Result<void> commit(Batch& batch, bool sync = true);
 
+  /// Compacts every column family now (RocksDB does it on its own as data
+  /// grows); dedupe ids out of the retention are dropped on the way.
+  Result<void> compact();
+
   /// Approximate size of the data on disk, in bytes.
   uint64_t disk_bytes() const;
 
  private:
   Store() = default;
-  Result<void> trim_dedupe(rocksdb::WriteBatch& wb, uint64_t added);
+  Result<void> open_dedupe();
+  void set_dedupe_floor();
 
   std::mutex commit_mu_;
+  /// Dedupe seqs below this are out of the retention (read by the
+  /// compaction filter on RocksDB's threads, so declared before db_).
+  std::atomic<uint64_t> dedupe_floor_{1};
+  std::unique_ptr<rocksdb::CompactionFilter> dedupe_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_;  // owned; destroyed before db_
   Options options_;
@@ -211,10 +221,10 @@ class Store {
   bool tail_enabled_ = false;
   bool tail_overflowed_ = false;
   std::deque<OutboxRecord> tail_;  // committed, not yet taken
-  uint64_t next_dedupe_seq_ = 1;
+  uint64_t next_dedupe_seq_ = 1;   // under commit_mu_
+
   std::atomic<uint64_t> next_intake_seq_{1};
   std::atomic<uint64_t> intake_count_{0};
-  uint64_t dedupe_oldest_ = 1;
 };
 
 }  // namespace stagewise::store

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <map>
+
 namespace stagewise::store {
 namespace {
 
@@ -141,6 +143,85 @@ TEST(Codec, StoreReadsApplicationsWrittenInTheOldEncoding) {
   EXPECT_EQ(got->stage, want.stage);
   EXPECT_EQ(got->sequence, want.sequence);
   EXPECT_EQ(got->stage_entered_ms, want.stage_entered_ms);
+}
+
+// Opens the store's RocksDB directly (the store closed), to write or read
+// the raw layout.
+struct RawDb {
+  explicit RawDb(const std::string& path) {
+    rocksdb::Options o;
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* raw = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(o, path, cfs, &handles, &raw).ok());
+    db.reset(raw);
+    for (size_t i = 0; i < names.size(); ++i) by_name[names[i]] = handles[i];
+  }
+  ~RawDb() {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  size_t count(const std::string& cf, const std::string& prefix) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, by_name.at(cf)));
+    size_t n = 0;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+    return n;
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
+  std::unique_ptr<rocksdb::DB> db;
+};
+
+TEST(StoredLayout, DedupeIdsOutOfTheRetentionAreDroppedByCompaction) {
+  stagewise::testing::TempDir dir;
+  {
+    auto st = Store::open(dir / "db", {.sync = false, .read_only = false, .dedupe_retention = 5});
+    ASSERT_TRUE(st.ok());
+    for (int i = 0; i < 1000; ++i) {
+      Batch b = (*st)->batch();
+      b.mark_seen("src", "id-" + std::to_string(i));
+      ASSERT_TRUE((*st)->commit(b).ok());
+    }
+    EXPECT_TRUE(*(*st)->seen("src", "id-999"));
+    EXPECT_TRUE(*(*st)->seen("src", "id-995"));
+    EXPECT_FALSE(*(*st)->seen("src", "id-994")) << "out of the retention before compaction too";
+    ASSERT_TRUE((*st)->compact().ok());
+  }
+  RawDb raw(dir / "db");
+  EXPECT_EQ(raw.count("dedupe", ""), 5u) << "only the retained ids are kept";
+}
+
+TEST(StoredLayout, DedupeIdsOfTheEarlierLayoutAreConverted) {
+  stagewise::testing::TempDir dir;
+  {
+    auto st = Store::open(dir / "db", {.sync = false});
+    ASSERT_TRUE(st.ok());
+  }
+  {
+    RawDb raw(dir / "db");
+    auto* cf = raw.by_name.at("dedupe");
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      const std::string key = std::string("src") + '\0' + "old-" + std::to_string(seq);
+      std::string s = "s";
+      for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((seq >> (i * 8)) & 0xff));
+      ASSERT_TRUE(raw.db->Put({}, cf, "k" + key, "").ok());
+      ASSERT_TRUE(raw.db->Put({}, cf, s, key).ok());
+    }
+  }
+  {
+    auto st = Store::open(dir / "db", {.sync = false, .read_only = false, .dedupe_retention = 3});
+    ASSERT_TRUE(st.ok());
+    EXPECT_TRUE(*(*st)->seen("src", "old-1"));
+    EXPECT_TRUE(*(*st)->seen("src", "old-3"));
+    Batch b = (*st)->batch();
+    b.mark_seen("src", "new-4");
+    ASSERT_TRUE((*st)->commit(b).ok());
+    EXPECT_FALSE(*(*st)->seen("src", "old-1")) << "numbering went on after the converted ids";
+    EXPECT_TRUE(*(*st)->seen("src", "old-2"));
+  }
+  RawDb raw(dir / "db");
+  EXPECT_EQ(raw.count("dedupe", "s"), 0u) << "the old index is gone";
 }
 
 }  // namespace
