@@ -1,5 +1,6 @@
 #include "kafka/kafka.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -308,6 +309,7 @@ Result<void> Consumer::subscribe(const std::vector<std::string>& topics) {
 std::vector<Message> Consumer::poll(size_t max, int timeout_ms) {
   std::vector<Message> out;
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+  if (m != nullptr) out.reserve(std::min<size_t>(max, 1024));
   while (m != nullptr) {
     out.emplace_back(m);
     if (out.size() >= max) break;

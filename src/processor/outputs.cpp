@@ -3,6 +3,8 @@
 #include "common/json_out.h"
 #include "common/time.h"
 
+#include <utility>
+
 namespace stagewise::processor {
 namespace {
 
@@ -129,6 +131,15 @@ store::HistoryEntry history_entry(const workflow::Applied& applied, const CloudE
   h.topic = topic;
   h.partition = partition;
   h.offset = offset;
+  return h;
+}
+
+store::HistoryEntry history_entry(const workflow::Applied& applied, CloudEvent&& ev,
+                                  const std::string& topic, int32_t partition, int64_t offset) {
+  nlohmann::json data = std::move(ev.data);
+  ev.data = nullptr;
+  store::HistoryEntry h = history_entry(applied, std::as_const(ev), topic, partition, offset);
+  h.data = std::move(data);
   return h;
 }
 

@@ -31,6 +31,10 @@ store::OutboxRecord notification(const std::string& topic, const workflow::Appli
                                  const CloudEvent& cause);
 
 /// The history entry of an applied event read at topic/partition/offset.
+/// The same, taking the event's data instead of copying it (the rest of
+/// `ev` stays as it was).
+store::HistoryEntry history_entry(const workflow::Applied& applied, CloudEvent&& ev,
+                                  const std::string& topic, int32_t partition, int64_t offset);
 store::HistoryEntry history_entry(const workflow::Applied& applied, const CloudEvent& ev,
                                   const std::string& topic, int32_t partition, int64_t offset);
 

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -385,7 +386,9 @@ void Processor::run_loop() {
         }
         auto& applied = std::get<workflow::Applied>(outcome);
         const std::string old_stage = current ? current->stage : "";
-        const store::HistoryEntry h = history_entry(applied, ev, tp.first, tp.second, m.offset());
+        // The event's data is not needed after apply: moved into the history.
+        const store::HistoryEntry h = history_entry(
+            applied, std::move(std::get<CloudEvent>(decoded)), tp.first, tp.second, m.offset());
         batch.add_history(ev.subject, h);
         batch.put_application(applied.next, old_stage);
         if (applied.reset_timers && current != nullptr) batch.cancel_timers(ev.subject);
@@ -593,8 +596,19 @@ void Processor::run_relay() {
     }
     r.producer->poll(produced > 0 ? 0 : 5);
     if (!r.delivered.empty()) {
+      // Deliveries come back mostly in seq order: one range delete per run of
+      // consecutive seqs instead of a tombstone per record.
+      std::sort(r.delivered.begin(), r.delivered.end());
       store::Batch del = store_.batch();
-      for (const uint64_t seq : r.delivered) del.delete_outbox(seq);
+      for (size_t i = 0; i < r.delivered.size();) {
+        size_t j = i;
+        while (j + 1 < r.delivered.size() && r.delivered[j + 1] == r.delivered[j] + 1) ++j;
+        if (j == i)
+          del.delete_outbox(r.delivered[i]);
+        else
+          del.delete_outbox_range(r.delivered[i], r.delivered[j]);
+        i = j + 1;
+      }
       r.delivered.clear();
       // Losing a delete only republishes a record under its stable id.
       if (auto c = store_.commit(del, /*sync=*/false); !c)

@@ -311,6 +311,11 @@ void Batch::delete_timer(const TimerRecord& timer) {
   ++count_;
 }
 
+void Batch::delete_outbox_range(uint64_t first, uint64_t last) {
+  p_->wb.DeleteRange(p_->cf[kOutbox], be64(first), be64(last + 1)).PermitUncheckedError();
+  ++count_;
+}
+
 void Batch::delete_outbox(uint64_t seq) {
   p_->wb.Delete(p_->cf[kOutbox], be64(seq)).PermitUncheckedError();
   ++count_;

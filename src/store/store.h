@@ -107,6 +107,8 @@ class Batch {
   /// Queues a message for the relay; its seq is assigned at commit.
   void add_outbox(OutboxRecord record);
   void delete_outbox(uint64_t seq);
+  /// Removes outbox records first..last (inclusive) with one range delete.
+  void delete_outbox_range(uint64_t first, uint64_t last);
   /// Drops every timer of the application, committed or added earlier in
   /// this batch (it left the stage they were for).
   void cancel_timers(const std::string& application);

@@ -128,6 +128,22 @@ TEST_F(StoreTest, OutboxKeepsOrderAcrossRestarts) {
   EXPECT_EQ(store_->outbox(10, out[0].seq)->size(), 1u);
 }
 
+TEST_F(StoreTest, OutboxRangeDeleteRemovesExactlyTheRange) {
+  Batch b = store_->batch();
+  for (int i = 0; i < 6; ++i) b.add_outbox({0, "t", "k", "v" + std::to_string(i), {}});
+  ASSERT_OK(store_->commit(b));
+  const auto all = *store_->outbox(10);
+  ASSERT_EQ(all.size(), 6u);
+  Batch d = store_->batch();
+  d.delete_outbox_range(all[1].seq, all[3].seq);
+  d.delete_outbox(all[5].seq);
+  ASSERT_OK(store_->commit(d));
+  const auto left = *store_->outbox(10);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].value, "v0");
+  EXPECT_EQ(left[1].value, "v4");
+}
+
 // Seqs follow commit order, not the order batches were filled in: a batch
 // filled first but committed second must not be skipped by a reader whose
 // cursor already passed the other batch.
