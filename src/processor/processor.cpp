@@ -279,6 +279,7 @@ void Processor::run_loop() {
       auto msgs = loop_->consumer->poll(max_events - n, std::max(timeout, 0));
       if (msgs.empty()) {
         if (any) break;
+        finish_round();  // idle: settle the round in flight (cache, group offsets)
         continue;
       }
       for (auto& m : msgs) {

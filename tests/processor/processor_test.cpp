@@ -160,6 +160,15 @@ TEST_F(ProcessorTest, EachRoundSeesTheRoundStillBeingCommitted) {
   EXPECT_GE(processor_->stats().batches, 41u) << "one event per round";
   EXPECT_EQ(store_->application("a")->sequence, 41u);
   EXPECT_TRUE(dead_letters().empty());
+  // Once idle, the last round is settled too: the group's committed offsets
+  // (what outside tools show as the consumer lag) reach the end of the log.
+  auto lag =
+      kafka::GroupLag::create({{"bootstrap.servers", cluster_->bootstrap()}}, options_.group_id);
+  ASSERT_TRUE(lag.ok()) << lag.error().message;
+  EXPECT_TRUE(eventually([&] {
+    const auto l = (*lag)->lag("stagewise.events", 5000);
+    return l.ok() && *l == 0;
+  })) << "the group's offsets stay one round behind while idle";
 }
 
 TEST_F(ProcessorTest, RestartResumesFromStoredOffsetsWithoutReapplying) {
