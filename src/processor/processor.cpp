@@ -542,6 +542,9 @@ void Processor::run_relay() {
   uint64_t cursor = 0;
   bool scanning = true;
   std::vector<store::OutboxRecord> recs;
+  // The tail must be kept from before the first scan: a record committed
+  // between that scan and the first take would be in neither.
+  store_.take_committed_outbox(0, recs);
   Clock::time_point drain_deadline{};
   for (;;) {
     const bool stopping = !relay_running_;

@@ -182,6 +182,21 @@ TEST_F(StoreTest, CommittedOutboxTailHandsRecordsOverInOrder) {
   }
 }
 
+TEST_F(StoreTest, CommittedOutboxTailIsKeptFromTheFirstCallEvenTakingNothing) {
+  std::vector<OutboxRecord> taken;
+  Batch before = store_->batch();
+  before.add_outbox({0, "t", "k", "before anyone asked", {}});
+  ASSERT_OK(store_->commit(before));
+  ASSERT_TRUE(store_->take_committed_outbox(0, taken));
+  EXPECT_TRUE(taken.empty()) << "not kept before the first call (read those with outbox())";
+  Batch after = store_->batch();
+  after.add_outbox({0, "t", "k", "after", {}});
+  ASSERT_OK(store_->commit(after));
+  ASSERT_TRUE(store_->take_committed_outbox(10, taken));
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].value, "after");
+}
+
 TEST_F(StoreTest, CommittedOutboxTailReportsOverflow) {
   std::vector<OutboxRecord> taken;
   ASSERT_TRUE(store_->take_committed_outbox(1, taken));
