@@ -9,6 +9,8 @@
 #include "workflow/workflow.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -202,6 +204,21 @@ inline int64_t wall_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+/// A benchmark's main after its arguments: the processor's log lines are
+/// formatted as in production but go nowhere, so that stdout carries only
+/// the result; an exception is reported as "name: message", exit 1.
+template <class F>
+int run_main(const char* name, F&& run) {
+  spdlog::set_default_logger(spdlog::null_logger_mt("bench"));
+  spdlog::set_level(spdlog::level::info);
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace stagewise::bench

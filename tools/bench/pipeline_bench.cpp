@@ -615,14 +615,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  // The processor's log lines (one per rejected event) are formatted as in
-  // production but go nowhere, so that stdout is the one JSON line.
-  spdlog::set_default_logger(spdlog::null_logger_mt("bench"));
-  spdlog::set_level(spdlog::level::info);
-  try {
-    return stagewise::bench::run(a);
-  } catch (const std::exception& e) {
-    std::cerr << "stagewise_pipeline_bench: " << e.what() << "\n";
-    return 1;
-  }
+  return stagewise::bench::run_main("stagewise_pipeline_bench",
+                                    [&] { return stagewise::bench::run(a); });
 }
