@@ -1,7 +1,11 @@
 #include "common/config.h"
 
+#include "common/time.h"
+
+#include <array>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -10,67 +14,173 @@ namespace {
 
 using nlohmann::json;
 
+// What a setting's value is checked against, and how errors name it.
+struct Check {
+  const std::string& where;
+  const char* section;
+  const char* key;
+  int64_t min;
+  int64_t max;
+  std::runtime_error bad(const std::string& want) const {
+    return std::runtime_error(where + ": " + section + "." + key + " must be " + want);
+  }
+};
+
+int64_t as_int(const json& v, const Check& c) {
+  int64_t n = 0;
+  bool ok = false;
+  if (v.is_number_integer()) {
+    n = v.get<int64_t>();
+    ok = true;
+  } else if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    char* end = nullptr;
+    errno = 0;
+    n = std::strtoll(s.c_str(), &end, 10);
+    ok = !s.empty() && end == s.c_str() + s.size() && errno == 0;
+  }
+  if (!ok) throw c.bad("an integer");
+  if (n < c.min || n > c.max)
+    throw c.bad("between " + std::to_string(c.min) + " and " + std::to_string(c.max) + ", not " +
+                std::to_string(n));
+  return n;
+}
+
+void assign(std::string& out, const json& v, const Check& c) {
+  if (!v.is_string()) throw c.bad("a string");
+  out = v.get<std::string>();
+}
+void assign(int& out, const json& v, const Check& c) {
+  out = static_cast<int>(as_int(v, c));
+}
+void assign(int64_t& out, const json& v, const Check& c) {
+  out = as_int(v, c);
+}
+void assign(uint64_t& out, const json& v, const Check& c) {
+  out = static_cast<uint64_t>(as_int(v, c));
+}
+void assign(bool& out, const json& v, const Check& c) {
+  if (v.is_boolean())
+    out = v.get<bool>();
+  else if (v == "true" || v == "1")
+    out = true;
+  else if (v == "false" || v == "0")
+    out = false;
+  else
+    throw c.bad("true or false");
+}
+void assign(Duration& out, const json& v, const Check& c) {
+  const auto ms = v.is_string() ? parse_iso8601_duration_ms(v.get<std::string>()) : std::nullopt;
+  if (!ms) throw c.bad("an ISO-8601 duration of fixed length, e.g. \"P7D\" or \"PT12H\"");
+  out = {v.get<std::string>(), *ms};
+}
+void assign(std::map<std::string, std::string>& out, const json& v, const Check& c) {
+  if (v.is_string()) {  // from the environment: a JSON object in a string
+    const json parsed = json::parse(v.get<std::string>(), nullptr, false);
+    if (parsed.is_object()) return assign(out, parsed, c);
+  }
+  if (!v.is_object()) throw c.bad("an object of librdkafka properties");
+  for (const auto& [k, pv] : v.items()) out[k] = pv.is_string() ? pv.get<std::string>() : pv.dump();
+}
+
+json value_of(const Duration& d) {
+  return d.text;
+}
+template <class T>
+json value_of(const T& v) {
+  return v;
+}
+
+// One row per setting: the only list of them (file keys, environment
+// variables and the JSON of the effective configuration all come from it).
+struct Setting {
+  const char* section;
+  const char* key;
+  void (*set)(Config&, const json&, const Check&);
+  json (*get)(const Config&);
+  int64_t min = std::numeric_limits<int64_t>::min();
+  int64_t max = std::numeric_limits<int64_t>::max();
+};
+
+template <auto S, auto M>
+constexpr Setting setting(const char* section, const char* key,
+                          int64_t min = std::numeric_limits<int64_t>::min(),
+                          int64_t max = std::numeric_limits<int64_t>::max()) {
+  return {section,
+          key,
+          [](Config& c, const json& v, const Check& chk) { assign((c.*S).*M, v, chk); },
+          [](const Config& c) { return value_of((c.*S).*M); },
+          min,
+          max};
+}
+
+using C = Config;
+constexpr int64_t kGiB = int64_t{1} << 30;
+const std::array kSettings = {
+    setting<&C::kafka, &C::Kafka::bootstrap_servers>("kafka", "bootstrap_servers"),
+    setting<&C::kafka, &C::Kafka::partitions>("kafka", "partitions", 1, 1024),
+    setting<&C::kafka, &C::Kafka::group_id>("kafka", "group_id"),
+    setting<&C::kafka, &C::Kafka::group_instance_id>("kafka", "group_instance_id"),
+    setting<&C::kafka, &C::Kafka::transactional_id>("kafka", "transactional_id"),
+    setting<&C::kafka, &C::Kafka::properties>("kafka", "properties"),
+    setting<&C::store, &C::Store::data_dir>("store", "data_dir"),
+    setting<&C::store, &C::Store::sync>("store", "sync"),
+    setting<&C::http, &C::Http::host>("http", "host"),
+    setting<&C::http, &C::Http::port>("http", "port", 0, 65535),
+    setting<&C::http, &C::Http::threads>("http", "threads", 2, 1024),
+    setting<&C::http, &C::Http::listen_backlog>("http", "listen_backlog", 1, 65535),
+    setting<&C::http, &C::Http::read_timeout_ms>("http", "read_timeout_ms", 10, 600'000),
+    setting<&C::http, &C::Http::write_timeout_ms>("http", "write_timeout_ms", 10, 600'000),
+    setting<&C::http, &C::Http::keep_alive_timeout_ms>("http", "keep_alive_timeout_ms", 10,
+                                                       600'000),
+    setting<&C::http, &C::Http::request_timeout_ms>("http", "request_timeout_ms", 10, 600'000),
+    setting<&C::http, &C::Http::max_body_bytes>("http", "max_body_bytes", 1024, kGiB),
+    setting<&C::http, &C::Http::max_events_per_request>("http", "max_events_per_request", 1,
+                                                        1'000'000),
+    setting<&C::workflows, &C::Workflows::dir>("workflows", "dir"),
+    setting<&C::processor, &C::Processor::batch_max_events>("processor", "batch_max_events", 1,
+                                                            1'000'000),
+    setting<&C::processor, &C::Processor::batch_max_ms>("processor", "batch_max_ms", 0, 60'000),
+    setting<&C::processor, &C::Processor::max_event_bytes>("processor", "max_event_bytes", 1024,
+                                                           kGiB),
+    setting<&C::processor, &C::Processor::max_json_depth>("processor", "max_json_depth", 4, 512),
+    setting<&C::processor, &C::Processor::dedupe_retention>("processor", "dedupe_retention", 1,
+                                                            int64_t{1} << 40),
+    setting<&C::processor, &C::Processor::intake_max_lag>("processor", "intake_max_lag", 1,
+                                                          int64_t{1} << 40),
+    setting<&C::processor, &C::Processor::cache_applications>("processor", "cache_applications", 0,
+                                                              int64_t{1} << 32),
+    setting<&C::processor, &C::Processor::cache_bytes>("processor", "cache_bytes", 0, 64 * kGiB),
+    setting<&C::processor, &C::Processor::outbox_tail_bytes>("processor", "outbox_tail_bytes", 0,
+                                                             64 * kGiB),
+    setting<&C::processor, &C::Processor::max_clock_skew>("processor", "max_clock_skew"),
+    setting<&C::processor, &C::Processor::max_backdate>("processor", "max_backdate"),
+    setting<&C::processor, &C::Processor::max_list_items>("processor", "max_list_items", 1,
+                                                          1'000'000),
+    setting<&C::processor, &C::Processor::max_application_bytes>(
+        "processor", "max_application_bytes", 4096, kGiB),
+    setting<&C::processor, &C::Processor::deadletter_excerpt_bytes>(
+        "processor", "deadletter_excerpt_bytes", 256, 512 * 1024),
+    setting<&C::processor, &C::Processor::deadletter_keep_bytes>("processor",
+                                                                 "deadletter_keep_bytes", 0, kGiB),
+    setting<&C::processor, &C::Processor::deadletter_retention>("processor", "deadletter_retention",
+                                                                0, int64_t{1} << 40),
+    setting<&C::log, &C::Log::level>("log", "level"),
+    setting<&C::log, &C::Log::format>("log", "format"),
+};
+
 void set_key(Config& c, const std::string& section, const std::string& key, const json& v,
              const std::string& where) {
-  auto bad = [&](const char* want) {
-    return std::runtime_error(where + ": " + section + "." + key + " must be " + want);
-  };
-  auto as_string = [&]() -> std::string {
-    if (v.is_string()) return v.get<std::string>();
-    throw bad("a string");
-  };
-  auto as_int = [&]() -> int64_t {
-    if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_string()) {
-      const std::string s = v.get<std::string>();
-      char* end = nullptr;
-      const long long n = std::strtoll(s.c_str(), &end, 10);
-      if (!s.empty() && end == s.c_str() + s.size()) return n;
-    }
-    throw bad("an integer");
-  };
-  auto as_bool = [&]() -> bool {
-    if (v.is_boolean()) return v.get<bool>();
-    if (v == "true" || v == "1") return true;
-    if (v == "false" || v == "0") return false;
-    throw bad("true or false");
-  };
-  if (section == "kafka") {
-    if (key == "bootstrap_servers") return void(c.kafka.bootstrap_servers = as_string());
-    if (key == "partitions") return void(c.kafka.partitions = static_cast<int>(as_int()));
-    if (key == "group_id") return void(c.kafka.group_id = as_string());
-    if (key == "group_instance_id") return void(c.kafka.group_instance_id = as_string());
-    if (key == "transactional_id") return void(c.kafka.transactional_id = as_string());
-    if (key == "properties") {
-      if (!v.is_object()) throw bad("an object of librdkafka properties");
-      for (const auto& [k, pv] : v.items())
-        c.kafka.properties[k] = pv.is_string() ? pv.get<std::string>() : pv.dump();
-      return;
-    }
-  } else if (section == "store") {
-    if (key == "data_dir") return void(c.store.data_dir = as_string());
-    if (key == "sync") return void(c.store.sync = as_bool());
-  } else if (section == "http") {
-    if (key == "host") return void(c.http.host = as_string());
-    if (key == "port") return void(c.http.port = static_cast<int>(as_int()));
-  } else if (section == "workflows") {
-    if (key == "dir") return void(c.workflows.dir = as_string());
-  } else if (section == "processor") {
-    if (key == "batch_max_events")
-      return void(c.processor.batch_max_events = static_cast<int>(as_int()));
-    if (key == "batch_max_ms") return void(c.processor.batch_max_ms = static_cast<int>(as_int()));
-    if (key == "max_event_bytes") return void(c.processor.max_event_bytes = as_int());
-    if (key == "dedupe_retention")
-      return void(c.processor.dedupe_retention = static_cast<uint64_t>(as_int()));
-    if (key == "intake_max_lag") return void(c.processor.intake_max_lag = as_int());
-    if (key == "cache_applications")
-      return void(c.processor.cache_applications = static_cast<uint64_t>(as_int()));
-  } else if (section == "log") {
-    if (key == "level") return void(c.log.level = as_string());
-    if (key == "format") return void(c.log.format = as_string());
-  }
+  for (const auto& s : kSettings)
+    if (section == s.section && key == s.key)
+      return s.set(c, v, Check{where, s.section, s.key, s.min, s.max});
   throw std::runtime_error(where + ": unknown setting " + section + "." + key +
                            "; see config/stagewise.json for the known ones");
+}
+
+void check_consistency(const Config& c, const std::string& where) {
+  if (c.log.format != "text" && c.log.format != "json")
+    throw std::runtime_error(where + ": log.format must be \"text\" or \"json\"");
 }
 
 }  // namespace
@@ -82,12 +192,8 @@ Config load_config(const std::string& path) {
     if (!in) throw std::runtime_error("cannot read config file " + path);
     std::stringstream ss;
     ss << in.rdbuf();
-    json j;
-    try {
-      j = json::parse(ss.str());
-    } catch (const json::parse_error& e) {
-      throw std::runtime_error(path + ": not valid JSON: " + e.what());
-    }
+    json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) throw std::runtime_error(path + ": not valid JSON");
     if (!j.is_object()) throw std::runtime_error(path + ": must be a JSON object of sections");
     for (const auto& [section, body] : j.items()) {
       if (!body.is_object())
@@ -96,55 +202,23 @@ Config load_config(const std::string& path) {
     }
   }
   apply_env_overrides(c);
+  check_consistency(c, path.empty() ? "configuration" : path);
   return c;
 }
 
 void apply_env_overrides(Config& c) {
-  static const char* const kKeys[][2] = {{"kafka", "bootstrap_servers"},
-                                         {"kafka", "partitions"},
-                                         {"kafka", "group_id"},
-                                         {"kafka", "group_instance_id"},
-                                         {"kafka", "transactional_id"},
-                                         {"store", "data_dir"},
-                                         {"store", "sync"},
-                                         {"http", "host"},
-                                         {"http", "port"},
-                                         {"workflows", "dir"},
-                                         {"processor", "batch_max_events"},
-                                         {"processor", "batch_max_ms"},
-                                         {"processor", "max_event_bytes"},
-                                         {"processor", "dedupe_retention"},
-                                         {"processor", "intake_max_lag"},
-                                         {"processor", "cache_applications"},
-                                         {"log", "level"},
-                                         {"log", "format"}};
-  for (const auto& [section, key] : kKeys) {
-    std::string name = std::string("STAGEWISE_") + section + "_" + key;
+  for (const auto& s : kSettings) {
+    std::string name = std::string("STAGEWISE_") + s.section + "_" + s.key;
     for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     if (const char* v = std::getenv(name.c_str()))
-      set_key(c, section, key, json(std::string(v)), "environment variable " + name);
+      set_key(c, s.section, s.key, json(std::string(v)), "environment variable " + name);
   }
 }
 
 json to_json(const Config& c) {
-  return {{"kafka",
-           {{"bootstrap_servers", c.kafka.bootstrap_servers},
-            {"partitions", c.kafka.partitions},
-            {"group_id", c.kafka.group_id},
-            {"group_instance_id", c.kafka.group_instance_id},
-            {"transactional_id", c.kafka.transactional_id},
-            {"properties", c.kafka.properties}}},
-          {"store", {{"data_dir", c.store.data_dir}, {"sync", c.store.sync}}},
-          {"http", {{"host", c.http.host}, {"port", c.http.port}}},
-          {"workflows", {{"dir", c.workflows.dir}}},
-          {"processor",
-           {{"batch_max_events", c.processor.batch_max_events},
-            {"batch_max_ms", c.processor.batch_max_ms},
-            {"max_event_bytes", c.processor.max_event_bytes},
-            {"dedupe_retention", c.processor.dedupe_retention},
-            {"intake_max_lag", c.processor.intake_max_lag},
-            {"cache_applications", c.processor.cache_applications}}},
-          {"log", {{"level", c.log.level}, {"format", c.log.format}}}};
+  json out = json::object();
+  for (const auto& s : kSettings) out[s.section][s.key] = s.get(c);
+  return out;
 }
 
 }  // namespace stagewise

@@ -42,6 +42,30 @@ TEST(Config, ShippedFilesLoad) {
   EXPECT_EQ(p.kafka.properties.at("security.protocol"), "SASL_SSL");
 }
 
+TEST(Config, ShippedFileListsEverySettingWithItsDefault) {
+  const std::string root = STAGEWISE_SOURCE_DIR;
+  std::ifstream in(root + "/config/stagewise.json");
+  const auto shipped = nlohmann::json::parse(in);
+  EXPECT_EQ(shipped, to_json(Config{}))
+      << "config/stagewise.json and the defaults in common/config.h differ";
+}
+
+TEST(Config, ValuesOutOfBoundsAreRefusedNamingTheKey) {
+  const std::string path = ::testing::TempDir() + "/bounds-config.json";
+  std::ofstream(path) << R"({"http": {"threads": 0}})";
+  try {
+    (void)load_config(path);
+    ADD_FAILURE() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("http.threads must be between 2 and"), std::string::npos)
+        << e.what();
+  }
+  std::ofstream(path) << R"({"processor": {"max_clock_skew": "P1M"}})";
+  EXPECT_THROW((void)load_config(path), std::runtime_error);
+  std::ofstream(path) << R"({"processor": {"max_clock_skew": "PT1H"}})";
+  EXPECT_EQ(load_config(path).processor.max_clock_skew.ms, 3'600'000);
+}
+
 TEST(Config, EnvironmentOverridesAndErrorsNameTheKey) {
   setenv("STAGEWISE_HTTP_PORT", "9191", 1);
   EXPECT_EQ(load_config("").http.port, 9191);
