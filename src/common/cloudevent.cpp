@@ -1,5 +1,6 @@
 #include "common/cloudevent.h"
 
+#include "common/json_limits.h"
 #include "common/time.h"
 
 #include <array>
@@ -13,10 +14,20 @@ DecodeError fail(Reason r, std::string msg, std::string id = {}) {
   return DecodeError{r, std::move(msg), std::move(id)};
 }
 
-bool valid_id_text(std::string_view s) {
-  for (const unsigned char c : s)
-    if (c < 0x20 || c == 0x7f) return false;
-  return true;
+// An attribute's text: UTF-8, no controls or bidi formatting, bounded.
+std::optional<DecodeError> check_text(const char* name, std::string_view v, size_t max_bytes,
+                                      const std::string& id) {
+  if (v.size() > max_bytes)
+    return fail(Reason::invalid_attribute,
+                std::string("attribute \"") + name + "\" is " + std::to_string(v.size()) +
+                    " bytes; at most " + std::to_string(max_bytes) + " are accepted",
+                id);
+  if (has_unsafe_characters(v))
+    return fail(Reason::invalid_attribute,
+                std::string("attribute \"") + name +
+                    "\" must be UTF-8 without control or bidirectional formatting characters",
+                id);
+  return std::nullopt;
 }
 
 // Extension attribute names: lowercase letters and digits (CloudEvents 1.0).
@@ -29,6 +40,29 @@ bool valid_extension_name(std::string_view s) {
 
 }  // namespace
 
+bool valid_subject(std::string_view id, size_t max_bytes) {
+  return !id.empty() && id.size() <= max_bytes && is_plain_token(id);
+}
+
+std::optional<DecodeError> check_time(const CloudEvent& e, int64_t reference_ms,
+                                      const TimeWindow& window) {
+  if (e.time_ms > reference_ms + window.max_ahead_ms)
+    return fail(Reason::invalid_attribute,
+                "attribute \"time\" (" + e.time + ") lies more than " +
+                    std::to_string(window.max_ahead_ms / 3'600'000) +
+                    " h after the event was sent (" + format_rfc3339_ms(reference_ms) +
+                    "); check the sender's clock (processor.max_clock_skew)",
+                e.id);
+  if (e.actorrole != "system" && e.time_ms < reference_ms - window.max_behind_ms)
+    return fail(Reason::invalid_attribute,
+                "attribute \"time\" (" + e.time + ") lies more than " +
+                    std::to_string(window.max_behind_ms / 86'400'000) +
+                    " days before the event was sent (" + format_rfc3339_ms(reference_ms) +
+                    "); backdated events are refused (processor.max_backdate)",
+                e.id);
+  return std::nullopt;
+}
+
 bool is_known_role(std::string_view role) {
   static constexpr std::array<std::string_view, 5> kRoles = {"applicant", "reviewer",
                                                              "program_manager", "admin", "system"};
@@ -37,12 +71,16 @@ bool is_known_role(std::string_view role) {
   return false;
 }
 
-DecodeResult decode_json(const json& j) {
+DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
   if (!j.is_object())
     return fail(Reason::malformed_json,
                 "event must be a JSON object, got " + std::string(j.type_name()));
   std::string id;
-  if (auto it = j.find("id"); it != j.end() && it->is_string()) id = it->get<std::string>();
+  // Named in errors only when it is itself presentable.
+  if (auto it = j.find("id"); it != j.end() && it->is_string() &&
+                              it->get_ref<const std::string&>().size() <= limits.max_id_bytes &&
+                              !has_unsafe_characters(it->get_ref<const std::string&>()))
+    id = it->get<std::string>();
 
   CloudEvent e;
   struct Required {
@@ -73,14 +111,18 @@ DecodeResult decode_json(const json& j) {
                 "attribute \"specversion\" must be \"1.0\", got \"" +
                     j["specversion"].get<std::string>() + "\"",
                 id);
-  if (e.subject.size() > kMaxIdBytes || !valid_id_text(e.subject))
+  if (auto bad = check_text("id", e.id, limits.max_id_bytes, id)) return *bad;
+  if (auto bad = check_text("source", e.source, limits.max_id_bytes, id)) return *bad;
+  if (auto bad = check_text("type", e.type, limits.max_name_bytes, id)) return *bad;
+  if (auto bad = check_text("time", e.time, 64, id)) return *bad;
+  if (!valid_subject(e.subject, limits.max_subject_bytes))
     return fail(Reason::invalid_attribute,
-                "attribute \"subject\" (the application id) must be at most 256 bytes without "
-                "control characters",
+                "attribute \"subject\" (the application id) must be 1 to " +
+                    std::to_string(limits.max_subject_bytes) +
+                    " bytes of UTF-8 without white space, control or bidirectional formatting "
+                    "characters, or any of / \\ ? # % (it must be readable back at "
+                    "/v1/applications/{id})",
                 id);
-  if (!valid_id_text(e.id) || !valid_id_text(e.source))
-    return fail(Reason::invalid_attribute,
-                "attributes \"id\" and \"source\" must not contain control characters", id);
   const auto t = parse_rfc3339_ms(e.time);
   if (!t)
     return fail(Reason::invalid_attribute,
@@ -125,7 +167,11 @@ DecodeResult decode_json(const json& j) {
     if (!value.is_string())
       return fail(Reason::invalid_attribute, "attribute \"" + key + "\" must be a string", id);
     *out = value.get<std::string>();
+    if (auto bad = check_text(key.c_str(), *out, limits.max_name_bytes, id)) return *bad;
   }
+  if (!e.program.empty() && !valid_subject(e.program, limits.max_name_bytes))
+    return fail(Reason::invalid_attribute,
+                "attribute \"program\" must be a program id without white space or / \\ ? # %", id);
   if (!e.actorrole.empty() && !is_known_role(e.actorrole))
     return fail(Reason::invalid_attribute,
                 "actorrole \"" + e.actorrole +
@@ -134,37 +180,55 @@ DecodeResult decode_json(const json& j) {
   return e;
 }
 
-DecodeResult decode_structured(std::string_view value) {
-  json j = json::parse(value, nullptr, /*allow_exceptions=*/false);
+namespace {
+DecodeError too_deep(int max_depth, std::string id = {}) {
+  return fail(Reason::malformed_json,
+              "the event nests objects and arrays more than " + std::to_string(max_depth) +
+                  " deep (processor.max_json_depth); flatten its data",
+              std::move(id));
+}
+}  // namespace
+
+DecodeResult decode_structured(std::string_view value, const EnvelopeLimits& limits) {
+  bool deep = false;
+  json j = parse_json_bounded(value, limits.max_depth, &deep);
+  if (deep) return too_deep(limits.max_depth);
   if (j.is_discarded())
     return fail(Reason::malformed_json,
                 "value is not valid JSON; send a CloudEvent in structured mode "
                 "(content-type application/cloudevents+json)");
-  return decode_json(j);
+  return decode_json(j, limits);
 }
 
-DecodeResult decode_kafka(const Headers& headers, std::string_view value) {
+DecodeResult decode_kafka(const Headers& headers, std::string_view value,
+                          const EnvelopeLimits& limits) {
   bool binary = false;
   for (const auto& [k, v] : headers)
     if (k == "ce_specversion") binary = true;
-  if (!binary) return decode_structured(value);
+  if (!binary) return decode_structured(value, limits);
 
   json j = json::object();
   for (const auto& [k, v] : headers) {
-    if (k.rfind("ce_", 0) == 0)
-      j[k.substr(3)] = v;
-    else if (k == "content-type")
-      j["datacontenttype"] = v;
+    const bool ce = k.rfind("ce_", 0) == 0;
+    if (!ce && k != "content-type") continue;
+    // Header bytes are arbitrary: only presentable text becomes an attribute.
+    if (!is_utf8(k) || !is_utf8(v))
+      return fail(Reason::invalid_attribute, "binary-mode header values must be UTF-8");
+    j[ce ? k.substr(3) : std::string("datacontenttype")] = v;
   }
+  std::string id;
+  if (const auto it = j.find("id");
+      it != j.end() && it->get_ref<const std::string&>().size() <= limits.max_id_bytes)
+    id = it->get<std::string>();
   if (!value.empty()) {
-    json data = json::parse(value, nullptr, false);
-    if (data.is_discarded()) {
-      std::string id = j.contains("id") ? j["id"].get<std::string>() : "";
+    bool deep = false;
+    json data = parse_json_bounded(value, limits.max_depth - 1, &deep);
+    if (deep) return too_deep(limits.max_depth, id);
+    if (data.is_discarded())
       return fail(Reason::malformed_json, "binary-mode event data is not valid JSON", id);
-    }
     j["data"] = std::move(data);
   }
-  return decode_json(j);
+  return decode_json(j, limits);
 }
 
 json to_json(const CloudEvent& e) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,18 +40,49 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 using DecodeResult = std::variant<CloudEvent, DecodeError>;
 
+/// What an input event may be. Every id must be readable back (ids appear in
+/// URL paths, file names and log lines), so besides lengths: all attributes
+/// are UTF-8 without control or bidirectional formatting characters, and a
+/// `subject` (an application or reviewer id) or `program` has no white space
+/// and none of `/ \ ? # %`.
+struct EnvelopeLimits {
+  int max_depth = 32;              ///< nesting of objects and arrays, the whole event
+  size_t max_id_bytes = 256;       ///< `id`, `source`
+  size_t max_subject_bytes = 128;  ///< `subject`
+  size_t max_name_bytes = 128;     ///< `type`, `program`, `actorid`, other attributes
+};
+
 /// Largest application id accepted (`subject`), in bytes.
-inline constexpr size_t kMaxIdBytes = 256;
+inline constexpr size_t kMaxIdBytes = EnvelopeLimits{}.max_subject_bytes;
 
 /// Decodes a structured-mode event (the JSON object is the whole value).
-DecodeResult decode_structured(std::string_view value);
+DecodeResult decode_structured(std::string_view value, const EnvelopeLimits& limits = {});
 
 /// Decodes a Kafka message: binary mode when a `ce_specversion` header is
 /// present, structured mode otherwise.
-DecodeResult decode_kafka(const Headers& headers, std::string_view value);
+DecodeResult decode_kafka(const Headers& headers, std::string_view value,
+                          const EnvelopeLimits& limits = {});
 
 /// Validates a JSON object as a CloudEvent (shared by Kafka and HTTP intake).
-DecodeResult decode_json(const nlohmann::json& j);
+/// The object must come from text checked with json_depth_within.
+DecodeResult decode_json(const nlohmann::json& j, const EnvelopeLimits& limits = {});
+
+/// How far an event's time may stray from when it was produced.
+struct TimeWindow {
+  int64_t max_ahead_ms = 7LL * 86'400'000;     ///< into the future
+  int64_t max_behind_ms = 400LL * 86'400'000;  ///< into the past, except for `system`
+};
+
+/// Checks the event's time against `reference_ms` (the Kafka message's
+/// timestamp, or the intake's clock): an event from the far future or the
+/// far past is refused as `invalid_attribute`, so a typo cannot make the
+/// server's own timers expire an application at once. Stagewise's timers
+/// (actorrole system) may be late by any amount.
+std::optional<DecodeError> check_time(const CloudEvent& e, int64_t reference_ms,
+                                      const TimeWindow& window);
+
+/// Whether `id` may be an application (or reviewer) id: see EnvelopeLimits.
+bool valid_subject(std::string_view id, size_t max_bytes = kMaxIdBytes);
 
 /// The structured-mode JSON of an event (for re-publishing and tests).
 nlohmann::json to_json(const CloudEvent& e);

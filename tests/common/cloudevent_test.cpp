@@ -1,5 +1,7 @@
 #include "common/cloudevent.h"
 
+#include "common/json_limits.h"
+
 #include <gtest/gtest.h>
 
 namespace stagewise {
@@ -95,6 +97,78 @@ TEST(CloudEvent, OtherExtensionsAreCarriedNotRefused) {
   json e = good();
   e["traceparent"] = "00-abc";
   EXPECT_TRUE(std::holds_alternative<CloudEvent>(decode_json(e)));
+}
+
+// Issue 10.2: 100,000 nested brackets (200 KB, under max_event_bytes) killed
+// the process with a stack overflow; now a dead letter.
+TEST(CloudEvent, DeepNestingIsRefusedWithoutRecursion) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  EXPECT_FALSE(json_depth_within(deep, 32));
+  std::string event = good().dump();
+  event.insert(event.size() - 1, ",\"data2\":" + deep);
+  const DecodeError err = error_of(decode_structured(event));
+  EXPECT_EQ(err.reason, Reason::malformed_json);
+  EXPECT_NE(err.message.find("max_json_depth"), std::string::npos) << err.message;
+  const Headers binary = {{"ce_specversion", "1.0"}, {"ce_id", "deep-1"}};
+  const DecodeError b = error_of(decode_kafka(binary, deep));
+  EXPECT_EQ(b.reason, Reason::malformed_json);
+  EXPECT_EQ(b.event_id, "deep-1");
+  // Brackets inside strings do not count; 32 levels do fit.
+  EXPECT_TRUE(json_depth_within(R"({"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"]]]"})", 2));
+  json nested = good();
+  json* at = &nested["data"];
+  for (int i = 0; i < 30; ++i) at = &((*at)["n"] = json::object());
+  EXPECT_TRUE(std::holds_alternative<CloudEvent>(decode_structured(nested.dump())));
+}
+
+// Issue 10.7: ids that could never be read back, or that forge log lines.
+TEST(CloudEvent, IdsMustBeReadableBackAndHarmlessInLogs) {
+  auto with = [](const char* k, json v) {
+    json e = good();
+    e[k] = std::move(v);
+    return decode_json(e);
+  };
+  for (const char* subject : {"a/b", "a%2Fb", "a b", "a?b", "a#b", "a\\b", "x\u202Eexe.pdf",
+                              "a\u200Bb", "a\u00A0b", "\u0085x"}) {
+    const auto r = with("subject", json::parse(std::string("\"") + subject + "\""));
+    EXPECT_EQ(error_of(r).reason, Reason::invalid_attribute) << subject;
+    EXPECT_NE(error_of(r).message.find("subject"), std::string::npos);
+  }
+  EXPECT_TRUE(std::holds_alternative<CloudEvent>(with("subject", "app-\xc3\xa9t\xc3\xa9_42.x")));
+  EXPECT_EQ(error_of(with("id", std::string(100'000, 'i'))).reason, Reason::invalid_attribute);
+  EXPECT_EQ(error_of(with("id", std::string(100'000, 'i'))).event_id, "")
+      << "an id too long to log is not echoed";
+  EXPECT_EQ(error_of(with("source", "portal\u202e")).reason, Reason::invalid_attribute);
+  EXPECT_EQ(error_of(with("actorid", "stu\n2026-01-01 INFO forged")).reason,
+            Reason::invalid_attribute);
+  EXPECT_EQ(error_of(with("program", "../etc")).reason, Reason::invalid_attribute);
+  // Event ids and sources may hold slashes (URIs): they never appear in a path.
+  EXPECT_TRUE(std::holds_alternative<CloudEvent>(with("source", "https://portal.example/x")));
+  const Headers bad_header = {{"ce_specversion", "1.0"}, {"ce_id", "\xff\xfe"}};
+  EXPECT_EQ(error_of(decode_kafka(bad_header, "{}")).reason, Reason::invalid_attribute);
+}
+
+// Issue 10.7: a decision dated 1970 expired an application at once.
+TEST(CloudEvent, EventTimeMustLieNearWhenItWasSent) {
+  const auto decoded = decode_json(good());
+  CloudEvent e = std::get<CloudEvent>(decoded);
+  const TimeWindow w{7LL * 86'400'000, 30LL * 86'400'000};
+  EXPECT_FALSE(check_time(e, e.time_ms, w));
+  EXPECT_FALSE(check_time(e, e.time_ms + 29LL * 86'400'000, w));
+  const auto old = check_time(e, e.time_ms + 31LL * 86'400'000, w);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->reason, Reason::invalid_attribute);
+  EXPECT_NE(old->message.find("max_backdate"), std::string::npos) << old->message;
+  const auto future = check_time(e, e.time_ms - 8LL * 86'400'000, w);
+  ASSERT_TRUE(future);
+  EXPECT_NE(future->message.find("max_clock_skew"), std::string::npos) << future->message;
+  e.actorrole = "system";  // a timer fired late after a restart
+  EXPECT_FALSE(check_time(e, e.time_ms + 300LL * 86'400'000, w));
+}
+
+TEST(JsonLimits, EscapesWhatWouldForgeOrHideALogLine) {
+  EXPECT_EQ(escape_unsafe("a\nb\x1b[31m\xe2\x80\xae" "c\xff"), "a\\nb\\u001b[31m\\u202ec\\xff");
+  EXPECT_EQ(escape_unsafe("Zo\xc3\xab"), "Zo\xc3\xab");
 }
 
 }  // namespace
