@@ -19,12 +19,15 @@ enum class Errc {
 };
 
 /// An error with a user-facing message. Kafka errors keep librdkafka's
-/// retriable / fatal flags so callers decide from them, never from text.
+/// retriable / fatal flags so callers decide from them, never from text;
+/// `permanent` marks a failure that repeating the same request can never
+/// mend (a record too large for the broker): park it, do not retry it.
 struct Error {
   Errc code = Errc::internal;
   std::string message;
   bool retriable = false;
   bool fatal = false;
+  bool permanent = false;
 
   bool is_not_found() const { return code == Errc::not_found; }
 };

@@ -6,16 +6,42 @@
 
 namespace stagewise::kafka {
 
+ErrorClass classify(rd_kafka_resp_err_t err) {
+  switch (err) {
+    // The record itself is refused: sending it again can never succeed.
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return ErrorClass::permanent;
+    // The client or the cluster's set-up is broken: no record can be sent
+    // until an operator acts, so stop instead of spinning.
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR__SSL:
+      return ErrorClass::fatal;
+    default:
+      // Transport, timeouts, leadership moves, queue full, purged, ...: the
+      // idempotent producer keeps order and ids, so sending again is safe.
+      return ErrorClass::retriable;
+  }
+}
+
 Error kafka_error(rd_kafka_resp_err_t err, const std::string& context) {
   Error e = make_error(Errc::kafka, context + ": " + rd_kafka_err2str(err));
-  // Local transient conditions are retriable even where librdkafka has no flag.
-  e.retriable = err == RD_KAFKA_RESP_ERR__QUEUE_FULL || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
-                err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-                err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
-                err == RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS ||
-                err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
-                err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
-  e.fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+  const ErrorClass c = classify(err);
+  e.retriable = c == ErrorClass::retriable;
+  e.permanent = c == ErrorClass::permanent;
+  e.fatal = c == ErrorClass::fatal;
   return e;
 }
 
@@ -129,13 +155,27 @@ Result<void> ensure_topics(const Properties& props, const std::vector<std::strin
 
 // ---- Producer ----
 
-void Producer::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+namespace {
+// The error of a failed request; for RD_KAFKA_RESP_ERR__FATAL, the
+// underlying cause librdkafka recorded (e.g. the producer was fenced).
+Error client_error(rd_kafka_t* rk, rd_kafka_resp_err_t err, const std::string& context) {
+  Error e = kafka_error(err, context);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char reason[512] = "";
+    const auto cause = rd_kafka_fatal_error(rk, reason, sizeof reason);
+    e.message += std::string(" (") + rd_kafka_err2name(cause) + ": " + reason + ")";
+  }
+  return e;
+}
+}  // namespace
+
+void Producer::delivery_cb(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
   auto* self = static_cast<Producer*>(opaque);
   if (!self->on_delivery_) return;
   DeliveryReport r;
   r.token = reinterpret_cast<uintptr_t>(msg->_private);
   r.ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (!r.ok) r.error = kafka_error(msg->err, "delivery");
+  if (!r.ok) r.error = client_error(rk, msg->err, "delivery");
   r.partition = msg->partition;
   r.offset = msg->offset;
   self->on_delivery_(r);
@@ -169,7 +209,7 @@ Producer::~Producer() {
 
 Result<void> Producer::produce(const std::string& topic, std::string_view key,
                                std::string_view value, const Headers& headers, uint64_t token,
-                               int32_t partition) {
+                               int32_t partition, int64_t timestamp_ms) {
   for (;;) {
     rd_kafka_headers_t* hdrs = nullptr;
     if (!headers.empty()) {
@@ -183,10 +223,12 @@ Result<void> Producer::produce(const std::string& topic, std::string_view key,
         RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_TIMESTAMP(timestamp_ms),
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(token))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken on failure
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return kafka_error(err, "producing to " + topic);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      return client_error(rk_.get(), err, "producing to " + topic);
     rd_kafka_poll(rk_.get(), 10);  // make room: serve delivery reports
   }
 }
@@ -229,6 +271,17 @@ Result<void> Producer::flush(int timeout_ms) {
 }
 
 // ---- Consumer ----
+
+Error Message::error() const {
+  return kafka_error(m_->err, "consumer: " + error_text());
+}
+
+std::string Consumer::fatal_error() const {
+  char reason[512] = "";
+  const auto cause = rd_kafka_fatal_error(rk_.get(), reason, sizeof reason);
+  if (cause == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  return std::string(rd_kafka_err2name(cause)) + ": " + reason;
+}
 
 Headers Message::headers() const {
   Headers out;

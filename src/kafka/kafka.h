@@ -59,7 +59,12 @@ using RdMockClusterPtr = std::unique_ptr<rd_kafka_mock_cluster_t, RdMockClusterD
 
 using Properties = std::map<std::string, std::string>;
 
-/// An Error from a librdkafka error code, keeping its retriable/fatal flags.
+/// What to do about a failed request: try again, set the record aside for
+/// good (it can never be published as it is), or stop the process.
+enum class ErrorClass { retriable, permanent, fatal };
+ErrorClass classify(rd_kafka_resp_err_t err);
+
+/// An Error from a librdkafka error code, with its class as flags.
 Error kafka_error(rd_kafka_resp_err_t err, const std::string& context);
 
 /// A configuration built from properties; the error names the bad property.
@@ -130,9 +135,10 @@ class Producer {
   Producer& operator=(const Producer&) = delete;
 
   /// Queues a message; waits (polling) while the local queue is full.
-  /// `partition` -1 lets the key pick it.
+  /// `partition` -1 lets the key pick it; `timestamp_ms` 0 stamps it now.
   Result<void> produce(const std::string& topic, std::string_view key, std::string_view value,
-                       const Headers& headers, uint64_t token, int32_t partition = -1);
+                       const Headers& headers, uint64_t token, int32_t partition = -1,
+                       int64_t timestamp_ms = 0);
   /// Serves delivery reports; returns how many were served.
   int poll(int timeout_ms);
   /// Waits until every queued message is delivered or failed.
@@ -164,6 +170,11 @@ class Message {
   std::string topic() const { return m_->rkt ? rd_kafka_topic_name(m_->rkt) : std::string(); }
   int32_t partition() const { return m_->partition; }
   int64_t offset() const { return m_->offset; }
+  /// When the message was produced (CreateTime) or appended (LogAppendTime),
+  /// in ms since the epoch; -1 when the broker has none.
+  int64_t timestamp() const { return rd_kafka_message_timestamp(m_.get(), nullptr); }
+  /// For a consumer error: the Error with its class (fatal ends the process).
+  Error error() const;
   std::string_view key() const {
     return m_->key ? std::string_view(static_cast<const char*>(m_->key), m_->key_len)
                    : std::string_view();
@@ -208,6 +219,9 @@ class Consumer {
                                                  int timeout_ms);
   /// Leaves the group cleanly.
   void close();
+  /// The cause of a fatal consumer error (e.g. fenced by another member
+  /// with the same group.instance.id); empty when there is none.
+  std::string fatal_error() const;
   rd_kafka_t* handle() const { return rk_.get(); }
 
  private:
