@@ -75,6 +75,7 @@ void Server::routes() {
   });
   s.Get("/metrics", [&c](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_text(c.processor ? &c.processor->stats() : nullptr,
+                                 c.processor ? c.processor->relay_stats() : nullptr,
                                  c.processor ? c.processor->timer_stats() : nullptr, c.store),
                     "text/plain; version=0.0.4");
   });
@@ -280,8 +281,8 @@ void Server::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string metrics_text(const processor::Stats* st, const processor::TimerStats* timers,
-                         const store::Store* store) {
+std::string metrics_text(const processor::Stats* st, const processor::RelayStats* relay,
+                         const processor::TimerStats* timers, const store::Store* store) {
   std::ostringstream o;
   auto counter = [&](const char* name, const char* help, uint64_t v) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
@@ -300,16 +301,21 @@ std::string metrics_text(const processor::Stats* st, const processor::TimerStats
       o << "stagewise_events_rejected_total{reason=\"" << reason_code(static_cast<Reason>(i))
         << "\"} " << st->rejected[i] << '\n';
     counter("stagewise_batches_total", "Store batches committed.", st->batches);
-    counter("stagewise_outbox_published_total", "Output events acknowledged by Kafka.",
-            st->published);
-    counter("stagewise_outbox_publish_failures_total", "Output deliveries that failed (retried).",
-            st->publish_failures);
     counter("stagewise_input_log_resets_total", "Input logs found reset (new broker log).",
             st->log_resets);
     counter("stagewise_input_gaps_total", "Gaps of trimmed, never consumed input.", st->gaps);
     counter("stagewise_input_gap_messages_total", "Input messages lost to gaps.", st->gap_messages);
     counter("stagewise_consumer_errors_total", "Errors reported by the Kafka consumer.",
             st->consumer_errors);
+  }
+  if (relay != nullptr) {
+    counter("stagewise_outbox_published_total", "Output events acknowledged by Kafka.",
+            relay->published);
+    counter("stagewise_outbox_publish_failures_total", "Output deliveries that failed (retried).",
+            relay->publish_failures);
+    counter("stagewise_outbox_parked_total",
+            "Output events the broker refused for good, set aside (GET /v1/outbox/parked).",
+            relay->parked);
   }
   if (timers != nullptr) {
     counter("stagewise_timers_deadlines_fired_total", "Deadline events produced into the log.",
@@ -328,6 +334,9 @@ std::string metrics_text(const processor::Stats* st, const processor::TimerStats
     o << "# HELP stagewise_timers_pending Pending timers (estimate).\n"
       << "# TYPE stagewise_timers_pending gauge\nstagewise_timers_pending "
       << store->timers_pending_estimate() << '\n';
+    o << "# HELP stagewise_outbox_parked Output events set aside for good, kept in the store.\n"
+      << "# TYPE stagewise_outbox_parked gauge\nstagewise_outbox_parked " << store->parked_count()
+      << '\n';
     o << "# HELP stagewise_intake_pending Accepted HTTP events not yet processed.\n"
       << "# TYPE stagewise_intake_pending gauge\nstagewise_intake_pending " << store->intake_count()
       << '\n';

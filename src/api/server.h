@@ -49,7 +49,7 @@ class Server {
 };
 
 /// Prometheus text exposition of the processor's counters.
-std::string metrics_text(const processor::Stats* stats, const processor::TimerStats* timers,
-                         const store::Store* store);
+std::string metrics_text(const processor::Stats* stats, const processor::RelayStats* relay,
+                         const processor::TimerStats* timers, const store::Store* store);
 
 }  // namespace stagewise::api

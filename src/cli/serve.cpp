@@ -94,6 +94,8 @@ int serve(const ServeFlags& flags) {
   store::Store::Options sopts;
   sopts.sync = cfg.store.sync;
   sopts.dedupe_retention = cfg.processor.dedupe_retention;
+  sopts.deadletter_retention = cfg.processor.deadletter_retention;
+  sopts.outbox_tail_bytes = static_cast<uint64_t>(cfg.processor.outbox_tail_bytes);
   auto store = store::Store::open(cfg.store.data_dir, sopts);
   if (!store) {
     std::cerr << "stagewise serve: " << store.error().message << "\n";
@@ -127,6 +129,13 @@ int serve(const ServeFlags& flags) {
   popts.batch_max_ms = cfg.processor.batch_max_ms;
   popts.cache_applications = cfg.processor.cache_applications;
   popts.max_event_bytes = cfg.processor.max_event_bytes;
+  popts.envelope.max_depth = cfg.processor.max_json_depth;
+  popts.time_window = {cfg.processor.max_clock_skew.ms, cfg.processor.max_backdate.ms};
+  popts.engine.max_list_items = static_cast<size_t>(cfg.processor.max_list_items);
+  popts.max_application_bytes = static_cast<size_t>(cfg.processor.max_application_bytes);
+  popts.dead_letters = {static_cast<size_t>(cfg.processor.deadletter_excerpt_bytes),
+                        static_cast<size_t>(cfg.processor.deadletter_keep_bytes)};
+  popts.cache_bytes = static_cast<uint64_t>(cfg.processor.cache_bytes);
   popts.group_instance_id = group_instance_id(cfg);
   popts.transactional_id = cfg.kafka.transactional_id;
   processor::OutcomeBoard outcomes;
@@ -197,7 +206,8 @@ int serve(const ServeFlags& flags) {
   }
   while (!stop && !proc.failed()) stop = wait_signal(signals, 1000);
   if (proc.failed()) {
-    spdlog::critical("the processor stopped on a store failure; exiting so a restart resumes");
+    spdlog::critical("stopping: {}; exit 1, a restart resumes from what is durable",
+                     proc.failure());
     http.stop();
     proc.stop();
     return 1;

@@ -54,6 +54,7 @@ Intake::~Intake() {
   if (relay_.joinable()) relay_.join();
   if (poller_.joinable()) poller_.join();
   if (producer_) producer_->flush(5000).permit_unchecked_error();
+  producer_.reset();  // its last callbacks run now, with every member alive
 }
 
 void Intake::on_delivery(const kafka::DeliveryReport& d) {

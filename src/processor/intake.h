@@ -73,7 +73,6 @@ class Intake {
   bool wait_for_room();
 
   Options options_;
-  std::unique_ptr<kafka::Producer> producer_;
   std::mutex mu_;
   std::condition_variable stop_cv_;
   uint64_t next_token_ = 1;
@@ -82,6 +81,9 @@ class Intake {
   std::thread poller_;
   std::thread relay_;
   bool stop_ = false;
+  // Declared last: destroyed first, while the members its delivery
+  // callbacks write are still alive.
+  std::unique_ptr<kafka::Producer> producer_;
 };
 
 }  // namespace stagewise::processor

@@ -1,5 +1,7 @@
 #include "processor/outputs.h"
 
+#include "common/digest.h"
+#include "common/json_limits.h"
 #include "common/json_out.h"
 #include "common/time.h"
 
@@ -161,22 +163,56 @@ store::OutboxRecord reminder(const std::string& topic, const store::TimerRecord&
   return record(topic, t.application, e);
 }
 
-store::OutboxRecord dead_letter(const std::string& topic, const InputRef& in, Reason reason,
-                                const std::string& message, const std::string& event_id,
-                                const std::string& subject, int64_t now_ms) {
+namespace {
+
+// At most `max` bytes of `s`, cut where no UTF-8 sequence is split.
+std::string_view utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// At most `max` bytes of `bytes`: as text unless it is not UTF-8 or JSON
+// escaping would make it larger than base64 (a control byte takes six
+// characters); `base64` tells which.
+std::string excerpt(std::string_view bytes, size_t max, bool& base64_encoded) {
+  const std::string_view cut = utf8_prefix(bytes, max);
+  size_t escaped = 0;
+  for (const unsigned char c : cut) escaped += c < 0x20 ? 6 : 1;
+  base64_encoded = !is_utf8(cut) || escaped > cut.size() + cut.size() / 3;
+  return base64_encoded ? base64(bytes.substr(0, std::min(bytes.size(), max))) : std::string(cut);
+}
+
+}  // namespace
+
+Rejection dead_letter(const std::string& topic, const InputRef& in, Reason reason,
+                      const std::string& message, const std::string& event_id,
+                      const std::string& subject, int64_t now_ms, const DeadLetterLimits& limits) {
+  constexpr size_t kSmall = 1024, kMaxHeaders = 64;
   const std::string id = "deadletter/" + in.topic + "/" + std::to_string(in.partition) + "/" +
                          std::to_string(in.offset);
+  json original = json::object();
   json headers = json::object();
   if (in.headers != nullptr)
-    for (const auto& [k, v] : *in.headers) headers[k] = is_utf8(v) ? json(v) : json(base64(v));
-  json original = {{"headers", headers}};
-  if (is_utf8(in.value)) {
-    original["value"] = std::string(in.value);
-  } else {
-    original["value"] = base64(in.value);
-    original["encoding"] = "base64";
+    for (size_t i = 0; i < in.headers->size() && i < kMaxHeaders; ++i) {
+      const auto& [k, v] = (*in.headers)[i];
+      headers[is_utf8(k) ? std::string(utf8_prefix(k, 256)) : base64(k.substr(0, 256))] =
+          is_utf8(v) ? json(std::string(utf8_prefix(v, kSmall)))
+                     : json(base64(v.substr(0, kSmall)));
+    }
+  original["headers"] = std::move(headers);
+  bool b64 = false;
+  original["value"] = excerpt(in.value, limits.excerpt_bytes, b64);
+  if (b64) original["encoding"] = "base64";
+  if (!in.key.empty()) {
+    original["key"] = excerpt(in.key, kSmall, b64);
+    if (b64) original["key_encoding"] = "base64";
   }
-  if (!in.key.empty()) original["key"] = is_utf8(in.key) ? std::string(in.key) : base64(in.key);
+  original["length"] = in.value.size();
+  const std::string digest = sha256_hex(in.value);
+  original["sha256"] = digest;
+  original["truncated"] = in.value.size() > limits.excerpt_bytes;
   json data = {
       {"reason", reason_code(reason)},
       {"message", message},
@@ -185,7 +221,25 @@ store::OutboxRecord dead_letter(const std::string& topic, const InputRef& in, Re
       {"original", std::move(original)}};
   json e = envelope(id, kRejected, is_utf8(subject) ? subject : "", format_rfc3339_ms(now_ms),
                     std::move(data));
-  return record(topic, std::string(in.key), e);
+  Rejection out;
+  out.record = record(topic, std::string(in.key), e);
+  store::DeadLetter& d = out.kept;
+  d.id = id;
+  d.reason = std::string(reason_code(reason));
+  d.message = message;
+  d.event_id = event_id;
+  d.subject = subject;
+  d.topic = in.topic;
+  d.partition = in.partition;
+  d.offset = in.offset;
+  d.time_ms = now_ms;
+  d.length = in.value.size();
+  d.sha256 = digest;
+  d.key = std::string(in.key);
+  if (in.headers != nullptr) d.headers = *in.headers;
+  d.kept = in.value.size() <= limits.keep_bytes;
+  if (d.kept) d.original = std::string(in.value);
+  return out;
 }
 
 std::string base64(std::string_view bytes) {
@@ -209,39 +263,6 @@ std::string base64(std::string_view bytes) {
     out += '=';
   }
   return out;
-}
-
-bool is_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 }  // namespace stagewise::processor

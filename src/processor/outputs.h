@@ -52,15 +52,33 @@ struct InputRef {
   const Headers* headers = nullptr;
 };
 
-/// `stagewise.event.rejected` with the original bytes and headers. The id
-/// derives from topic, partition and offset.
-store::OutboxRecord dead_letter(const std::string& topic, const InputRef& input, Reason reason,
-                                const std::string& message, const std::string& event_id,
-                                const std::string& subject, int64_t now_ms);
+/// How much of a rejected original a dead letter carries and the store keeps.
+struct DeadLetterLimits {
+  size_t excerpt_bytes = 64 * 1024;  ///< of the value, in the published event
+  size_t keep_bytes = 8 << 20;       ///< of the value, in the store
+};
+
+/// A rejected input: the `stagewise.event.rejected` event to publish and the
+/// record the store keeps.
+struct Rejection {
+  store::OutboxRecord record;
+  store::DeadLetter kept;
+};
+
+/// `stagewise.event.rejected` (DESIGN.md §4). Its data carries the original's
+/// headers and key (each at most 1 KiB, 64 headers), at most
+/// `excerpt_bytes` of its value (UTF-8 text, or base64 with "encoding":
+/// "base64" when not text or when escaping would bloat it), its `length`,
+/// its `sha256`, and `truncated` when the excerpt is not the whole value:
+/// the event stays publishable whatever came in, and the whole original is
+/// in the store (GET /v1/deadletters/{id}). The id derives from topic,
+/// partition and offset.
+Rejection dead_letter(const std::string& topic, const InputRef& input, Reason reason,
+                      const std::string& message, const std::string& event_id,
+                      const std::string& subject, int64_t now_ms,
+                      const DeadLetterLimits& limits = {});
 
 /// Base64 (RFC 4648, with padding).
 std::string base64(std::string_view bytes);
-/// Whether the bytes are valid UTF-8.
-bool is_utf8(std::string_view bytes);
 
 }  // namespace stagewise::processor

@@ -1,17 +1,20 @@
 #pragma once
 
 #include "common/clock.h"
+#include "common/cloudevent.h"
 #include "common/reasons.h"
 #include "common/result.h"
 #include "kafka/kafka.h"
 #include "processor/outcomes.h"
+#include "processor/outputs.h"
+#include "processor/relay.h"
 #include "processor/timers.h"
 #include "store/store.h"
+#include "workflow/engine.h"
 #include "workflow/workflow.h"
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,9 +35,15 @@ struct Options {
   int batch_max_events = 2000;
   int batch_max_ms = 5;
   int64_t max_event_bytes = 256 * 1024;
-  /// Applications kept decoded between batches; the processor is their only
-  /// writer, so the copy never goes stale.
+  EnvelopeLimits envelope;                 ///< depth, lengths and characters of input events
+  TimeWindow time_window;                  ///< event time against the message's timestamp
+  workflow::Limits engine;                 ///< list caps per application
+  size_t max_application_bytes = 1 << 20;  ///< an event that would grow one past it is rejected
+  DeadLetterLimits dead_letters;
+  /// Applications kept decoded between batches (count and bytes); the
+  /// processor is their only writer, so the copy never goes stale.
   uint64_t cache_applications = 20'000;
+  uint64_t cache_bytes = 64 << 20;
 };
 
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::engine_error) + 1;
@@ -46,23 +55,26 @@ struct Stats {
   std::atomic<uint64_t> moved{0};
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> published{0};
-  std::atomic<uint64_t> publish_failures{0};
   std::atomic<uint64_t> log_resets{0};
   std::atomic<uint64_t> gaps{0};
   std::atomic<uint64_t> gap_messages{0};
   std::atomic<uint64_t> consumer_errors{0};
   std::array<std::atomic<uint64_t>, kReasonCount> rejected{};
   std::atomic<int64_t> lag{0};  ///< input events on the broker not yet processed
+  std::atomic<uint64_t> cache_bytes{0};
 };
 
-/// The consume → apply → commit loop and the outbox relay (DESIGN.md §2).
-/// Each input event's effects (state, history, dedupe id, outputs, input
-/// offset) are written in one RocksDB batch; outputs are published from the
-/// outbox afterwards, at least once, with stable ids.
+/// The consume → apply → commit loop (DESIGN.md §2). Each input event's
+/// effects (state, history, dedupe id, outputs, input offset) are written in
+/// one RocksDB batch; the Relay publishes the outputs afterwards, at least
+/// once, with stable ids.
 ///
-/// Thread safety: start() and stop() from one thread; stats() and ready()
-/// from any.
+/// Failure is never silent and never a crash: a store error, a fatal Kafka
+/// error or an unreadable stored position stops the loop before anything
+/// more is committed; failed() turns true and failure() says why, for the
+/// process to exit (a restart resumes from what is durable).
+///
+/// Thread safety: start() and stop() from one thread; the accessors from any.
 class Processor {
  public:
   Processor(const workflow::Registry& registry, store::Store& store, Options options);
@@ -73,16 +85,21 @@ class Processor {
   /// Connects to Kafka and starts the consume loop and the relay threads.
   Result<void> start();
   /// Finishes and commits the current batch, publishes what the outbox
-  /// holds (bounded wait), leaves the group. Idempotent.
+  /// holds (bounded wait), leaves the group. Idempotent; safe after a
+  /// failure.
   void stop();
-  /// True once the consumer has its partitions assigned.
+  /// True while the consumer has its partitions assigned.
   bool ready() const { return ready_.load(); }
   /// Input events on the broker not yet processed (from the consumer's
   /// cached watermarks; updated after every poll).
   int64_t lag() const { return stats_.lag.load(); }
-  /// True when the loop stopped on a store failure (the process should exit).
-  bool failed() const { return failed_.load(); }
+  /// True when processing stopped for good (the process should exit 1).
+  bool failed() const { return failed_.load() || (relay_ && relay_->failed()); }
+  /// Why it failed, in one line.
+  std::string failure() const;
   const Stats& stats() const { return stats_; }
+  /// Null before start().
+  const RelayStats* relay_stats() const { return relay_ ? &relay_->stats() : nullptr; }
   /// Null when timers are off.
   const TimerStats* timer_stats() const { return timers_ ? &timers_->stats() : nullptr; }
   /// The input partitions assigned to this process now.
@@ -91,36 +108,52 @@ class Processor {
   void poke_timers() {
     if (timers_) timers_->poke();
   }
+  /// For tests: the relay's producer handle (fault injection).
+  rd_kafka_t* relay_producer() const { return relay_ ? relay_->producer_handle() : nullptr; }
 
  private:
   struct Loop;
-  struct Relay;
   struct Round;
+  struct Current;
   void run_loop();
   void run_committer();
+  void collect_round(Round& r);
+  void handle_message(Round& r, kafka::Message& m);
+  bool is_duplicate(Round& r, const CloudEvent& ev, const std::string& key);
+  bool load_current(Round& r, const std::string& id, Current& out);
+  void apply_event(Round& r, const InputRef& in, CloudEvent&& ev, std::string&& dedupe_key);
+  void record_applied(Round& r, const InputRef& in, workflow::Applied& applied, CloudEvent&& ev,
+                      const std::string& old_stage, bool existed, std::string&& dedupe_key);
+  void reject(Round& r, const InputRef& in, Reason reason, const std::string& message,
+              const std::string& event_id, const std::string& subject);
+  void on_assign(std::vector<kafka::Assigned>& parts);
+  void on_revoke(const std::vector<kafka::Assigned>& parts);
+  bool hand_over(Round* r);
   bool finish_round();
+  void cache_round(Round& r);
   void update_lag();
-  void run_relay();
+  void fail(const std::string& why);
+  void wake_relay() {
+    if (relay_) relay_->wake();
+  }
 
   const workflow::Registry& registry_;
   store::Store& store_;
   Options options_;
   Stats stats_;
-  std::atomic<bool> running_{false};
-  std::atomic<bool> relay_running_{false};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> started_{false};
   std::atomic<bool> ready_{false};
   std::atomic<bool> failed_{false};
+  mutable std::mutex failure_mu_;
+  std::string failure_;
   SystemClock system_clock_;
-  std::unique_ptr<TimerService> timers_;
   mutable std::mutex owned_mu_;
   std::vector<int32_t> owned_;
-  std::unique_ptr<Loop> loop_;
   std::unique_ptr<Relay> relay_;
+  std::unique_ptr<TimerService> timers_;
+  std::unique_ptr<Loop> loop_;
   std::thread loop_thread_;
-  std::thread relay_thread_;
-  std::mutex wake_mu_;
-  std::condition_variable wake_;
-  bool wake_flag_ = false;
 };
 
 }  // namespace stagewise::processor

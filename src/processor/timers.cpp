@@ -56,6 +56,7 @@ void TimerService::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  producer_.reset();  // after the thread; its callbacks write this object
 }
 
 void TimerService::poke() {
@@ -131,7 +132,7 @@ void TimerService::fire_due(int64_t now) {
         in_flight_[token] = t;
         in_flight_keys_.insert(key);
         if (auto r = producer_->produce(options_.events_topic, t.application, to_json(ev).dump(),
-                                        kStructured, token, partition);
+                                        kStructured, token, partition, now);
             !r) {
           spdlog::warn("cannot produce a deadline event (will retry): {}", r.error().message);
           in_flight_.erase(token);

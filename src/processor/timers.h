@@ -68,7 +68,6 @@ class TimerService {
   const Clock& clock_;
   Options options_;
   TimerStats stats_;
-  std::unique_ptr<kafka::Producer> producer_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -81,6 +80,9 @@ class TimerService {
   std::set<std::string> in_flight_keys_;
   std::vector<store::TimerRecord> acked_;
   uint64_t next_token_ = 1;
+  // Declared last: destroyed first, while the members its delivery
+  // callbacks write are still alive.
+  std::unique_ptr<kafka::Producer> producer_;
 };
 
 }  // namespace stagewise::processor

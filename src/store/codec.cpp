@@ -182,6 +182,34 @@ void fields(IO& io, T& t) requires std::is_same_v<std::remove_const_t<T>, TimerR
   io.sint(t.timer.deadline_ms);
 }
 
+template <class IO, class D>
+void fields(IO& io, D& d) requires std::is_same_v<std::remove_const_t<D>, DeadLetter> {
+  io.uint(d.seq);
+  io.text(d.id);
+  io.text(d.reason);
+  io.text(d.message);
+  io.text(d.event_id);
+  io.text(d.subject);
+  io.text(d.topic);
+  io.sint(d.partition);
+  io.sint(d.offset);
+  io.sint(d.time_ms);
+  io.uint(d.length);
+  io.text(d.sha256);
+  io.text(d.key);
+  io.headers(d.headers);
+  io.uint(d.kept);
+  io.text(d.original);
+}
+
+template <class IO, class P>
+void fields(IO& io, P& p) requires std::is_same_v<std::remove_const_t<P>, ParkedRecord> {
+  io.uint(p.seq);
+  fields(io, p.record);
+  io.text(p.reason);
+  io.sint(p.time_ms);
+}
+
 template <class V>
 void write(std::string& out, Tag tag, const V& v) {
   Out o{Writer(out)};
@@ -222,6 +250,19 @@ void encode(std::string& out, const TimerRecord& t) {
 }
 bool decode(std::string_view in, TimerRecord& t) {
   return read(in, kTimer, t);
+}
+
+void encode(std::string& out, const DeadLetter& d) {
+  write(out, kDeadLetter, d);
+}
+bool decode(std::string_view in, DeadLetter& d) {
+  return read(in, kDeadLetter, d);
+}
+void encode(std::string& out, const ParkedRecord& p) {
+  write(out, kParked, p);
+}
+bool decode(std::string_view in, ParkedRecord& p) {
+  return read(in, kParked, p);
 }
 
 }  // namespace stagewise::store::codec

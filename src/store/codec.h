@@ -17,7 +17,14 @@ namespace stagewise::store::codec {
 
 /// First byte of each kind of value. Legacy msgpack maps start with 0x80..0x8f
 /// or 0xde/0xdf, so the tags cannot be mistaken for them.
-enum Tag : uint8_t { kApplication = 1, kHistory = 2, kOutbox = 3, kTimer = 4 };
+enum Tag : uint8_t {
+  kApplication = 1,
+  kHistory = 2,
+  kOutbox = 3,
+  kTimer = 4,
+  kDeadLetter = 5,
+  kParked = 6
+};
 
 class Writer {
  public:
@@ -76,5 +83,11 @@ bool decode(std::string_view in, OutboxRecord& r);
 
 void encode(std::string& out, const TimerRecord& t);
 bool decode(std::string_view in, TimerRecord& t);
+
+void encode(std::string& out, const DeadLetter& d);
+bool decode(std::string_view in, DeadLetter& d);
+
+void encode(std::string& out, const ParkedRecord& p);
+bool decode(std::string_view in, ParkedRecord& p);
 
 }  // namespace stagewise::store::codec

@@ -29,10 +29,12 @@ enum Cf : size_t {
   kMeta,
   kIntake,
   kTimers,
+  kDeadLetters,
   kCount
 };
-const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index", "outbox",
-                                      "dedupe",  "meta",         "intake",  "timers"};
+const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index",
+                                      "outbox",  "dedupe",       "meta",    "intake",
+                                      "timers",  "deadletters"};
 
 // Keys are built for prefix scans: big-endian numbers sort numerically.
 void put_be64(std::string& out, uint64_t v) {
@@ -85,6 +87,20 @@ const std::string kMetaDedupeNext = "dedupe/next";
 const std::string kIntakeBySeq = "q";
 const std::string kIntakeByKey = "k";
 const std::string kDedupeBySeq = "s";  // the earlier layout's index, converted
+
+// Dead letters: "i" + id -> be64(seq) + record, "s" + be64(seq) -> be64(seq)
+// + id (newest first listing); both dropped by compaction once past the
+// retention. Parked outbox records: "p" + be64(outbox seq) -> record, kept.
+const std::string kDeadById = "i";
+const std::string kDeadBySeq = "s";
+const std::string kParked = "p";
+const std::string kMetaDeadNext = "deadletters/next";
+
+uint64_t record_bytes(const OutboxRecord& r) {
+  uint64_t n = r.topic.size() + r.key.size() + r.value.size() + 64;
+  for (const auto& [k, v] : r.headers) n += k.size() + v.size();
+  return n;
+}
 
 // Timers: "d" + partition + due + application \0 kind index -> record (firing
 // order per partition), "a" + application \0 + the "d" key -> "" (per
@@ -222,6 +238,21 @@ class DedupeRetention : public rocksdb::CompactionFilter {
   const std::atomic<uint64_t>& floor_;
 };
 
+// Drops kept dead letters past the retention (values start with their seq).
+class DeadLetterRetention : public rocksdb::CompactionFilter {
+ public:
+  explicit DeadLetterRetention(const std::atomic<uint64_t>& floor) : floor_(floor) {}
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    if (key.empty() || (key[0] != kDeadById[0] && key[0] != kDeadBySeq[0])) return false;
+    return value.size() >= 8 && get_be64(value.ToStringView()) < floor_.load();
+  }
+  const char* Name() const override { return "stagewise.DeadLetterRetention"; }
+
+ private:
+  const std::atomic<uint64_t>& floor_;
+};
+
 // ---- Batch ----
 
 struct Batch::Pending {
@@ -235,6 +266,13 @@ struct Batch::Pending {
   // committed timers go) and timers added after any cancel in this batch.
   std::set<std::string> timer_cancels;
   std::map<std::string, std::vector<TimerRecord>> timer_adds;
+  std::vector<DeadLetter> dead_letters;  // numbered at commit
+  struct Park {
+    uint64_t seq;
+    std::string reason;
+    int64_t time_ms;
+  };
+  std::vector<Park> parks;  // resolved at commit
 };
 
 Batch::Batch() : p_(std::make_unique<Pending>()) {}
@@ -242,10 +280,12 @@ Batch::~Batch() = default;
 Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;
 
-void Batch::put_application(const workflow::Application& app, const std::string& old_stage) {
+size_t Batch::put_application(const workflow::Application& app, const std::string& old_stage,
+                              size_t max_bytes) {
   std::string& v = p_->scratch;
   v.clear();
   codec::encode(v, app);
+  if (v.size() > max_bytes) return 0;
   p_->wb.Put(p_->cf[kApplications], app.id, v).PermitUncheckedError();
   if (old_stage != app.stage) {
     if (!old_stage.empty())
@@ -255,6 +295,7 @@ void Batch::put_application(const workflow::Application& app, const std::string&
         .PermitUncheckedError();
   }
   ++count_;
+  return v.size();
 }
 
 void Batch::add_history(const std::string& application_id, const HistoryEntry& entry) {
@@ -291,6 +332,16 @@ void Batch::add_outbox(OutboxRecord record) {
 
 void Batch::intake_done(const std::string& source, const std::string& id) {
   p_->intake_done.push_back(join_key({source, id}));
+}
+
+void Batch::add_dead_letter(DeadLetter dead_letter) {
+  p_->dead_letters.push_back(std::move(dead_letter));
+  ++count_;
+}
+
+void Batch::park_outbox(uint64_t seq, const std::string& reason, int64_t time_ms) {
+  p_->parks.push_back({seq, reason, time_ms});
+  ++count_;
 }
 
 void Batch::cancel_timers(const std::string& application) {
@@ -358,6 +409,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
   store->options_ = options;
   store->dedupe_filter_ = std::make_unique<DedupeRetention>(store->dedupe_floor_);
   cfs[kDedupe].options.compaction_filter = store->dedupe_filter_.get();
+  store->deadletter_filter_ = std::make_unique<DeadLetterRetention>(store->deadletter_floor_);
+  cfs[kDeadLetters].options.compaction_filter = store->deadletter_filter_.get();
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = options.read_only
                                 ? rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &store->cf_, &raw)
@@ -380,6 +433,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
     if (it->Valid()) store->next_outbox_seq_ = get_be64(it->key().ToStringView()) + 1;
   }
   if (auto r = store->open_dedupe(); !r) return r.error();
+  if (auto r = store->open_dead_letters(); !r) return r.error();
   {
     std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kIntake]));
     uint64_t n = 0, last = 0;
@@ -515,41 +569,118 @@ bool Store::take_committed_outbox(size_t max, std::vector<OutboxRecord>& out) {
   if (tail_overflowed_) {
     tail_overflowed_ = false;
     tail_.clear();
+    tail_bytes_ = 0;
     return false;
   }
   while (!tail_.empty() && out.size() < max) {
+    tail_bytes_ -= std::min(tail_bytes_, record_bytes(tail_.front()));
     out.push_back(std::move(tail_.front()));
     tail_.pop_front();
   }
   return true;
 }
 
-Result<std::vector<OutboxRecord>> Store::outbox(size_t max, uint64_t after) const {
-  std::vector<OutboxRecord> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kOutbox]));
-  for (it->Seek(be64(after + 1)); it->Valid() && out.size() < max; it->Next()) {
-    const std::string_view bytes = it->value().ToStringView();
-    OutboxRecord r;
-    r.seq = get_be64(it->key().ToStringView());
-    if (codec::tagged(bytes, codec::kOutbox)) {
-      if (!codec::decode(bytes, r))
-        return make_error(Errc::corruption,
-                          "outbox record " + std::to_string(r.seq) + " is not well-formed");
-      out.push_back(std::move(r));
-      continue;
-    }
-    auto j = decode(std::string(bytes), "outbox record");
-    if (!j) return j.error();
+namespace {
+Result<OutboxRecord> outbox_from_bytes(std::string_view bytes, uint64_t seq) {
+  OutboxRecord r;
+  r.seq = seq;
+  if (codec::tagged(bytes, codec::kOutbox)) {
+    if (!codec::decode(bytes, r))
+      return make_error(Errc::corruption,
+                        "outbox record " + std::to_string(seq) + " is not well-formed");
+    r.seq = seq;
+    return r;
+  }
+  auto j = decode(std::string(bytes), "outbox record");
+  if (!j) return j.error();
+  try {
     r.topic = (*j)["topic"].get<std::string>();
     r.key = (*j)["key"].get<std::string>();
     const auto& bin = (*j)["value"].get_binary();
     r.value.assign(bin.begin(), bin.end());
     for (const auto& h : (*j)["headers"])
       r.headers.emplace_back(h[0].get<std::string>(), h[1].get<std::string>());
-    out.push_back(std::move(r));
+  } catch (const std::exception& e) {
+    return make_error(Errc::corruption, "outbox record " + std::to_string(seq) + ": " + e.what());
+  }
+  return r;
+}
+}  // namespace
+
+Result<std::vector<OutboxRecord>> Store::outbox(size_t max, uint64_t after) const {
+  std::vector<OutboxRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kOutbox]));
+  for (it->Seek(be64(after + 1)); it->Valid() && out.size() < max; it->Next()) {
+    auto r = outbox_from_bytes(it->value().ToStringView(), get_be64(it->key().ToStringView()));
+    if (!r) return r.error();
+    out.push_back(std::move(*r));
   }
   if (!it->status().ok()) return from_status(it->status(), "outbox");
   return out;
+}
+
+Result<DeadLetter> Store::dead_letter(const std::string& id) const {
+  std::string v;
+  const auto s = db_->Get({}, cf_[kDeadLetters], kDeadById + id, &v);
+  if (!s.ok()) return from_status(s, "dead letter \"" + id + "\"");
+  DeadLetter d;
+  if (v.size() < 8 || !codec::decode(std::string_view(v).substr(8), d))
+    return make_error(Errc::corruption, "dead letter \"" + id + "\" is not well-formed");
+  if (d.seq < deadletter_floor_.load())
+    return make_error(Errc::not_found, "dead letter \"" + id + "\" is past the retention");
+  return d;
+}
+
+Result<std::vector<DeadLetter>> Store::dead_letters(size_t max, uint64_t before) const {
+  std::vector<DeadLetter> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kDeadLetters]));
+  it->SeekForPrev(kDeadBySeq + be64(before == 0 ? UINT64_MAX : before - 1));
+  const uint64_t floor = deadletter_floor_.load();
+  for (; it->Valid() && it->key().starts_with(kDeadBySeq) && out.size() < max; it->Prev()) {
+    const std::string_view v = it->value().ToStringView();
+    if (v.size() < 8 || get_be64(v) < floor) break;
+    auto d = dead_letter(std::string(v.substr(8)));
+    if (!d) {
+      if (d.error().is_not_found()) continue;
+      return d.error();
+    }
+    if (d->seq == get_be64(v)) out.push_back(std::move(*d));  // else replaced by a later one
+  }
+  if (!it->status().ok()) return from_status(it->status(), "dead letters");
+  return out;
+}
+
+Result<std::vector<ParkedRecord>> Store::parked(size_t max, uint64_t after) const {
+  std::vector<ParkedRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kDeadLetters]));
+  for (it->Seek(kParked + be64(after + 1));
+       it->Valid() && it->key().starts_with(kParked) && out.size() < max; it->Next()) {
+    if (!codec::decode(it->value().ToStringView(), out.emplace_back()))
+      return make_error(Errc::corruption, "a parked outbox record is not well-formed");
+  }
+  if (!it->status().ok()) return from_status(it->status(), "parked records");
+  return out;
+}
+
+Result<void> Store::open_dead_letters() {
+  std::string next;
+  const auto got = db_->Get({}, cf_[kMeta], "meta/" + kMetaDeadNext, &next);
+  if (got.ok())
+    next_deadletter_seq_ = get_be64(next);
+  else if (!got.IsNotFound())
+    return from_status(got, "dead-letter sequence");
+  set_deadletter_floor();
+  uint64_t parked = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kDeadLetters]));
+  for (it->Seek(kParked); it->Valid() && it->key().starts_with(kParked); it->Next()) ++parked;
+  if (!it->status().ok()) return from_status(it->status(), "parked records");
+  parked_count_ = parked;
+  return {};
+}
+
+void Store::set_deadletter_floor() {
+  const uint64_t keep = options_.deadletter_retention;
+  deadletter_floor_ = next_deadletter_seq_ > keep ? next_deadletter_seq_ - keep : 1;
 }
 
 Batch Store::batch() {
@@ -593,6 +724,44 @@ void Store::set_dedupe_floor() {
   dedupe_floor_ = next_dedupe_seq_ > retention ? next_dedupe_seq_ - retention : 1;
 }
 
+// Under commit_mu_: numbers the batch's dead letters and adds them.
+void Store::write_dead_letters(Batch& batch) {
+  auto& wb = batch.p_->wb;
+  std::string& v = batch.p_->scratch;
+  for (auto& d : batch.p_->dead_letters) {
+    d.seq = next_deadletter_seq_++;
+    v = be64(d.seq);
+    codec::encode(v, d);
+    wb.Put(cf_[kDeadLetters], kDeadById + d.id, v).PermitUncheckedError();
+    wb.Put(cf_[kDeadLetters], kDeadBySeq + be64(d.seq), be64(d.seq) + d.id).PermitUncheckedError();
+  }
+  if (!batch.p_->dead_letters.empty())
+    wb.Put(cf_[kMeta], "meta/" + kMetaDeadNext, be64(next_deadletter_seq_)).PermitUncheckedError();
+}
+
+// Under commit_mu_: moves parked outbox records aside; returns how many.
+uint64_t Store::resolve_parks(Batch& batch) {
+  auto& wb = batch.p_->wb;
+  uint64_t n = 0;
+  for (const auto& park : batch.p_->parks) {
+    std::string bytes;
+    if (!db_->Get({}, cf_[kOutbox], be64(park.seq), &bytes).ok()) continue;
+    ParkedRecord pr;
+    pr.seq = park.seq;
+    pr.reason = park.reason;
+    pr.time_ms = park.time_ms;
+    auto rec = outbox_from_bytes(bytes, park.seq);
+    if (rec.ok()) pr.record = std::move(*rec);
+    std::string& v = batch.p_->scratch;
+    v.clear();
+    codec::encode(v, pr);
+    wb.Put(cf_[kDeadLetters], kParked + be64(park.seq), v).PermitUncheckedError();
+    wb.Delete(cf_[kOutbox], be64(park.seq)).PermitUncheckedError();
+    ++n;
+  }
+  return n;
+}
+
 Result<void> Store::commit(Batch& batch, bool sync) {
   std::lock_guard lock(commit_mu_);
   auto& wb = batch.p_->wb;
@@ -603,7 +772,11 @@ Result<void> Store::commit(Batch& batch, bool sync) {
     wb.Put(cf_[kMeta], "meta/" + kMetaDedupeNext, be64(next_dedupe_seq_)).PermitUncheckedError();
   uint64_t intake_removed = 0;
   if (intake_count_.load() > 0) {
-    for (const auto& key : batch.p_->intake_done) {
+    // An event re-produced by the intake can be read twice in one round.
+    auto& done = batch.p_->intake_done;
+    std::sort(done.begin(), done.end());
+    done.erase(std::unique(done.begin(), done.end()), done.end());
+    for (const auto& key : done) {
       std::string seq;
       if (!db_->Get({}, cf_[kIntake], kIntakeByKey + key, &seq).ok()) continue;
       wb.Delete(cf_[kIntake], kIntakeByKey + key).PermitUncheckedError();
@@ -632,6 +805,8 @@ Result<void> Store::commit(Batch& batch, bool sync) {
       wb.Put(cf_[kTimers], timer_app_key(app, due), "").PermitUncheckedError();
     }
   }
+  write_dead_letters(batch);
+  const uint64_t parked = resolve_parks(batch);
   // Outbox records are numbered here, under the commit lock, so that their
   // order is the order in which they become visible (the relay's cursor
   // relies on it).
@@ -645,26 +820,36 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync && sync;
-  const auto s = db_->Write(wo, &wb);
+  const uint64_t first_dead = next_deadletter_seq_ - batch.p_->dead_letters.size();
+  const bool injected = fail_commits_ > 0 && fail_commits_-- == 1;  // a test's
+  const auto s = injected ? rocksdb::Status::IOError("injected failure") : db_->Write(wo, &wb);
   if (!s.ok()) {
     next_dedupe_seq_ = first_seq;
     next_outbox_seq_ = first_outbox;
+    next_deadletter_seq_ = first_dead;
     return from_status(s, "commit");
   }
   if (!batch.p_->outbox.empty()) {
     std::lock_guard tail(tail_mu_);
-    if (tail_enabled_) {
-      if (tail_.size() + batch.p_->outbox.size() > kTailMax) {
+    if (tail_enabled_ && !tail_overflowed_) {
+      for (auto& rec : batch.p_->outbox) {
+        tail_bytes_ += record_bytes(rec);
+        tail_.push_back(std::move(rec));
+      }
+      if (tail_bytes_ > options_.outbox_tail_bytes) {
         tail_.clear();
+        tail_bytes_ = 0;
         tail_overflowed_ = true;
-      } else {
-        for (auto& rec : batch.p_->outbox) tail_.push_back(std::move(rec));
       }
     }
   }
   batch.p_->outbox.clear();
-  intake_count_.fetch_sub(intake_removed);
+  batch.p_->dead_letters.clear();
+  batch.p_->parks.clear();
+  parked_count_.fetch_add(parked);
+  intake_count_.fetch_sub(std::min(intake_removed, intake_count_.load()));
   set_dedupe_floor();
+  set_deadletter_floor();
   wb.Clear();
   batch.p_->seen.clear();
   batch.p_->intake_done.clear();
@@ -676,22 +861,37 @@ Result<void> Store::commit(Batch& batch, bool sync) {
 
 Result<void> Store::intake_put(std::vector<IntakeRecord>& records) {
   rocksdb::WriteBatch wb;
+  std::lock_guard lock(commit_mu_);       // the check for a pending copy and the write are one step
+  std::map<std::string, uint64_t> fresh;  // key -> seq, for repeats within this call
+  uint64_t added = 0;
   for (auto& r : records) {
+    const std::string key = kIntakeByKey + join_key({r.source, r.id});
+    if (const auto it = fresh.find(key); it != fresh.end()) {
+      r.seq = it->second;  // the same event twice in one request: one record
+      continue;
+    }
+    std::string seq;
+    if (db_->Get({}, cf_[kIntake], key, &seq).ok()) {
+      r.seq = get_be64(seq);  // a retry of an event still pending: that record
+      fresh.emplace(key, r.seq);
+      continue;
+    }
     r.seq = next_intake_seq_.fetch_add(1);
+    fresh.emplace(key, r.seq);
     const json j = {{"source", r.source},
                     {"id", r.id},
                     {"key", r.key},
                     {"value", json::binary(std::vector<uint8_t>(r.value.begin(), r.value.end()))}};
     wb.Put(cf_[kIntake], kIntakeBySeq + be64(r.seq), encode(j)).PermitUncheckedError();
-    wb.Put(cf_[kIntake], kIntakeByKey + join_key({r.source, r.id}), be64(r.seq))
-        .PermitUncheckedError();
+    wb.Put(cf_[kIntake], key, be64(r.seq)).PermitUncheckedError();
+    ++added;
   }
+  if (added == 0) return {};
   rocksdb::WriteOptions wo;
   wo.sync = true;  // the 202 promises durability
-  std::lock_guard lock(commit_mu_);
   const auto s = db_->Write(wo, &wb);
   if (!s.ok()) return from_status(s, "intake");
-  intake_count_.fetch_add(records.size());
+  intake_count_.fetch_add(added);
   return {};
 }
 

@@ -58,6 +58,39 @@ struct OutboxRecord {
   Headers headers;
 };
 
+/// A rejected input as kept in the store (GET /v1/deadletters/{id}): the
+/// dead-letter event carries only an excerpt of the original, the store the
+/// whole of it (up to Store::Options::deadletter_keep_bytes), so nothing is
+/// lost even when the original is too large to publish again.
+struct DeadLetter {
+  uint64_t seq = 0;  ///< assigned at commit; the oldest go past the retention
+  std::string id;    ///< deadletter/TOPIC/PARTITION/OFFSET, as published
+  std::string reason;
+  std::string message;
+  std::string event_id;  ///< when it could be read
+  std::string subject;   ///< the application, when it could be read
+  std::string topic;
+  int32_t partition = -1;
+  int64_t offset = -1;
+  int64_t time_ms = 0;  ///< when it was rejected
+  uint64_t length = 0;  ///< bytes of the original value
+  std::string sha256;   ///< of the original value
+  std::string key;
+  Headers headers;
+  bool kept = false;     ///< `original` holds the whole value
+  std::string original;  ///< the value, when kept
+};
+
+/// An outbox record the broker refused for good (too large, invalid): set
+/// aside, counted and kept here, so that it never blocks the records after
+/// it (GET /v1/outbox/parked).
+struct ParkedRecord {
+  uint64_t seq = 0;  ///< its outbox seq
+  OutboxRecord record;
+  std::string reason;
+  int64_t time_ms = 0;
+};
+
 /// An event accepted over HTTP: durable here from the 202 until the
 /// processor has applied or rejected it (DESIGN.md §5.6).
 struct IntakeRecord {
@@ -97,8 +130,11 @@ class Batch {
   Batch& operator=(const Batch&) = delete;
 
   /// Writes the application; `old_stage` (empty for a new application)
-  /// is removed from the stage index and the new stage added.
-  void put_application(const workflow::Application& app, const std::string& old_stage);
+  /// is removed from the stage index and the new stage added. Returns the
+  /// bytes of its encoding, or 0 (and writes nothing) when that is larger
+  /// than `max_bytes`.
+  size_t put_application(const workflow::Application& app, const std::string& old_stage,
+                         size_t max_bytes = SIZE_MAX);
   void add_history(const std::string& application_id, const HistoryEntry& entry);
   /// Records (source, id) as applied; Store::seen answers true from then on.
   void mark_seen(const std::string& source, const std::string& id);
@@ -118,6 +154,11 @@ class Batch {
   /// Marks an accepted intake event as processed (applied or rejected);
   /// nothing happens when it did not come through the intake.
   void intake_done(const std::string& source, const std::string& id);
+  /// Keeps a rejected input (its seq is assigned at commit).
+  void add_dead_letter(DeadLetter dead_letter);
+  /// Moves outbox record `seq` aside for good (resolved at commit; nothing
+  /// happens when it is gone already).
+  void park_outbox(uint64_t seq, const std::string& reason, int64_t time_ms);
 
   size_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
@@ -139,7 +180,11 @@ class Store {
   struct Options {
     bool sync = true;  ///< fsync the WAL on every commit
     bool read_only = false;
-    uint64_t dedupe_retention = 1'000'000;  ///< (source, id) pairs remembered
+    uint64_t dedupe_retention = 1'000'000;    ///< (source, id) pairs remembered
+    uint64_t deadletter_retention = 100'000;  ///< dead letters kept
+    /// Bytes of committed outbox records held for the relay in memory;
+    /// past it the relay reads them back from RocksDB.
+    uint64_t outbox_tail_bytes = 64 << 20;
   };
 
   /// Opens (creating when missing, unless read_only) the store in `dir`.
@@ -170,6 +215,16 @@ class Store {
   /// because the reader fell too far behind: read them with outbox() then.
   bool take_committed_outbox(size_t max, std::vector<OutboxRecord>& out);
 
+  /// A dead letter kept in the store, not_found when unknown or past the
+  /// retention.
+  Result<DeadLetter> dead_letter(const std::string& id) const;
+  /// Kept dead letters, newest first, with seq < `before` (0: from the newest).
+  Result<std::vector<DeadLetter>> dead_letters(size_t max, uint64_t before = 0) const;
+  /// Parked outbox records, oldest first, with seq > `after`.
+  Result<std::vector<ParkedRecord>> parked(size_t max, uint64_t after = 0) const;
+  /// Number of parked outbox records (exact; kept in memory).
+  uint64_t parked_count() const { return parked_count_.load(); }
+
   /// Timers of `partition` due at or before `until_ms`, soonest first.
   Result<std::vector<TimerRecord>> due_timers(int32_t partition, int64_t until_ms,
                                               size_t max) const;
@@ -184,7 +239,8 @@ class Store {
   uint64_t timers_pending_estimate() const;
 
   /// Writes accepted events durably (fsync, whatever Options::sync says);
-  /// assigns their seq.
+  /// assigns their seq. An event (source, id) already pending, or repeated
+  /// in `records`, keeps its one record and seq: a retry never orphans one.
   Result<void> intake_put(std::vector<IntakeRecord>& records);
   /// Up to `max` intake records with seq > `after`, oldest first.
   Result<std::vector<IntakeRecord>> intake_pending(size_t max, uint64_t after = 0) const;
@@ -204,26 +260,39 @@ class Store {
   /// Approximate size of the data on disk, in bytes.
   uint64_t disk_bytes() const;
 
+  /// Tests: the `n`-th commit from now fails with an I/O error, as a full or
+  /// failing disk would make it.
+  void fail_commit_after(int n) { fail_commits_ = n; }
+
  private:
   Store() = default;
   Result<void> open_dedupe();
   void set_dedupe_floor();
+  Result<void> open_dead_letters();
+  void set_deadletter_floor();
+  void write_dead_letters(Batch& batch);
+  uint64_t resolve_parks(Batch& batch);
 
   std::mutex commit_mu_;
   /// Dedupe seqs below this are out of the retention (read by the
   /// compaction filter on RocksDB's threads, so declared before db_).
   std::atomic<uint64_t> dedupe_floor_{1};
   std::unique_ptr<rocksdb::CompactionFilter> dedupe_filter_;
+  std::atomic<uint64_t> deadletter_floor_{1};  // likewise, for kept dead letters
+  std::unique_ptr<rocksdb::CompactionFilter> deadletter_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_;  // owned; destroyed before db_
   Options options_;
   uint64_t next_outbox_seq_ = 1;  // under commit_mu_
-  static constexpr size_t kTailMax = 50'000;
   std::mutex tail_mu_;
   bool tail_enabled_ = false;
   bool tail_overflowed_ = false;
-  std::deque<OutboxRecord> tail_;  // committed, not yet taken
-  uint64_t next_dedupe_seq_ = 1;   // under commit_mu_
+  std::deque<OutboxRecord> tail_;     // committed, not yet taken
+  uint64_t tail_bytes_ = 0;           // of the records in tail_
+  uint64_t next_dedupe_seq_ = 1;      // under commit_mu_
+  uint64_t next_deadletter_seq_ = 1;  // under commit_mu_
+  std::atomic<uint64_t> parked_count_{0};
+  std::atomic<int> fail_commits_{0};
 
   std::atomic<uint64_t> next_intake_seq_{1};
   std::atomic<uint64_t> intake_count_{0};

@@ -45,6 +45,16 @@ json& array_fact(json& facts, const char* key) {
   return a;
 }
 
+// Refuses one more item in a list fact that is full.
+std::optional<Rejected> room_in(const json& list, const char* what, const CloudEvent& e,
+                                const Limits& limits) {
+  if (list.size() < limits.max_list_items) return std::nullopt;
+  return Rejected{Reason::invalid_data,
+                  e.type + ": application \"" + e.subject + "\" already has " +
+                      std::to_string(list.size()) + " " + what +
+                      ", the most one application may hold (processor.max_list_items)"};
+}
+
 // Checks a review's scores against the rubric; empty string when valid.
 std::string check_scores(const ReviewSpec& spec, const json& scores) {
   if (!scores.is_object())
@@ -69,7 +79,8 @@ std::string check_scores(const ReviewSpec& spec, const json& scores) {
 // Applies the event's data to the application's facts (DESIGN.md §6: the
 // data effect comes before the transition). Returns a rejection when the data
 // does not fit the event type.
-std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const CloudEvent& e) {
+std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const CloudEvent& e,
+                                   const Limits& limits) {
   json& f = app.facts;
   const json& d = e.data;
   const std::string& t = e.type;
@@ -88,7 +99,9 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
     json doc = {{"kind", *kind}, {"time", e.time}, {"event", e.id}};
     if (const std::string* name = string_field(d, "name")) doc["name"] = *name;
     if (const std::string* uri = string_field(d, "uri")) doc["uri"] = *uri;
-    array_fact(f, "documents").push_back(std::move(doc));
+    json& documents = array_fact(f, "documents");
+    if (auto full = room_in(documents, "documents", e, limits)) return full;
+    documents.push_back(std::move(doc));
   } else if (t == "application.withdrawn") {
     f["withdrawal"] = {{"time", e.time}, {"reason", d.is_object() ? d.value("reason", "") : ""}};
   } else if (t == "application.erased") {
@@ -111,7 +124,10 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
         return reject(Reason::conflict_of_interest,
                       "reviewer \"" + *reviewer +
                           "\" is listed in the applicant's conflicts; assign another reviewer");
-      if (it == list.end()) list.push_back(*reviewer);
+      if (it == list.end()) {
+        if (auto full = room_in(list, "reviewers", e, limits)) return full;
+        list.push_back(*reviewer);
+      }
     } else if (it != list.end()) {
       list.erase(it);
     }
@@ -140,10 +156,12 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
     // A reviewer's later review replaces the earlier one.
     const auto old = std::find_if(reviews.begin(), reviews.end(),
                                   [&](const json& r) { return r["reviewer"] == reviewer; });
-    if (old != reviews.end())
+    if (old != reviews.end()) {
       *old = std::move(review);
-    else
+    } else {
+      if (auto full = room_in(reviews, "reviews", e, limits)) return full;
       reviews.push_back(std::move(review));
+    }
   } else if (t == "interview.scheduled" || t == "interview.completed") {
     json& iv = f["interview"];
     if (!iv.is_object()) iv = json::object();
@@ -171,11 +189,15 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
   } else if (t == "report.submitted") {
     json report = d.is_object() ? d : json::object();
     report["time"] = e.time;
-    array_fact(f, "reports").push_back(std::move(report));
+    json& reports = array_fact(f, "reports");
+    if (auto full = room_in(reports, "reports", e, limits)) return full;
+    reports.push_back(std::move(report));
   } else if (t == "note.added") {
     const std::string* text = string_field(d, "text");
     if (text == nullptr) return reject(Reason::invalid_data, "note.added needs data.text");
-    array_fact(f, "notes").push_back({{"time", e.time}, {"actorid", e.actorid}, {"text", *text}});
+    json& notes = array_fact(f, "notes");
+    if (auto full = room_in(notes, "notes", e, limits)) return full;
+    notes.push_back({{"time", e.time}, {"actorid", e.actorid}, {"text", *text}});
   }
   return std::nullopt;
 }
@@ -397,7 +419,8 @@ json guard_context(const Workflow& wf, const Application& app, const CloudEvent&
   return {{"application", std::move(application)}, {"event", std::move(ev)}};
 }
 
-Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& e) {
+Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& e,
+              const Limits& limits) {
   try {
     if (!is_known_event_type(e.type))
       return reject(Reason::unknown_type,
@@ -464,7 +487,7 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
     }
 
     Application next = *current;
-    if (auto bad = apply_data(wf, next, e)) return *bad;
+    if (auto bad = apply_data(wf, next, e, limits)) return *bad;
     next.sequence = current->sequence + 1;
     next.updated_ms = e.time_ms;
 
@@ -496,7 +519,8 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
   }
 }
 
-Outcome apply(const Registry& registry, const Application* current, const CloudEvent& e) {
+Outcome apply(const Registry& registry, const Application* current, const CloudEvent& e,
+              const Limits& limits) {
   if (!is_known_event_type(e.type))
     return reject(Reason::unknown_type,
                   "event type \"" + e.type + "\" is not in the stagewise vocabulary");
@@ -511,7 +535,7 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
     if (wf == nullptr)
       return reject(Reason::unknown_program,
                     "program \"" + e.program + "\" has no workflow loaded");
-    return apply(*wf, nullptr, e);
+    return apply(*wf, nullptr, e, limits);
   }
   const Workflow* wf = registry.find(current->program, current->workflow_version);
   if (wf == nullptr)
@@ -519,7 +543,7 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
                                                std::to_string(current->workflow_version) +
                                                " of application \"" + current->id +
                                                "\" is not loaded");
-  return apply(*wf, current, e);
+  return apply(*wf, current, e, limits);
 }
 
 }  // namespace stagewise::workflow

@@ -83,14 +83,23 @@ struct Rejected {
 
 using Outcome = std::variant<Applied, Rejected>;
 
+/// What one application may accumulate: each list fact (documents, notes,
+/// reports, reviews, reviewers) holds at most `max_list_items`; an event
+/// that would add one more is rejected as invalid_data.
+struct Limits {
+  size_t max_list_items = 200;
+};
+
 /// Applies one event. Pure: no clock, no I/O; time is the event's time.
 /// `current` is nullptr for an unknown application. Picks the workflow:
 /// the latest version of the event's program for a new application, the
 /// application's own version otherwise. Never throws.
-Outcome apply(const Registry& registry, const Application* current, const CloudEvent& event);
+Outcome apply(const Registry& registry, const Application* current, const CloudEvent& event,
+              const Limits& limits = {});
 
 /// Applies one event with a known workflow (same contract as above).
-Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& event);
+Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& event,
+              const Limits& limits = {});
 
 /// The document guards are evaluated against (DESIGN.md §6); with `needs`,
 /// only the members it lists (the engine passes the workflow's guard_reads).

@@ -61,7 +61,7 @@ class ProcessorTest : public ::testing::Test {
     o.kafka["bootstrap.servers"] = cluster_->bootstrap();
     o.kafka["session.timeout.ms"] = "6000";
     o.kafka["heartbeat.interval.ms"] = "500";
-    o.max_event_bytes = 4096;
+    if (o.max_event_bytes == Options{}.max_event_bytes) o.max_event_bytes = 4096;
     processor_ = std::make_unique<Processor>(registry_, *store_, o);
     auto r = processor_->start();
     ASSERT_TRUE(r.ok()) << r.error().message;

@@ -69,5 +69,42 @@ TEST(Outputs, NotificationIsCanonicalJsonWithEveryField) {
   }
 }
 
+TEST(Outputs, DeadLettersCarryABoundedExcerptWithLengthAndDigest) {
+  const Headers headers = {{"h", std::string(5000, 'v')}, {"bin", "\xff\xfe"}};
+  const std::string text = "caf\xc3\xa9 " + std::string(300, 't');
+  InputRef in{"stagewise.events", 2, 7, "key", text, &headers};
+  DeadLetterLimits limits{.excerpt_bytes = 100, .keep_bytes = 200};
+  auto r = dead_letter("stagewise.deadletter", in, Reason::malformed_json, "bad", "e1", "app-1", 0,
+                       limits);
+  const json e = json::parse(r.record.value);
+  const json& o = e["data"]["original"];
+  EXPECT_EQ(e["id"], "deadletter/stagewise.events/2/7");
+  EXPECT_EQ(o["value"].get<std::string>(), text.substr(0, 100));
+  EXPECT_FALSE(o.contains("encoding"));
+  EXPECT_EQ(o["length"], text.size());
+  EXPECT_EQ(o["truncated"], true);
+  EXPECT_EQ(o["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(o["headers"]["h"].get<std::string>().size(), 1024u);
+  EXPECT_EQ(o["headers"]["bin"], "//4=");
+  EXPECT_FALSE(r.kept.kept) << "longer than keep_bytes: only length and digest are kept";
+  EXPECT_EQ(r.kept.length, text.size());
+  EXPECT_EQ(r.kept.sha256, o["sha256"]);
+
+  // An excerpt is never cut inside a UTF-8 sequence.
+  const std::string accents = std::string(99, 'a') + "\xc3\xa9";
+  in.value = accents;
+  auto cut = dead_letter("t", in, Reason::malformed_json, "m", "", "", 0, limits);
+  EXPECT_EQ(json::parse(cut.record.value)["data"]["original"]["value"], std::string(99, 'a'));
+  EXPECT_TRUE(cut.kept.kept);
+  EXPECT_EQ(cut.kept.original, accents);
+
+  // Control bytes would take six characters each: base64 instead.
+  in.value = std::string(50, '\x01');
+  auto ctl = dead_letter("t", in, Reason::malformed_json, "m", "", "", 0, limits);
+  const json co = json::parse(ctl.record.value)["data"]["original"];
+  EXPECT_EQ(co["encoding"], "base64");
+  EXPECT_EQ(co["truncated"], false);
+}
+
 }  // namespace
 }  // namespace stagewise::processor

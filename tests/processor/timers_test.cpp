@@ -115,9 +115,11 @@ TEST_F(TimersTest, ATimerFiredBeforeACrashIsNotAppliedTwiceAfterIt) {
   app.id = "x";
   app.program = "summer-research-internship";
   const CloudEvent fired = workflow::deadline_event(app, deadline.timer, clock_.now_ms());
-  ASSERT_TRUE(
-      producer_->produce("stagewise.events", "x", to_json(fired).dump(), {}, 0, deadline.partition)
-          .ok());
+  // Stamped as the timer service stamps it: with its clock when it fired.
+  ASSERT_TRUE(producer_
+                  ->produce("stagewise.events", "x", to_json(fired).dump(), {}, 0,
+                            deadline.partition, deadline.timer.due_ms)
+                  .ok());
   ASSERT_TRUE(producer_->flush(10000).ok());
   clock_.advance(15 * kDay);
   open_store();

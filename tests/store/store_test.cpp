@@ -197,16 +197,23 @@ TEST_F(StoreTest, CommittedOutboxTailIsKeptFromTheFirstCallEvenTakingNothing) {
   EXPECT_EQ(taken[0].value, "after");
 }
 
-TEST_F(StoreTest, CommittedOutboxTailReportsOverflow) {
+// Issue 10.6: the tail was bounded by count (50k records of up to ~1.5 MB).
+TEST_F(StoreTest, CommittedOutboxTailIsBoundedInBytes) {
+  reopen({.sync = false, .dedupe_retention = 5, .outbox_tail_bytes = 1 << 20});
   std::vector<OutboxRecord> taken;
   ASSERT_TRUE(store_->take_committed_outbox(1, taken));
   Batch b = store_->batch();
-  for (int i = 0; i < 60'000; ++i) b.add_outbox({0, "t", "k", "v", {}});
+  for (int i = 0; i < 5; ++i) b.add_outbox({0, "t", "k", std::string(100'000, 'v'), {}});
+  ASSERT_OK(store_->commit(b));
+  ASSERT_TRUE(store_->take_committed_outbox(10, taken)) << "500 KB fit in 1 MB";
+  EXPECT_EQ(taken.size(), 5u);
+  taken.clear();
+  for (int i = 0; i < 15; ++i) b.add_outbox({0, "t", "k", std::string(100'000, 'v'), {}});
   ASSERT_OK(store_->commit(b));
   EXPECT_FALSE(store_->take_committed_outbox(10, taken))
       << "a reader that fell behind must be told to read the outbox";
   EXPECT_TRUE(taken.empty());
-  EXPECT_EQ(store_->outbox(100'000)->size(), 60'000u) << "nothing is lost";
+  EXPECT_EQ(store_->outbox(100)->size(), 20u) << "nothing is lost";
   EXPECT_TRUE(store_->take_committed_outbox(10, taken));
 }
 
@@ -224,6 +231,84 @@ TEST_F(StoreTest, IntakeRecordsStayUntilProcessed) {
   const auto left = *store_->intake_pending(10);
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].id, "2");
+}
+
+// Issue 10.3: a duplicate in one POST, or a retry before processing, orphaned
+// an intake record re-produced every 30 s, and the pending gauge wrapped.
+TEST_F(StoreTest, IntakeRepeatsAndRetriesKeepOneRecordAndTheCountNeverWraps) {
+  std::vector<IntakeRecord> recs = {{0, "s", "1", "a", "{}"}, {0, "s", "1", "a", "{}"}};
+  ASSERT_OK(store_->intake_put(recs));
+  EXPECT_EQ(store_->intake_count(), 1u);
+  EXPECT_EQ(recs[0].seq, recs[1].seq);
+  std::vector<IntakeRecord> retry = {{0, "s", "1", "a", "{}"}, {0, "s", "2", "b", "{}"}};
+  ASSERT_OK(store_->intake_put(retry));
+  EXPECT_EQ(retry[0].seq, recs[0].seq);
+  EXPECT_EQ(store_->intake_count(), 2u);
+  Batch b = store_->batch();
+  for (int i = 0; i < 3; ++i) b.intake_done("s", "1");  // read three times in one round
+  b.intake_done("s", "2");
+  ASSERT_OK(store_->commit(b));
+  EXPECT_EQ(store_->intake_count(), 0u);
+  EXPECT_TRUE(store_->intake_pending(10)->empty()) << "no orphan left to re-produce";
+  b.intake_done("s", "1");
+  ASSERT_OK(store_->commit(b));
+  EXPECT_EQ(store_->intake_count(), 0u);
+  reopen();
+  EXPECT_EQ(store_->intake_count(), 0u);
+}
+
+TEST_F(StoreTest, DeadLettersAreKeptWithinTheRetentionNewestFirst) {
+  reopen({.sync = false, .dedupe_retention = 5, .deadletter_retention = 3});
+  for (int i = 0; i < 5; ++i) {
+    Batch b = store_->batch();
+    DeadLetter d;
+    d.id = "deadletter/t/0/" + std::to_string(i);
+    d.reason = "malformed_json";
+    d.original = std::string(1000, static_cast<char>(i));
+    d.kept = true;
+    d.length = 1000;
+    b.add_dead_letter(d);
+    ASSERT_OK(store_->commit(b));
+  }
+  const auto got = store_->dead_letter("deadletter/t/0/4");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->original, std::string(1000, '\x04'));
+  EXPECT_TRUE(store_->dead_letter("deadletter/t/0/1").error().is_not_found())
+      << "past the retention of 3";
+  const auto list = store_->dead_letters(10);
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].id, "deadletter/t/0/4");
+  EXPECT_EQ((*list)[2].id, "deadletter/t/0/2");
+  EXPECT_EQ(store_->dead_letters(10, (*list)[0].seq)->size(), 2u) << "paging by seq";
+  reopen({.sync = false, .dedupe_retention = 5, .deadletter_retention = 3});
+  ASSERT_OK(store_->compact());
+  EXPECT_TRUE(store_->dead_letter("deadletter/t/0/0").error().is_not_found());
+  EXPECT_EQ(store_->dead_letters(10)->size(), 3u);
+}
+
+TEST_F(StoreTest, ParkedOutboxRecordsLeaveTheOutboxAndAreKept) {
+  Batch b = store_->batch();
+  b.add_outbox({0, "t", "k1", "first", {}});
+  b.add_outbox({0, "t", "k2", "too large", {{"h", "v"}}});
+  b.add_outbox({0, "t", "k3", "third", {}});
+  ASSERT_OK(store_->commit(b));
+  const auto all = *store_->outbox(10);
+  b.park_outbox(all[1].seq, "Broker: Message size too large", 1000);
+  b.park_outbox(999, "gone already", 1000);
+  ASSERT_OK(store_->commit(b));
+  const auto left = *store_->outbox(10);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[1].key, "k3");
+  EXPECT_EQ(store_->parked_count(), 1u);
+  reopen();
+  EXPECT_EQ(store_->parked_count(), 1u);
+  const auto parked = store_->parked(10);
+  ASSERT_OK(parked);
+  ASSERT_EQ(parked->size(), 1u);
+  EXPECT_EQ((*parked)[0].record.value, "too large");
+  EXPECT_EQ((*parked)[0].record.headers[0].second, "v");
+  EXPECT_EQ((*parked)[0].reason, "Broker: Message size too large");
 }
 
 TEST_F(StoreTest, TimersAreDueInOrderPerPartitionAndCancelledPerApplication) {

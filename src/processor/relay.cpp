@@ -1,0 +1,246 @@
+#include "processor/relay.h"
+
+#include "common/time.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace stagewise::processor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kRound = 2000;
+
+// The stable id of a record, for logs: its CloudEvent id (outputs are
+// structured-mode CloudEvents), without reading more than the head.
+std::string record_id(const store::OutboxRecord& rec) {
+  const auto at = rec.value.find("\"id\":\"");
+  if (at == std::string::npos) return "seq " + std::to_string(rec.seq);
+  const auto end = rec.value.find('"', at + 6);
+  return rec.value.substr(at + 6, std::min<size_t>(end - at - 6, 200));
+}
+
+}  // namespace
+
+Relay::Relay(store::Store& store, Options options) : store_(store), options_(std::move(options)) {}
+
+Relay::~Relay() {
+  stop();
+}
+
+Result<void> Relay::start() {
+  kafka::Properties props = options_.kafka;
+  if (!options_.transactional_id.empty()) props["transactional.id"] = options_.transactional_id;
+  auto producer =
+      kafka::Producer::create(props, [this](const kafka::DeliveryReport& d) { on_delivery(d); });
+  if (!producer) return producer.error();
+  producer_ = std::move(*producer);
+  if (!options_.transactional_id.empty())
+    if (auto r = producer_->init_transactions(30000); !r) return r;
+  // The tail must be kept from before the first scan: a record committed
+  // between that scan and the first take would be in neither.
+  store_.take_committed_outbox(0, recs_);
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void Relay::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  producer_.reset();  // after the thread: its callbacks write this object
+}
+
+void Relay::wake() {
+  {
+    std::lock_guard lock(mu_);
+    wake_flag_ = true;
+  }
+  cv_.notify_one();
+}
+
+std::string Relay::failure() const {
+  std::lock_guard lock(failure_mu_);
+  return failure_;
+}
+
+void Relay::fail(const Error& e) {
+  {
+    std::lock_guard lock(failure_mu_);
+    if (failure_.empty()) failure_ = "publishing the outbox failed for good: " + e.message;
+  }
+  if (!failed_.exchange(true)) spdlog::critical("relay: {}", e.message);
+}
+
+void Relay::run() {
+  Clock::time_point drain_deadline{};
+  auto backoff = std::chrono::milliseconds(50);
+  while (!failed_) {
+    bool stopping = false;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stop_;
+    }
+    if (stopping && drain_deadline == Clock::time_point{})
+      drain_deadline = Clock::now() + options_.drain;
+    const size_t produced = in_flight_ < options_.max_in_flight ? produce_round() : 0;
+    producer_->poll(produced > 0 ? 0 : 5);
+    settle();
+    if (retry_ && in_flight_ == 0) {
+      // Send again whatever is still in the outbox, after a pause that
+      // grows while the broker keeps failing.
+      retry_ = false;
+      cursor_ = 0;
+      scanning_ = true;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    } else if (produced > 0) {
+      backoff = std::chrono::milliseconds(50);
+    }
+    if (stopping) {
+      const auto left = store_.outbox(1, 0);
+      if ((in_flight_ == 0 && left.ok() && left->empty()) || Clock::now() > drain_deadline) break;
+      continue;
+    }
+    wait_for_work(produced == 0 && in_flight_ == 0);
+  }
+  producer_->flush(2000).permit_unchecked_error();
+  producer_->poll(0);
+  settle();
+}
+
+void Relay::wait_for_work(bool idle) {
+  if (!idle) return;
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return wake_flag_ || stop_; });
+  wake_flag_ = false;
+}
+
+// Queues the next committed records: from the store's in-memory tail, or
+// read back from RocksDB at start, after a retry, or when the tail
+// overflowed. Returns how many were queued.
+size_t Relay::produce_round() {
+  recs_.clear();
+  if (scanning_) {
+    auto got = store_.outbox(kRound, cursor_);
+    if (!got) {
+      spdlog::error("relay: cannot read the outbox: {}", got.error().message);
+      return 0;
+    }
+    recs_ = std::move(*got);
+    // Caught up: what is committed from now on is in the tail (which also
+    // holds older records, skipped by the cursor below).
+    if (recs_.size() < kRound) scanning_ = false;
+  } else if (!store_.take_committed_outbox(kRound, recs_)) {
+    scanning_ = true;  // the tail overflowed; read the outbox itself
+    recs_.clear();
+  }
+  std::erase_if(recs_, [&](const store::OutboxRecord& rec) { return rec.seq <= cursor_; });
+  if (recs_.empty()) return 0;
+  const bool txn = !options_.transactional_id.empty();
+  if (txn) {
+    if (auto b = producer_->begin_transaction(); !b) {
+      spdlog::warn("relay: cannot begin a transaction: {}", b.error().message);
+      if (b.error().fatal) fail(b.error());
+      retry_ = true;
+      return 0;
+    }
+  }
+  size_t produced = 0;
+  for (auto& rec : recs_) {
+    if (!produce(rec)) break;
+    cursor_ = rec.seq;
+    ++produced;
+  }
+  if (txn) {
+    // Committed as a whole or not at all: on failure nothing of the round
+    // counts as delivered and it is sent again.
+    auto c = producer_->commit_transaction(30000);
+    producer_->poll(0);
+    if (!c) {
+      spdlog::warn("relay: transaction failed, will retry: {}", c.error().message);
+      if (c.error().fatal) fail(c.error());
+      delivered_.clear();
+      retry_ = true;
+    }
+  }
+  return produced;
+}
+
+// Queues one record; false when the round must stop here (retry later).
+bool Relay::produce(store::OutboxRecord& rec) {
+  auto p = producer_->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq);
+  if (p) {
+    ++in_flight_;
+    return true;
+  }
+  const Error& e = p.error();
+  if (e.permanent) {
+    to_park_.emplace_back(rec.seq, e.message);
+    spdlog::error("relay: {} ({} bytes to {}) can never be published: {}; parked", record_id(rec),
+                  rec.value.size(), rec.topic, e.message);
+    return true;  // the next records go on
+  }
+  if (e.fatal) fail(e);
+  spdlog::warn("relay: cannot queue {}: {}", record_id(rec), e.message);
+  retry_ = true;
+  return false;
+}
+
+void Relay::on_delivery(const kafka::DeliveryReport& d) {
+  --in_flight_;
+  if (d.ok) {
+    delivered_.push_back(d.token);
+    stats_.published.fetch_add(1);
+    return;
+  }
+  stats_.publish_failures.fetch_add(1);
+  if (d.error.permanent) {
+    spdlog::error("relay: outbox record {} was refused by the broker: {}; parked", d.token,
+                  d.error.message);
+    to_park_.emplace_back(d.token, d.error.message);
+  } else if (d.error.fatal) {
+    fail(d.error);
+  } else {
+    spdlog::warn("relay: publishing outbox record {} failed, will retry: {}", d.token,
+                 d.error.message);
+    retry_ = true;
+  }
+}
+
+// Deletes what was acknowledged and parks what was refused for good.
+void Relay::settle() {
+  if (delivered_.empty() && to_park_.empty()) return;
+  store::Batch batch = store_.batch();
+  // Deliveries come back mostly in seq order: one range delete per run of
+  // consecutive seqs instead of a tombstone per record.
+  std::sort(delivered_.begin(), delivered_.end());
+  for (size_t i = 0; i < delivered_.size();) {
+    size_t j = i;
+    while (j + 1 < delivered_.size() && delivered_[j + 1] == delivered_[j] + 1) ++j;
+    if (j == i)
+      batch.delete_outbox(delivered_[i]);
+    else
+      batch.delete_outbox_range(delivered_[i], delivered_[j]);
+    i = j + 1;
+  }
+  for (const auto& [seq, reason] : to_park_) batch.park_outbox(seq, reason, now_ms());
+  const bool parking = !to_park_.empty();
+  // Losing a delete only republishes a record under its stable id; a park
+  // must be durable, or the record would be tried again (and parked again).
+  if (auto c = store_.commit(batch, /*sync=*/parking); !c) {
+    spdlog::error("relay: cannot settle published records: {}", c.error().message);
+    if (parking) fail(c.error());
+  } else {
+    stats_.parked.fetch_add(to_park_.size());
+  }
+  delivered_.clear();
+  to_park_.clear();
+}
+
+}  // namespace stagewise::processor
