@@ -1,6 +1,7 @@
 #include "api/server.h"
 
 #include "api/views.h"
+#include "common/json_limits.h"
 #include "common/reasons.h"
 #include "common/time.h"
 #include "workflow/graph.h"
@@ -48,6 +49,127 @@ async function load(){
 }
 load(); setInterval(load, 2000);
 </script></body></html>)HTML";
+
+// Only JSON bodies: a browser form (urlencoded, multipart, text/plain) can
+// be sent across origins without a preflight, so it must not post events.
+bool json_content_type(const std::string& type) {
+  const std::string media = type.substr(0, type.find(';'));
+  std::string m;
+  for (const char ch : media)
+    if (ch != ' ') m.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  return m == "application/json" || m == "application/cloudevents+json" ||
+         m == "application/cloudevents-batch+json";
+}
+
+// Reads the body of POST /v1/events: one event or an array, bounded in
+// depth and count. False (with the answer written) when it is refused.
+bool read_events(const Context& c, const httplib::Request& req, httplib::Response& res,
+                 std::vector<json>& events) {
+  if (!json_content_type(req.get_header_value("Content-Type"))) {
+    fail(res, 415, "unsupported_media_type",
+         "send the events as application/json or application/cloudevents+json");
+    return false;
+  }
+  bool deep = false;
+  // One level more than an event may have: the array around a batch.
+  json body = parse_json_bounded(req.body, c.max_json_depth + 1, &deep);
+  if (deep) {
+    fail(res, 400, "malformed_json",
+         "the body nests objects and arrays more than " + std::to_string(c.max_json_depth) +
+             " deep (processor.max_json_depth); flatten the events' data");
+    return false;
+  }
+  if (body.is_discarded()) {
+    fail(res, 400, "malformed_json",
+         "the body is not valid JSON: send one CloudEvent object or an array of them");
+    return false;
+  }
+  if (body.is_array() && body.size() > static_cast<size_t>(c.max_events_per_request)) {
+    fail(res, 413, "too_many_events",
+         "the body holds " + std::to_string(body.size()) + " events; at most " +
+             std::to_string(c.max_events_per_request) +
+             " are taken per request (http.max_events_per_request): split the batch");
+    return false;
+  }
+  if (body.is_array())
+    events.assign(std::make_move_iterator(body.begin()), std::make_move_iterator(body.end()));
+  else
+    events.push_back(std::move(body));
+  if (events.empty()) {
+    fail(res, 400, "invalid_argument", "the array of events is empty");
+    return false;
+  }
+  return true;
+}
+
+// A whole-number query parameter, `fallback` when absent, at most `max`;
+// nullopt when malformed.
+std::optional<uint64_t> count_param(const httplib::Request& req, const char* name,
+                                    uint64_t fallback, uint64_t max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || v[0] == '-' || end != v.c_str() + v.size() || errno != 0) return std::nullopt;
+  return std::min<uint64_t>(n, max);
+}
+
+// `?wait=SECONDS` in milliseconds; -1 when malformed.
+int wait_param(const httplib::Request& req) {
+  if (!req.has_param("wait")) return 0;
+  try {
+    const double seconds = std::stod(req.get_param_value("wait"));
+    if (!(seconds >= 0 && seconds <= 60)) return -1;
+    return static_cast<int>(seconds * 1000);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// POST /v1/events: 202 when every event was taken; otherwise each event says
+// whether it was, and the status names the worst problem: 413 an event too
+// large, 400 an invalid one, 503 busy or unavailable.
+void post_events(const Context& c, const httplib::Request& req, httplib::Response& res) {
+  if (c.intake == nullptr) return fail(res, 503, "unavailable", "this server does not take events");
+  std::vector<json> events;
+  if (!read_events(c, req, res, events)) return;
+  const int wait_ms = wait_param(req);
+  if (wait_ms < 0)
+    return fail(res, 400, "invalid_argument", "wait must be a number of seconds, 0 to 60");
+  const auto results = c.intake->submit(events, 10000, wait_ms);
+  json out = json::array();
+  bool all_ok = true, any_invalid = false, busy = false, oversized = false;
+  for (const auto& r : results) {
+    json item = {{"id", r.id}, {"accepted", r.accepted}};
+    if (!r.accepted) {
+      all_ok = false;
+      busy = busy || r.code == "busy";
+      oversized = oversized || r.code == "oversized";
+      any_invalid =
+          any_invalid || (r.code != "timeout" && r.code != "unavailable" && r.code != "busy");
+      item["error"] = {{"code", r.code}, {"message", r.error}};
+    }
+    if (wait_ms > 0 && r.accepted) item["outcome"] = r.outcome;
+    out.push_back(std::move(item));
+  }
+  if (busy) res.set_header("Retry-After", "2");
+  if (all_ok) {
+    json ids = json::array();
+    for (const auto& r : results) ids.push_back(r.id);
+    return reply(res, 202, {{"accepted", results.size()}, {"ids", ids}, {"events", out}});
+  }
+  // Nothing is half-done silently: each event says whether it was taken.
+  const int status = oversized ? 413 : any_invalid ? 400 : 503;
+  json body_out = error_view(oversized     ? "oversized"
+                             : any_invalid ? "invalid_event"
+                             : busy        ? "busy"
+                                           : "unavailable",
+                             results.size() == 1 ? out[0]["error"]["message"].get<std::string>()
+                                                 : "some events were not accepted; see events");
+  body_out["events"] = out;
+  reply(res, status, body_out);
+}
 
 }  // namespace
 
@@ -192,60 +314,40 @@ void Server::routes() {
           if (!counts) return fail(res, 500, "store_error", counts.error().message);
           reply(res, 200, funnel_view(*wf, *counts));
         });
-  s.Post("/v1/events", [&c](const httplib::Request& req, httplib::Response& res) {
-    if (c.intake == nullptr)
-      return fail(res, 503, "unavailable", "this server does not take events");
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded())
-      return fail(res, 400, "malformed_json",
-                  "the body is not valid JSON: send one CloudEvent object or an array of them");
-    std::vector<json> events;
-    if (body.is_array())
-      events.assign(body.begin(), body.end());
-    else
-      events.push_back(std::move(body));
-    if (events.empty()) return fail(res, 400, "invalid_argument", "the array of events is empty");
-    int wait_ms = 0;
-    if (req.has_param("wait")) {
-      try {
-        wait_ms = static_cast<int>(std::stod(req.get_param_value("wait")) * 1000);
-      } catch (const std::exception&) {
-        wait_ms = -1;
-      }
-      if (wait_ms < 0 || wait_ms > 60000)
-        return fail(res, 400, "invalid_argument", "wait must be a number of seconds, 0 to 60");
-    }
-    const auto results = c.intake->submit(events, 10000, wait_ms);
+  s.Get("/v1/deadletters", [&c](const httplib::Request& req, httplib::Response& res) {
+    const auto limit = count_param(req, "limit", 100, 1000);
+    const auto before = count_param(req, "before", 0, UINT64_MAX);
+    if (!limit || !before)
+      return fail(res, 400, "invalid_argument", "limit and before must be whole numbers");
+    auto list = c.store->dead_letters(*limit, *before);
+    if (!list) return fail(res, 500, "store_error", list.error().message);
     json out = json::array();
-    bool all_ok = true, any_invalid = false, busy = false;
-    for (const auto& r : results) {
-      json item = {{"id", r.id}, {"accepted", r.accepted}};
-      if (!r.accepted) {
-        all_ok = false;
-        busy = busy || r.code == "busy";
-        any_invalid =
-            any_invalid || (r.code != "timeout" && r.code != "unavailable" && r.code != "busy");
-        item["error"] = {{"code", r.code}, {"message", r.error}};
-      }
-      if (wait_ms > 0 && r.accepted) item["outcome"] = r.outcome;
-      out.push_back(std::move(item));
-    }
-    if (busy) res.set_header("Retry-After", "2");
-    if (all_ok) {
-      json ids = json::array();
-      for (const auto& r : results) ids.push_back(r.id);
-      return reply(res, 202, {{"accepted", results.size()}, {"ids", ids}, {"events", out}});
-    }
-    // Nothing is half-done silently: each event says whether it was taken.
-    const int status = any_invalid ? 400 : 503;
-    json body_out = error_view(any_invalid ? "invalid_event"
-                               : busy      ? "busy"
-                                           : "unavailable",
-                               results.size() == 1 ? out[0]["error"]["message"].get<std::string>()
-                                                   : "some events were not accepted; see events");
-    body_out["events"] = out;
-    reply(res, status, body_out);
+    for (const auto& d : *list) out.push_back(dead_letter_view(d, false));
+    reply(res, 200, {{"deadletters", std::move(out)}});
   });
+  s.Get(R"(/v1/deadletters/(.+))", [&c](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    auto d = c.store->dead_letter(id);
+    if (!d) {
+      if (d.error().is_not_found())
+        return fail(res, 404, "not_found", "no dead letter \"" + id + "\" is kept");
+      return fail(res, 500, "store_error", d.error().message);
+    }
+    reply(res, 200, dead_letter_view(*d, true));
+  });
+  s.Get("/v1/outbox/parked", [&c](const httplib::Request& req, httplib::Response& res) {
+    const auto limit = count_param(req, "limit", 100, 1000);
+    const auto after = count_param(req, "after", 0, UINT64_MAX);
+    if (!limit || !after)
+      return fail(res, 400, "invalid_argument", "limit and after must be whole numbers");
+    auto list = c.store->parked(*limit, *after);
+    if (!list) return fail(res, 500, "store_error", list.error().message);
+    json out = json::array();
+    for (const auto& p : *list) out.push_back(parked_view(p));
+    reply(res, 200, {{"parked", std::move(out)}});
+  });
+  s.Post("/v1/events",
+         [&c](const httplib::Request& req, httplib::Response& res) { post_events(c, req, res); });
   s.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";

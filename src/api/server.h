@@ -25,6 +25,8 @@ struct Context {
   processor::Processor* processor = nullptr;  ///< may be null (read-only server)
   processor::Intake* intake = nullptr;        ///< may be null: POST /v1/events answers 503
   nlohmann::json info;                        ///< served by GET /v1/info
+  int max_events_per_request = 1000;          ///< http.max_events_per_request
+  int max_json_depth = 32;                    ///< processor.max_json_depth
 };
 
 /// The HTTP API of DESIGN.md §10. Thread safety: start()/stop() from one

@@ -1,6 +1,8 @@
 #include "api/views.h"
 
+#include "common/json_limits.h"
 #include "common/time.h"
+#include "processor/outputs.h"
 
 namespace stagewise::api {
 
@@ -34,6 +36,46 @@ json application_view(const workflow::Application& app,
   json pending = json::array();
   for (const auto& t : timers) pending.push_back(timer_view(t));
   j["deadlines"] = std::move(pending);
+  return j;
+}
+
+namespace {
+json bytes_view(const std::string& bytes) {
+  if (is_utf8(bytes)) return {{"value", bytes}};
+  return {{"value", processor::base64(bytes)}, {"encoding", "base64"}};
+}
+}  // namespace
+
+json dead_letter_view(const store::DeadLetter& d, bool with_original) {
+  json j = {{"id", d.id},
+            {"reason", d.reason},
+            {"message", d.message},
+            {"event_id", d.event_id.empty() ? json() : json(d.event_id)},
+            {"application", d.subject.empty() ? json() : json(d.subject)},
+            {"source", {{"topic", d.topic}, {"partition", d.partition}, {"offset", d.offset}}},
+            {"time", format_rfc3339_ms(d.time_ms)},
+            {"length", d.length},
+            {"sha256", d.sha256},
+            {"kept", d.kept}};
+  if (!with_original) return j;
+  json original = d.kept ? bytes_view(d.original) : json::object();
+  original["key"] = bytes_view(d.key)["value"];
+  json headers = json::object();
+  for (const auto& [k, v] : d.headers)
+    headers[is_utf8(k) ? k : processor::base64(k)] = bytes_view(v)["value"];
+  original["headers"] = std::move(headers);
+  j["original"] = std::move(original);
+  return j;
+}
+
+json parked_view(const store::ParkedRecord& p) {
+  json j = {{"seq", p.seq},
+            {"topic", p.record.topic},
+            {"key", p.record.key},
+            {"reason", p.reason},
+            {"time", format_rfc3339_ms(p.time_ms)},
+            {"length", p.record.value.size()}};
+  j.update(bytes_view(p.record.value));
   return j;
 }
 

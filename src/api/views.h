@@ -24,6 +24,12 @@ nlohmann::json workflows_view(const workflow::Registry& registry);
 /// GET /v1/programs/{program}/funnel
 nlohmann::json funnel_view(const workflow::Workflow& wf,
                            const std::map<std::string, uint64_t>& counts);
+/// A kept dead letter: GET /v1/deadletters lists them without the original,
+/// GET /v1/deadletters/{id} gives it whole ("value", base64 with
+/// "encoding": "base64" when it is not UTF-8).
+nlohmann::json dead_letter_view(const store::DeadLetter& d, bool with_original);
+/// GET /v1/outbox/parked
+nlohmann::json parked_view(const store::ParkedRecord& p);
 /// {"error": {"code", "message"}}
 nlohmann::json error_view(const std::string& code, const std::string& message);
 

@@ -1,4 +1,5 @@
 #include "cli/commands.h"
+#include "common/log.h"
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,9 @@ void add_target(CLI::App* cmd, stagewise::cli::Target& t) {
 
 int main(int argc, char** argv) {
   using namespace stagewise::cli;
+  // Diagnostics (ours and librdkafka's) go to stderr, never into the JSON a
+  // command prints on stdout; `serve` sets its configured level and format.
+  stagewise::init_logging("warn", "text");
   CLI::App app{
       "stagewise: tracks applications through multi-stage programs, driven by events "
       "on Kafka"};

@@ -1,5 +1,6 @@
 #include "api/views.h"
 #include "cli/commands.h"
+#include "common/json_limits.h"
 #include "common/time.h"
 #include "processor/intake.h"
 #include "store/store.h"
@@ -315,11 +316,14 @@ int submit(const SubmitFlags& f) {
   while (std::getline(*in, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json j = json::parse(line, nullptr, false);
+    bool deep = false;
+    json j = parse_json_bounded(line, EnvelopeLimits{}.max_depth, &deep);
     if (j.is_discarded()) {
       ++refused;
       std::cerr << f.file << ":" << line_no
-                << ": not valid JSON; submit takes one CloudEvent JSON object per line\n";
+                << (deep ? ": nested deeper than " + std::to_string(EnvelopeLimits{}.max_depth) +
+                               " levels; flatten the event's data\n"
+                         : ": not valid JSON; submit takes one CloudEvent JSON object per line\n");
       continue;
     }
     take(line_no, std::move(j));

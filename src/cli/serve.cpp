@@ -152,6 +152,9 @@ int serve(const ServeFlags& flags) {
   iopts.outcomes = &outcomes;
   iopts.lag = [&proc] { return proc.lag(); };
   iopts.max_lag = cfg.processor.intake_max_lag;
+  iopts.max_event_bytes = cfg.processor.max_event_bytes;
+  iopts.envelope = popts.envelope;
+  iopts.time_window = popts.time_window;
   auto intake = processor::Intake::create(iopts);
   if (!intake) {
     std::cerr << "stagewise serve: " << intake.error().message << "\n";
@@ -166,6 +169,8 @@ int serve(const ServeFlags& flags) {
   ctx.store = store->get();
   ctx.processor = &proc;
   ctx.intake = intake->get();
+  ctx.max_events_per_request = cfg.http.max_events_per_request;
+  ctx.max_json_depth = cfg.processor.max_json_depth;
   ctx.info = {{"name", "stagewise"},
               {"version", STAGEWISE_VERSION},
               {"bootstrap_servers", bootstrap},

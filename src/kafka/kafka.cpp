@@ -1,5 +1,7 @@
 #include "kafka/kafka.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -45,8 +47,24 @@ Error kafka_error(rd_kafka_resp_err_t err, const std::string& context) {
   return e;
 }
 
+namespace {
+// librdkafka's own log lines go through the process's logger, so they share
+// its format (one JSON object per line with log.format json). Its warnings
+// about properties meant for the other client type are noise here: every
+// client gets the same kafka.properties.
+void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  const std::string_view facility(fac != nullptr ? fac : "");
+  if (facility == "CONFWARN") return spdlog::debug("librdkafka {}: {}", facility, buf);
+  if (level <= 3) return spdlog::error("librdkafka {}: {}", facility, buf);
+  if (level <= 4) return spdlog::warn("librdkafka {}: {}", facility, buf);
+  if (level <= 6) return spdlog::info("librdkafka {}: {}", facility, buf);
+  spdlog::debug("librdkafka {}: {}", facility, buf);
+}
+}  // namespace
+
 Result<RdConfPtr> make_conf(const Properties& props) {
   RdConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &log_cb);
   char errstr[512];
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) !=

@@ -1,9 +1,11 @@
 #include "processor/intake.h"
 
 #include "common/cloudevent.h"
+#include "common/time.h"
 
 #include <spdlog/spdlog.h>
 
+#include <set>
 #include <variant>
 
 namespace stagewise::processor {
@@ -122,26 +124,55 @@ bool Intake::wait_for_room() {
   return true;
 }
 
+// Decodes and checks each event as the processor will; fills the refusals
+// in `results` and the bytes to produce in `values`; returns the indexes of
+// the valid events.
+std::vector<size_t> Intake::validate(const std::vector<nlohmann::json>& events,
+                                     std::vector<IntakeResult>& results,
+                                     std::vector<std::string>& values) const {
+  std::vector<size_t> valid;
+  const int64_t now = now_ms();
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto& res = results[i];
+    auto decoded = decode_json(events[i], options_.envelope);
+    std::optional<DecodeError> err;
+    if (auto* bad = std::get_if<DecodeError>(&decoded)) err = *bad;
+    if (!err) {
+      const CloudEvent& ev = std::get<CloudEvent>(decoded);
+      res.id = ev.id;
+      res.source = ev.source;
+      res.subject = ev.subject;
+      values[i] = events[i].dump();
+      if (static_cast<int64_t>(values[i].size()) > options_.max_event_bytes)
+        err = DecodeError{Reason::oversized,
+                          "event is " + std::to_string(values[i].size()) + " bytes; the limit is " +
+                              std::to_string(options_.max_event_bytes) +
+                              " (processor.max_event_bytes): keep documents outside the event "
+                              "and send their uri",
+                          ev.id};
+      else
+        err = check_time(ev, now, options_.time_window);
+    }
+    if (err) {
+      res.id = err->event_id;
+      res.error = err->message;
+      res.code = std::string(reason_code(err->reason));
+      values[i].clear();
+      continue;
+    }
+    valid.push_back(i);
+  }
+  return valid;
+}
+
 std::vector<IntakeResult> Intake::submit(const std::vector<nlohmann::json>& events, int timeout_ms,
                                          int wait_ms) {
   std::vector<IntakeResult> results(events.size());
-  std::vector<size_t> valid;
-  std::vector<std::string> keys;  // OutcomeBoard keys of valid events
-  for (size_t i = 0; i < events.size(); ++i) {
-    auto decoded = decode_json(events[i]);
-    if (auto* err = std::get_if<DecodeError>(&decoded)) {
-      results[i].id = err->event_id;
-      results[i].error = err->message;
-      results[i].code = std::string(reason_code(err->reason));
-      continue;
-    }
-    const CloudEvent& ev = std::get<CloudEvent>(decoded);
-    results[i].id = ev.id;
-    results[i].subject = ev.subject;
-    valid.push_back(i);
-    keys.push_back(OutcomeBoard::key(ev.source, ev.id));
-  }
+  std::vector<std::string> values(events.size());
+  const std::vector<size_t> valid = validate(events, results, values);
   if (valid.empty()) return results;
+  std::vector<std::string> keys;  // OutcomeBoard keys of valid events
+  for (const size_t i : valid) keys.push_back(OutcomeBoard::key(results[i].source, results[i].id));
 
   if (!wait_for_room()) {
     for (const size_t i : valid) {
@@ -155,74 +186,10 @@ std::vector<IntakeResult> Intake::submit(const std::vector<nlohmann::json>& even
   if (wait_outcome)
     for (const auto& k : keys) options_.outcomes->expect(k);
 
-  if (options_.store != nullptr) {
-    std::vector<store::IntakeRecord> records;
-    for (size_t n = 0; n < valid.size(); ++n) {
-      const auto decoded = std::get<CloudEvent>(decode_json(events[valid[n]]));
-      records.push_back({0, decoded.source, decoded.id, decoded.subject, events[valid[n]].dump()});
-    }
-    if (auto r = options_.store->intake_put(records); !r) {
-      for (const size_t i : valid) {
-        results[i].code = "unavailable";
-        results[i].error = "cannot record the event durably: " + r.error().message;
-      }
-      if (wait_outcome)
-        for (const auto& k : keys) options_.outcomes->forget(k);
-      return results;
-    }
-    const auto now = Clock::now();
-    for (size_t n = 0; n < valid.size(); ++n) {
-      results[valid[n]].accepted = true;  // durable: the relay takes it from here
-      {
-        std::lock_guard lock(mu_);
-        produced_[records[n].seq] = now;
-      }
-      if (auto p = producer_->produce(options_.topic, records[n].key, records[n].value, kStructured,
-                                      records[n].seq | kDurableBit);
-          !p) {
-        std::lock_guard lock(mu_);
-        produced_.erase(records[n].seq);
-      }
-    }
-  } else {
-    Waiter waiter;
-    waiter.results = &results;
-    for (const size_t i : valid) {
-      uint64_t token = 0;
-      {
-        std::lock_guard lock(mu_);
-        token = next_token_++;
-        pending_[token] = {&waiter, i};
-        ++waiter.remaining;
-      }
-      const std::string value = events[i].dump();
-      auto r = producer_->produce(options_.topic, results[i].subject, value, kStructured, token);
-      if (!r) {
-        std::lock_guard lock(mu_);
-        pending_.erase(token);
-        --waiter.remaining;
-        results[i].error = r.error().message;
-        results[i].code = "unavailable";
-      }
-    }
-    std::unique_lock lock(mu_);
-    waiter.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                       [&] { return waiter.remaining == 0; });
-    // Whatever is still unacknowledged is reported as not accepted; the
-    // waiter goes away with this frame, so forget its tokens.
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (it->second.first == &waiter) {
-        auto& r = results[it->second.second];
-        r.error = "no acknowledgement from the broker within " + std::to_string(timeout_ms) +
-                  " ms; the event may or may not be recorded: send it again (its id makes a "
-                  "repeat harmless)";
-        r.code = "timeout";
-        it = pending_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
+  if (options_.store != nullptr)
+    put_durably(valid, values, results);
+  else
+    produce_acked(valid, values, results, timeout_ms);
 
   if (wait_outcome) {
     const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
@@ -233,6 +200,82 @@ std::vector<IntakeResult> Intake::submit(const std::vector<nlohmann::json>& even
     }
   }
   return results;
+}
+
+// Durable mode: accepted once in the store; then produced (the relay
+// produces again what stays unprocessed).
+bool Intake::put_durably(const std::vector<size_t>& valid, std::vector<std::string>& values,
+                         std::vector<IntakeResult>& results) {
+  std::vector<store::IntakeRecord> records;
+  for (const size_t i : valid)
+    records.push_back(
+        {0, results[i].source, results[i].id, results[i].subject, std::move(values[i])});
+  if (auto r = options_.store->intake_put(records); !r) {
+    for (const size_t i : valid) {
+      results[i].code = "unavailable";
+      results[i].error = "cannot record the event durably: " + r.error().message;
+    }
+    return false;
+  }
+  const auto now = Clock::now();
+  std::set<uint64_t> sent;  // the same event twice in one request is produced once
+  for (size_t n = 0; n < valid.size(); ++n) {
+    results[valid[n]].accepted = true;  // durable: the relay takes it from here
+    const auto& rec = records[n];
+    if (!sent.insert(rec.seq).second) continue;
+    {
+      std::lock_guard lock(mu_);
+      produced_[rec.seq] = now;
+    }
+    if (auto p = producer_->produce(options_.topic, rec.key, rec.value, kStructured,
+                                    rec.seq | kDurableBit);
+        !p) {
+      std::lock_guard lock(mu_);
+      produced_.erase(rec.seq);
+    }
+  }
+  return true;
+}
+
+// Without a store: accepted once the broker acknowledged it.
+void Intake::produce_acked(const std::vector<size_t>& valid, const std::vector<std::string>& values,
+                           std::vector<IntakeResult>& results, int timeout_ms) {
+  Waiter waiter;
+  waiter.results = &results;
+  for (const size_t i : valid) {
+    uint64_t token = 0;
+    {
+      std::lock_guard lock(mu_);
+      token = next_token_++;
+      pending_[token] = {&waiter, i};
+      ++waiter.remaining;
+    }
+    auto r = producer_->produce(options_.topic, results[i].subject, values[i], kStructured, token);
+    if (!r) {
+      std::lock_guard lock(mu_);
+      pending_.erase(token);
+      --waiter.remaining;
+      results[i].error = r.error().message;
+      results[i].code = "unavailable";
+    }
+  }
+  std::unique_lock lock(mu_);
+  waiter.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                     [&] { return waiter.remaining == 0; });
+  // Whatever is still unacknowledged is reported as not accepted; the
+  // waiter goes away with this frame, so forget its tokens.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.first == &waiter) {
+      auto& r = results[it->second.second];
+      r.error = "no acknowledgement from the broker within " + std::to_string(timeout_ms) +
+                " ms; the event may or may not be recorded: send it again (its id makes a "
+                "repeat harmless)";
+      r.code = "timeout";
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 }  // namespace stagewise::processor

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/cloudevent.h"
 #include "common/result.h"
 #include "kafka/kafka.h"
 #include "processor/outcomes.h"
@@ -24,6 +25,7 @@ namespace stagewise::processor {
 struct IntakeResult {
   bool accepted = false;
   std::string id;       ///< the event's id, when it had one
+  std::string source;   ///< the event's source, when valid
   std::string subject;  ///< the application id, when it had one
   std::string error;    ///< why it was refused (names the attribute and what to do)
   std::string code;     ///< reason code when refused: an input reason, busy, unavailable, timeout
@@ -52,6 +54,12 @@ class Intake {
     int64_t max_lag = 20'000;          ///< submit() waits while lag() is above this
     std::chrono::milliseconds backpressure_wait{10'000};  ///< then refuses with "busy"
     std::chrono::seconds reproduce_after{30};  ///< unprocessed durable events are produced again
+    /// The processor's limits, checked before an event is taken, so that
+    /// nothing accepted is refused later: the same bytes, depth, ids and
+    /// time window.
+    int64_t max_event_bytes = 256 * 1024;
+    EnvelopeLimits envelope;
+    TimeWindow time_window;
   };
   static Result<std::unique_ptr<Intake>> create(Options options);
   ~Intake();
@@ -59,9 +67,12 @@ class Intake {
   Intake& operator=(const Intake&) = delete;
 
   /// Validates each event and takes the valid ones; invalid ones are refused
-  /// with a reason and never produced. Waits up to `timeout_ms` for
+  /// with a reason (an input reason such as `oversized` or
+  /// `invalid_attribute`) and never produced. The same event twice, in one
+  /// call or a retry, is one record. Waits up to `timeout_ms` for
   /// acknowledgements (without a store), and up to `wait_ms` (> 0) for each
-  /// accepted event's outcome.
+  /// accepted event's outcome. The events must come from text whose depth
+  /// was checked (json_depth_within).
   std::vector<IntakeResult> submit(const std::vector<nlohmann::json>& events, int timeout_ms,
                                    int wait_ms = 0);
 
@@ -69,6 +80,13 @@ class Intake {
   struct Waiter;
   Intake() = default;
   void on_delivery(const kafka::DeliveryReport& d);
+  std::vector<size_t> validate(const std::vector<nlohmann::json>& events,
+                               std::vector<IntakeResult>& results,
+                               std::vector<std::string>& values) const;
+  bool put_durably(const std::vector<size_t>& valid, std::vector<std::string>& values,
+                   std::vector<IntakeResult>& results);
+  void produce_acked(const std::vector<size_t>& valid, const std::vector<std::string>& values,
+                     std::vector<IntakeResult>& results, int timeout_ms);
   void relay_loop();
   bool wait_for_room();
 

@@ -24,8 +24,9 @@ class OutcomeBoard {
     return source + '\0' + id;
   }
   /// Starts waiting for `key` (before the event can possibly be processed).
+  /// Each expect() is matched by one forget().
   void expect(const std::string& key);
-  /// Stops waiting and drops what was published for `key`.
+  /// Stops waiting; what was published for `key` goes with its last waiter.
   void forget(const std::string& key);
   /// True when someone waits: the processor skips all work otherwise.
   bool wanted() const { return waiting_.load(std::memory_order_relaxed) > 0; }
@@ -38,7 +39,11 @@ class OutcomeBoard {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, std::optional<nlohmann::json>> slots_;
+  struct Slot {
+    int waiters = 0;  // requests waiting for this key (the same event may be sent twice)
+    std::optional<nlohmann::json> outcome;
+  };
+  std::map<std::string, Slot> slots_;
   std::atomic<int> waiting_{0};
 };
 

@@ -342,6 +342,8 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
   if (auto* err = std::get_if<DecodeError>(&decoded))
     return reject(r, in, err->reason, err->message, err->event_id, "");
   CloudEvent& ev = std::get<CloudEvent>(decoded);
+  // Whatever becomes of it now, an event the HTTP intake holds is resolved.
+  if (store_.intake_count() > 0) r.batch.intake_done(ev.source, ev.id);
   // The message's timestamp is part of the log, so a replay decides alike.
   if (const int64_t sent = m.timestamp(); sent > 0)
     if (auto late = check_time(ev, sent, options_.time_window))
@@ -349,7 +351,6 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
   std::string dedupe_key = ev.source;
   dedupe_key.push_back('\0');
   dedupe_key += ev.id;
-  if (store_.intake_count() > 0) r.batch.intake_done(ev.source, ev.id);
   if (is_duplicate(r, ev, dedupe_key)) return;
   apply_event(r, in, std::move(ev), std::move(dedupe_key));
 }

@@ -1,6 +1,7 @@
 #include "common/cloudevent.h"
 
 #include "common/json_limits.h"
+#include "common/log.h"
 
 #include <gtest/gtest.h>
 
@@ -167,8 +168,33 @@ TEST(CloudEvent, EventTimeMustLieNearWhenItWasSent) {
 }
 
 TEST(JsonLimits, EscapesWhatWouldForgeOrHideALogLine) {
-  EXPECT_EQ(escape_unsafe("a\nb\x1b[31m\xe2\x80\xae" "c\xff"), "a\\nb\\u001b[31m\\u202ec\\xff");
+  EXPECT_EQ(escape_unsafe("a\nb\x1b[31m\xe2\x80\xae"
+                          "c\xff"),
+            "a\\nb\\u001b[31m\\u202ec\\xff");
   EXPECT_EQ(escape_unsafe("Zo\xc3\xab"), "Zo\xc3\xab");
+}
+
+// Issue 10.8: the JSON log format inserted the message unescaped.
+TEST(Log, EveryLineIsOneLineAndJsonLinesParse) {
+  const std::string nasty = "quote \" backslash \\ newline\nforged INFO line \x1b[2J \xe2\x80\xae";
+  for (const char* format : {"json", "text"}) {
+    auto f = log_formatter(format);
+    spdlog::details::log_msg msg(spdlog::source_loc{}, "stagewise", spdlog::level::warn, nasty);
+    spdlog::memory_buf_t out;
+    f->format(msg, out);
+    std::string line(out.data(), out.size());
+    ASSERT_EQ(line.back(), '\n');
+    line.pop_back();
+    EXPECT_EQ(line.find('\n'), std::string::npos) << format;
+    EXPECT_EQ(line.find('\x1b'), std::string::npos) << format;
+    EXPECT_EQ(line.find("\xe2\x80\xae"), std::string::npos) << format;
+    if (std::string(format) == "json") {
+      const json j = json::parse(line, nullptr, false);
+      ASSERT_FALSE(j.is_discarded()) << line;
+      EXPECT_EQ(j["level"], "warning");
+      EXPECT_NE(j["message"].get<std::string>().find("quote \" backslash"), std::string::npos);
+    }
+  }
 }
 
 }  // namespace
