@@ -427,6 +427,18 @@ TEST_F(HttpServerTest, CompressedBodyIs415) {
   EXPECT_EQ(a.error_code(), "unsupported_encoding") << a.body;
 }
 
+TEST_F(HttpServerTest, HeadOverTheLimitIs431) {
+  start();
+  std::string head = "GET /healthz HTTP/1.1\r\nHost: test\r\n";
+  for (int i = 0; i < 70; ++i)  // each line within httplib's own limit of 8 KiB
+    head += "X-Pad-" + std::to_string(i) + ": " + std::string(1000, 'x') + "\r\n";
+  Socket s(port_);
+  ASSERT_TRUE(s.send(head + "\r\n"));
+  const Answer a = s.read_answer(10);
+  EXPECT_EQ(a.status, 431) << a.head;
+  EXPECT_EQ(a.error_code(), "headers_too_large") << a.body;
+}
+
 TEST_F(HttpServerTest, ListenBacklogIsTheConfiguredOne) {
   start();
   const auto backlog = listen_backlog(port_);
