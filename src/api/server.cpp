@@ -1,5 +1,6 @@
 #include "api/server.h"
 
+#include "api/http_server.h"
 #include "api/views.h"
 #include "common/json_limits.h"
 #include "common/reasons.h"
@@ -173,7 +174,8 @@ void post_events(const Context& c, const httplib::Request& req, httplib::Respons
 
 }  // namespace
 
-Server::Server(Context ctx) : ctx_(std::move(ctx)), http_(std::make_unique<httplib::Server>()) {
+Server::Server(Context ctx, const HttpLimits& limits)
+    : ctx_(std::move(ctx)), http_(std::make_unique<HttpServer>(limits)) {
   // Without it every keep-alive answer waits on the client's delayed ACK
   // (measured: 27 ms per GET, 0.14 ms with it).
   http_->set_tcp_nodelay(true);

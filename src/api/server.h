@@ -1,5 +1,6 @@
 #pragma once
 
+#include "api/http_limits.h"
 #include "common/result.h"
 #include "processor/intake.h"
 #include "processor/processor.h"
@@ -12,11 +13,9 @@
 #include <string>
 #include <thread>
 
-namespace httplib {
-class Server;
-}
-
 namespace stagewise::api {
+
+class HttpServer;
 
 /// What the HTTP server serves from; all referenced objects outlive it.
 struct Context {
@@ -29,11 +28,12 @@ struct Context {
   int max_json_depth = 32;                    ///< processor.max_json_depth
 };
 
-/// The HTTP API of DESIGN.md §10. Thread safety: start()/stop() from one
-/// thread; requests are served on the server's own threads.
+/// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).
+/// Thread safety: start()/stop() from one thread; requests are served on
+/// the server's own threads.
 class Server {
  public:
-  explicit Server(Context ctx);
+  explicit Server(Context ctx, const HttpLimits& limits = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -46,7 +46,7 @@ class Server {
  private:
   void routes();
   Context ctx_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };
 

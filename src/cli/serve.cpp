@@ -184,7 +184,7 @@ int serve(const ServeFlags& flags) {
                 {"changelog", topics.changelog}}},
               {"data_dir", cfg.store.data_dir},
               {"workflows", wfs}};
-  api::Server http(ctx);
+  api::Server http(ctx, api::http_limits(cfg.http));
   auto port = http.start(cfg.http.host, cfg.http.port);
   if (!port) {
     std::cerr << "stagewise serve: " << port.error().message << "\n";
