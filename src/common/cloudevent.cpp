@@ -64,8 +64,8 @@ std::optional<DecodeError> check_time(const CloudEvent& e, int64_t reference_ms,
 }
 
 bool is_known_role(std::string_view role) {
-  static constexpr std::array<std::string_view, 5> kRoles = {"applicant", "reviewer",
-                                                             "program_manager", "admin", "system"};
+  static constexpr std::array<std::string_view, 7> kRoles = {
+      "applicant", "reviewer", "program_manager", "hub_admin", "admin", "service", "system"};
   for (const auto r : kRoles)
     if (r == role) return true;
   return false;
@@ -162,6 +162,9 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
     std::string* out = key == "program"     ? &e.program
                        : key == "actorid"   ? &e.actorid
                        : key == "actorrole" ? &e.actorrole
+                       : key == "authsub"   ? &e.authsub
+                       : key == "authrole"  ? &e.authrole
+                       : key == "authsig"   ? &e.authsig
                                             : nullptr;
     if (out == nullptr) continue;  // other extensions are carried, not interpreted
     if (!value.is_string())
@@ -172,10 +175,13 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
   if (!e.program.empty() && !valid_subject(e.program, limits.max_name_bytes))
     return fail(Reason::invalid_attribute,
                 "attribute \"program\" must be a program id without white space or / \\ ? # %", id);
+  if (!e.authrole.empty() && !is_known_role(e.authrole))
+    return fail(Reason::invalid_attribute, "attribute \"authrole\" is not a role", id);
   if (!e.actorrole.empty() && !is_known_role(e.actorrole))
     return fail(Reason::invalid_attribute,
                 "actorrole \"" + e.actorrole +
-                    "\" is unknown; use applicant, reviewer, program_manager, admin or system",
+                    "\" is unknown; use applicant, reviewer, program_manager, hub_admin, admin, "
+                    "service or system",
                 id);
   return e;
 }
@@ -237,6 +243,9 @@ json to_json(const CloudEvent& e) {
   if (!e.program.empty()) j["program"] = e.program;
   if (!e.actorid.empty()) j["actorid"] = e.actorid;
   if (!e.actorrole.empty()) j["actorrole"] = e.actorrole;
+  if (!e.authsub.empty()) j["authsub"] = e.authsub;
+  if (!e.authrole.empty()) j["authrole"] = e.authrole;
+  if (!e.authsig.empty()) j["authsig"] = e.authsig;
   if (!e.datacontenttype.empty()) j["datacontenttype"] = e.datacontenttype;
   if (!e.data.is_null()) j["data"] = e.data;
   return j;

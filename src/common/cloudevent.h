@@ -25,6 +25,11 @@ struct CloudEvent {
   std::string program;  ///< extension; may be empty for events on existing applications
   std::string actorid;
   std::string actorrole;
+  /// Set only by stagewise's own producers (HTTP intake, timers), with
+  /// `authsig` over the event: who was authenticated (auth/signature.h).
+  std::string authsub;
+  std::string authrole;
+  std::string authsig;
   std::string datacontenttype;
   nlohmann::json data;  ///< null when absent
 };
