@@ -92,7 +92,7 @@ using detail::Segment;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr int kMaxDepth = 512;
+constexpr int kMaxDepth = kMaxNesting;
 constexpr int kAnyCount = -1;
 
 // RFC 3339 needs a four-digit year: 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z.

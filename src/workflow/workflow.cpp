@@ -1,6 +1,7 @@
 #include "workflow/workflow.h"
 
 #include "common/cloudevent.h"
+#include "common/json_limits.h"
 #include "common/time.h"
 #include "workflow/vocabulary.h"
 
@@ -579,6 +580,14 @@ std::optional<Workflow> load_workflow_file(const std::string& path,
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
+  // Copying, dumping and destroying a tree recurse: a deep one must never be built.
+  if (!json_depth_within(text, kMaxWorkflowDepth)) {
+    problems.push_back({path, "/",
+                        "the file nests objects and arrays more than " +
+                            std::to_string(kMaxWorkflowDepth) + " deep; a guard may nest at most " +
+                            std::to_string(jsonlogic::kMaxNesting) + " levels"});
+    return std::nullopt;
+  }
   json doc;
   try {
     doc = json::parse(text);
