@@ -526,7 +526,12 @@ const std::string& str(const json& j) {
   return j.get_ref<const std::string&>();
 }
 
-void append_js_string(std::string& out, const json& j) {
+// Stops an evaluation past its limits (Budget, below); Rule::evaluate gives null.
+struct OverBudget {};
+
+void append_js_string(std::string& out, const json& j, int depth = 1) {
+  // Arrays print their elements: one level of recursion each.
+  if (depth > kMaxValueDepth) throw OverBudget{};
   switch (j.type()) {
     case json::value_t::null:
       out += "null";
@@ -548,7 +553,7 @@ void append_js_string(std::string& out, const json& j) {
       for (const json& e : j) {
         if (!first) out += ',';
         first = false;
-        if (!e.is_null()) append_js_string(out, e);
+        if (!e.is_null()) append_js_string(out, e, depth + 1);
       }
       break;
     }
@@ -721,9 +726,7 @@ std::vector<Segment> split_path(std::string_view key) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Limits of one evaluation (kMaxSteps, kMaxCells, kMaxAccumulatorDepth).
-
-struct OverBudget {};  // stops an evaluation; Rule::evaluate gives null
+// Limits of one evaluation (kMaxSteps, kMaxCells, kMaxValueDepth).
 
 struct Budget {
   int64_t steps = kMaxSteps;
@@ -743,24 +746,28 @@ int64_t string_cells(const std::string& s) {
   return 1 + static_cast<int64_t>(s.size() / 16);
 }
 
-// What building a copy of j costs, counted without recursion.
-int64_t cells_of(const json& j) {
+// What building a copy of j costs, counted without recursion; nullopt when j nests deeper
+// than kMaxValueDepth (copying recurses once per level).
+std::optional<int64_t> cells_of(const json& j) {
   if (j.is_string()) return string_cells(str(j));
   if (!j.is_structured()) return 1;
   int64_t n = 0;
-  std::vector<const json*> todo{&j};
+  std::vector<std::pair<const json*, int>> todo{{&j, 1}};
   while (!todo.empty()) {
-    const json* x = todo.back();
+    const auto [x, depth] = todo.back();
     todo.pop_back();
+    if (depth > kMaxValueDepth) return std::nullopt;
     n += x->is_string() ? string_cells(str(*x)) : 1;
     if (x->is_structured())
-      for (const json& child : *x) todo.push_back(&child);
+      for (const json& child : *x) todo.emplace_back(&child, depth + 1);
   }
   return n;
 }
 
 json copy(const json& j, Budget& b) {
-  b.build(cells_of(j));
+  const auto cells = cells_of(j);
+  if (!cells) throw OverBudget{};
+  b.build(*cells);
   return j;
 }
 
@@ -958,8 +965,7 @@ Val eval_reduce(const Node& n, const Scope& sc) {
     Val next = eval(n.args[1], Scope{nullptr, &item, &acc.get(), sc.budget});
     // Only a value built here can be deeper than the data and the rule: one that wraps the
     // accumulator deepens with each item.
-    if (!next.is_ref() && !nests_within(next.get(), kMaxAccumulatorDepth, *sc.budget))
-      throw OverBudget{};
+    if (!next.is_ref() && !nests_within(next.get(), kMaxValueDepth, *sc.budget)) throw OverBudget{};
     // The result may point into the accumulator it replaces.
     if (next.is_ref() && !acc.is_ref()) next = Val(copy(next.get(), *sc.budget));
     acc = std::move(next);
@@ -1338,8 +1344,9 @@ struct Compiler {
         ptr.resize(mark);
         all_literal = all_literal && n.args.back().op == Op::kLiteral;
       }
-      // A constant array is kept whole so that evaluation can return it without building it.
-      if (all_literal) return literal(j);
+      // A constant array is kept whole so that evaluation can return it without building it
+      // (not after an error: a refused part may be of any depth, and copying recurses).
+      if (all_literal && !failed_) return literal(j);
       return n;
     }
     if (j.is_object() && !j.empty()) {
@@ -1473,11 +1480,12 @@ std::optional<Rule> compile(const json& rule, std::vector<CompileError>& errors,
                             const std::string& base_pointer) {
   try {
     auto program = std::make_shared<detail::Program>();
-    program->source = rule;
     detail::Compiler compiler(errors);
     std::string ptr = base_pointer;
     program->root = compiler.compile(rule, ptr, 1);
     if (compiler.failed()) return std::nullopt;
+    // Copied only now: copying recurses, and a refused rule may be of any depth.
+    program->source = rule;
     return detail::Compiler::make_rule(std::move(program));
   } catch (const std::exception& e) {
     errors.push_back(

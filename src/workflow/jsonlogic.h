@@ -33,9 +33,9 @@ inline constexpr int64_t kMaxSteps = 1'000'000;  ///< operations evaluated
 /// Values built or copied (an array or object's members each count, a string
 /// counts one more per 16 bytes).
 inline constexpr int64_t kMaxCells = 2'000'000;
-/// Deepest nesting of a reduce accumulator (the only value that can grow
-/// across iterations).
-inline constexpr int kMaxAccumulatorDepth = 2 * kMaxNesting;
+/// Deepest value an evaluation copies (out of the data or the rule) or builds
+/// in a reduce accumulator (the only value that can grow across iterations).
+inline constexpr int kMaxValueDepth = 2 * kMaxNesting;
 
 /// One problem found while compiling a rule.
 struct CompileError {

@@ -256,6 +256,20 @@ TEST(JsonLogicCompile, NestingIsLimitedTo512Levels) {
   EXPECT_EQ(errors_of(rule).size(), 1u);
 }
 
+// A tree of any depth can be built and destroyed without recursion, but not
+// copied: a refused rule a million levels deep used to be copied whole (as
+// the rule's source, and as a constant array) and overflowed the stack.
+TEST(JsonLogicCompile, ARuleOfAnyDepthIsRefusedWithoutCopyingIt) {
+  json deep = json::array();
+  for (int i = 0; i < 1'000'000; ++i) deep = json::array({std::move(deep)});
+  const auto errors = errors_of(deep);
+  ASSERT_EQ(errors.size(), 1u) << describe(errors);
+  EXPECT_NE(errors[0].message.find("512"), std::string::npos);
+  json unary = json::object();
+  unary["!"] = std::move(deep);
+  EXPECT_EQ(errors_of(unary).size(), 1u);
+}
+
 TEST(JsonLogicCompile, OperatorNamesListEveryOperator) {
   const auto& names = operator_names();
   for (const char* op : {"var",
@@ -569,11 +583,11 @@ size_t array_depth(const json& j) {
 // An accumulator that wraps itself deepens with each item, and copying and
 // destroying a tree recurse: 100,000 items overflowed the stack (the rule a
 // workflow's guard could be, over an event's array). Past
-// kMaxAccumulatorDepth the rule gives null.
+// kMaxValueDepth the rule gives null.
 TEST(JsonLogicLimits, AnAccumulatorThatDeepensStopsAtTheDepthLimit) {
   const json wrap =
       json::parse(R"({"reduce": [{"var": "items"}, [{"var": "accumulator"}], "bottom"]})");
-  const auto limit = static_cast<size_t>(kMaxAccumulatorDepth);
+  const auto limit = static_cast<size_t>(kMaxValueDepth);
   EXPECT_EQ(array_depth(eval(wrap, zeros(limit))), limit);
   EXPECT_JSON(eval(wrap, zeros(100'000)), nullptr);
 
@@ -617,6 +631,22 @@ TEST(JsonLogicLimits, AnAccumulatorThatDoublesStopsAtTheSizeLimit) {
   for (int i = 0; i < 100; ++i) copies["merge"].push_back({{"var", "items"}});
   EXPECT_EQ(eval(copies, zeros(1'000)).size(), 100'000u);
   EXPECT_JSON(eval(copies, zeros(100'000)), nullptr);
+}
+
+// Data of any depth is read, but copied only up to kMaxValueDepth.
+TEST(JsonLogicLimits, DataOfAnyDepthIsReadButNotCopied) {
+  json deep = json::array();
+  for (int i = 0; i < 1'000'000; ++i) deep = json::array({std::move(deep)});
+  json data = json::object();
+  data["deep"] = std::move(deep);
+  data["flat"] = 7;
+  EXPECT_JSON(eval(json::parse(R"({"var": "flat"})"), data), 7);
+  EXPECT_JSON(eval(json::parse(R"({"!": {"var": "deep"}})"), data), false);
+  EXPECT_JSON(eval(json::parse(R"({"var": "deep"})"), data), nullptr);
+  EXPECT_JSON(eval(json::parse(R"([{"var": ""}])"), data), nullptr);
+  // Nor printed as a string (arrays print their elements).
+  EXPECT_JSON(eval(json::parse(R"({"cat": ["x", {"var": "deep"}]})"), data), nullptr);
+  EXPECT_JSON(eval(json::parse(R"({"==": [{"var": "deep"}, "x"]})"), data), nullptr);
 }
 
 TEST(JsonLogicLimits, LargeButLinearRulesAreWellWithinTheLimits) {
