@@ -2,8 +2,79 @@
 
 #include <optional>
 #include <type_traits>
+#include <vector>
 
 namespace stagewise::store::codec {
+
+namespace {
+
+// What the type byte of a msgpack value says: the bytes before its payload
+// (type byte, then any length or count, then any ext type), how many of
+// them give the payload's length (str, bin, ext) or the container's count,
+// and whether it is an array or a map.
+enum class Shape : uint8_t { kScalar, kArray, kMap, kUnused };
+struct Head {
+  uint8_t before;
+  uint8_t len_bytes;
+  Shape shape;
+};
+
+Head head_of(uint8_t b) {
+  constexpr Shape S = Shape::kScalar;
+  // clang-format off
+  static constexpr Head kTyped[32] = {  // 0xc0..0xdf
+      {1, 0, S}, {1, 0, Shape::kUnused}, {1, 0, S}, {1, 0, S},  // nil, (unused), false, true
+      {2, 1, S}, {3, 2, S}, {5, 4, S},                          // bin 8, 16, 32
+      {3, 1, S}, {4, 2, S}, {6, 4, S},                          // ext 8, 16, 32
+      {5, 0, S}, {9, 0, S},                                     // float 32, 64
+      {2, 0, S}, {3, 0, S}, {5, 0, S}, {9, 0, S},               // uint 8, 16, 32, 64
+      {2, 0, S}, {3, 0, S}, {5, 0, S}, {9, 0, S},               // int 8, 16, 32, 64
+      {3, 0, S}, {4, 0, S}, {6, 0, S}, {10, 0, S}, {18, 0, S},  // fixext 1, 2, 4, 8, 16
+      {2, 1, S}, {3, 2, S}, {5, 4, S},                          // str 8, 16, 32
+      {3, 2, Shape::kArray}, {5, 4, Shape::kArray},             // array 16, 32
+      {3, 2, Shape::kMap}, {5, 4, Shape::kMap},                 // map 16, 32
+  };
+  // clang-format on
+  if (b <= 0x7f || b >= 0xe0) return {1, 0, S};                        // fixint
+  if (b <= 0x8f) return {1, 0, Shape::kMap};                           // fixmap
+  if (b <= 0x9f) return {1, 0, Shape::kArray};                         // fixarray
+  if (b <= 0xbf) return {static_cast<uint8_t>(1 + (b & 0x1f)), 0, S};  // fixstr
+  return kTyped[b - 0xc0];
+}
+
+}  // namespace
+
+bool msgpack_depth_within(std::string_view bytes, int max_depth) {
+  // Values still to read in each open container, innermost last.
+  std::vector<uint64_t> open;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    const auto b = static_cast<uint8_t>(bytes[pos]);
+    const Head h = head_of(b);
+    const size_t left = bytes.size() - pos;
+    // Invalid or truncated from here on: the parser refuses it before any deeper level.
+    if (h.shape == Shape::kUnused || left < h.before) return true;
+    uint64_t n = 0;  // the count or length that follows the type byte
+    for (size_t i = 1; i <= h.len_bytes; ++i) n = (n << 8) | static_cast<uint8_t>(bytes[pos + i]);
+    if (h.shape == Shape::kScalar) {
+      if (left - h.before < n) return true;
+      pos += h.before + n;
+    } else {
+      if (static_cast<int>(open.size()) >= max_depth) return false;
+      if (h.len_bytes == 0) n = b & 0x0f;  // fixmap, fixarray
+      if (h.shape == Shape::kMap) n *= 2;  // keys are values too
+      pos += h.before;
+      if (n > 0) {
+        open.push_back(n);
+        continue;
+      }
+    }
+    // A value is complete, and with it every container it was the last value of.
+    while (!open.empty() && --open.back() == 0) open.pop_back();
+    if (open.empty()) return true;  // the top-level value is complete
+  }
+  return true;
+}
 
 void Writer::varint(uint64_t v) {
   while (v >= 0x80) {
@@ -61,6 +132,10 @@ nlohmann::json Reader::json() {
   const uint64_t n = varint();
   const auto bytes = take(n);
   if (!ok_) return {};
+  if (!msgpack_depth_within(bytes, kMaxMsgpackDepth)) {
+    ok_ = false;
+    return {};
+  }
   auto j = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), true, false);
   if (j.is_discarded()) ok_ = false;
   return j;

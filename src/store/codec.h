@@ -55,6 +55,7 @@ class Reader {
     return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
   }
   std::string str();
+  /// Refuses (ok() false) msgpack nested deeper than kMaxMsgpackDepth.
   nlohmann::json json();
   bool ok() const { return ok_; }
   bool done() const { return in_.empty(); }
@@ -64,6 +65,18 @@ class Reader {
   std::string_view in_;
   bool ok_ = true;
 };
+
+/// Deepest nesting of arrays and maps read back from msgpack: events nest at
+/// most processor.max_json_depth (at most 512) and facts a few levels more.
+inline constexpr int kMaxMsgpackDepth = 1024;
+
+/// Whether the nesting of arrays and maps in the msgpack `bytes` stays within
+/// `max_depth`. Scans the bytes once without building anything or recursing,
+/// so it is safe on any input: call it before from_msgpack, which recurses
+/// once per level, as do copying and destroying the tree it builds. Bytes
+/// that are not msgpack pass when nothing before the fault nests too deep
+/// (the parser refuses them).
+bool msgpack_depth_within(std::string_view bytes, int max_depth);
 
 /// Whether `bytes` is in this encoding (rather than a legacy msgpack map).
 inline bool tagged(std::string_view bytes, Tag tag) {

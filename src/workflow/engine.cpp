@@ -70,7 +70,7 @@ std::string check_scores(const ReviewSpec& spec, const json& scores) {
   }
   for (const auto& [k, v] : scores.items()) {
     const bool known = std::any_of(spec.rubric.begin(), spec.rubric.end(),
-                                   [&](const Criterion& c) { return c.name == k; });
+                                   [&key = k](const Criterion& c) { return c.name == key; });
     if (!known) return "review.submitted data.scores." + k + " is not a criterion of the rubric";
   }
   return {};

@@ -92,7 +92,7 @@ using detail::Segment;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr int kMaxDepth = 512;
+constexpr int kMaxDepth = kMaxNesting;
 constexpr int kAnyCount = -1;
 
 // RFC 3339 needs a four-digit year: 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z.
@@ -526,7 +526,12 @@ const std::string& str(const json& j) {
   return j.get_ref<const std::string&>();
 }
 
-void append_js_string(std::string& out, const json& j) {
+// Stops an evaluation past its limits (Budget, below); Rule::evaluate gives null.
+struct OverBudget {};
+
+void append_js_string(std::string& out, const json& j, int depth = 1) {
+  // Arrays print their elements: one level of recursion each.
+  if (depth > kMaxValueDepth) throw OverBudget{};
   switch (j.type()) {
     case json::value_t::null:
       out += "null";
@@ -548,7 +553,7 @@ void append_js_string(std::string& out, const json& j) {
       for (const json& e : j) {
         if (!first) out += ',';
         first = false;
-        if (!e.is_null()) append_js_string(out, e);
+        if (!e.is_null()) append_js_string(out, e, depth + 1);
       }
       break;
     }
@@ -720,19 +725,90 @@ std::vector<Segment> split_path(std::string_view key) {
   return path;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Limits of one evaluation (kMaxSteps, kMaxCells, kMaxValueDepth).
+
+struct Budget {
+  int64_t steps = kMaxSteps;
+  int64_t cells = kMaxCells;
+
+  void work(int64_t n) {
+    steps -= n;
+    if (steps < 0) throw OverBudget{};
+  }
+  void build(int64_t n) {
+    cells -= n;
+    if (cells < 0) throw OverBudget{};
+  }
+};
+
+int64_t string_cells(const std::string& s) {
+  return 1 + static_cast<int64_t>(s.size() / 16);
+}
+
+// What building a copy of j costs, counted without recursion; nullopt when j nests deeper
+// than kMaxValueDepth (copying recurses once per level).
+std::optional<int64_t> cells_of(const json& j) {
+  if (j.is_string()) return string_cells(str(j));
+  if (!j.is_structured()) return 1;
+  int64_t n = 0;
+  std::vector<std::pair<const json*, int>> todo{{&j, 1}};
+  while (!todo.empty()) {
+    const auto [x, depth] = todo.back();
+    todo.pop_back();
+    if (depth > kMaxValueDepth) return std::nullopt;
+    n += x->is_string() ? string_cells(str(*x)) : 1;
+    if (x->is_structured())
+      for (const json& child : *x) todo.emplace_back(&child, depth + 1);
+  }
+  return n;
+}
+
+json copy(const json& j, Budget& b) {
+  const auto cells = cells_of(j);
+  if (!cells) throw OverBudget{};
+  b.build(*cells);
+  return j;
+}
+
+// The value as an owned json: moved when owned, copied (and paid for) when borrowed.
+json take(Val&& v, Budget& b) {
+  if (v.is_ref()) return copy(v.get(), b);
+  return std::move(v).release();
+}
+
+// Whether j nests no deeper than max_depth, walked without recursion (every node is paid for).
+bool nests_within(const json& j, int max_depth, Budget& b) {
+  if (!j.is_structured()) return true;
+  std::vector<std::pair<const json*, int>> todo{{&j, 1}};
+  while (!todo.empty()) {
+    const auto [x, depth] = todo.back();
+    todo.pop_back();
+    b.work(1);
+    if (depth > max_depth) return false;
+    for (const json& child : *x)
+      if (child.is_structured()) todo.emplace_back(&child, depth + 1);
+  }
+  return true;
+}
+
 struct Scope {
   const json* data = nullptr;
   // Inside reduce the data is {"current": ..., "accumulator": ...}; kept apart so that neither
   // is copied into an object for every element.
   const json* current = nullptr;
   const json* accumulator = nullptr;
+  Budget* budget = nullptr;
+
+  // The scope of a map, filter, all, some or none body: one item as the data.
+  Scope with_data(const json* d) const { return Scope{d, nullptr, nullptr, budget}; }
 };
 
 Val whole_data(const Scope& sc) {
   if (!sc.current) return Val(sc.data);
   json obj = json::object();
-  obj["current"] = *sc.current;
-  obj["accumulator"] = *sc.accumulator;
+  obj["current"] = copy(*sc.current, *sc.budget);
+  obj["accumulator"] = copy(*sc.accumulator, *sc.budget);
   return Val(std::move(obj));
 }
 
@@ -815,6 +891,7 @@ Val eval_var(const Node& n, const Scope& sc) {
 
 // json-logic-js: a key is missing when {"var": key} gives null or "".
 void add_if_missing(const Scope& sc, const Val& key, json& out) {
+  sc.budget->work(1);
   Val value;
   bool found = true;
   if (is_empty_key(key)) {
@@ -824,7 +901,7 @@ void add_if_missing(const Scope& sc, const Val& key, json& out) {
   }
   const json& v = value.get();
   if (!found || v.is_null() || (v.is_string() && str(v).empty()))
-    out.push_back(key.defined() ? key.get() : json());
+    out.push_back(key.defined() ? copy(key.get(), *sc.budget) : json());
 }
 
 Val eval_missing(const Node& n, const Scope& sc) {
@@ -858,6 +935,11 @@ Val eval_missing_some(const Node& n, const Scope& sc) {
   return Val(std::move(missing));
 }
 
+Val string_val(std::string s, const Scope& sc) {
+  sc.budget->build(string_cells(s));
+  return Val(json(std::move(s)));
+}
+
 Val eval_substr(const Node& n, const Scope& sc) {
   const Val source = eval(n.args[0], sc);
   const Val start = eval(n.args[1], sc);
@@ -868,11 +950,11 @@ Val eval_substr(const Node& n, const Scope& sc) {
   if (end.defined() && js_lt(end, number_val(0))) {
     const std::string tail = js_substr(s, from, std::nullopt);
     const double keep = static_cast<double>(utf16_length(tail)) + to_number(end);
-    return Val(json(js_substr(tail, 0, std::isnan(keep) ? 0 : std::trunc(keep))));
+    return string_val(js_substr(tail, 0, std::isnan(keep) ? 0 : std::trunc(keep)), sc);
   }
   std::optional<double> length;
   if (end.defined()) length = to_integer(end);
-  return Val(json(js_substr(s, from, length)));
+  return string_val(js_substr(s, from, length), sc);
 }
 
 Val eval_reduce(const Node& n, const Scope& sc) {
@@ -880,13 +962,16 @@ Val eval_reduce(const Node& n, const Scope& sc) {
   Val acc = n.args.size() > 2 ? eval(n.args[2], sc) : null_val();
   if (!items.get().is_array()) return acc;
   for (const json& item : items.get()) {
-    Val next = eval(n.args[1], Scope{nullptr, &item, &acc.get()});
+    Val next = eval(n.args[1], Scope{nullptr, &item, &acc.get(), sc.budget});
+    // Only a value built here can be deeper than the data and the rule: one that wraps the
+    // accumulator deepens with each item.
+    if (!next.is_ref() && !nests_within(next.get(), kMaxValueDepth, *sc.budget)) throw OverBudget{};
     // The result may point into the accumulator it replaces.
-    if (next.is_ref() && !acc.is_ref()) next = Val(json(next.get()));
+    if (next.is_ref() && !acc.is_ref()) next = Val(copy(next.get(), *sc.budget));
     acc = std::move(next);
   }
   // Nor may it point into an array that dies here.
-  if (acc.is_ref() && !items.is_ref()) acc = Val(json(acc.get()));
+  if (acc.is_ref() && !items.is_ref()) acc = Val(copy(acc.get(), *sc.budget));
   return acc;
 }
 
@@ -900,19 +985,19 @@ Val eval_quantifier(const Node& n, const Scope& sc) {
       const std::u16string wide = to_utf16(str(list));
       for (size_t i = 0; i < wide.size(); ++i) {
         const json ch = from_utf16(std::u16string_view(wide).substr(i, 1));
-        if (!truthy(eval(n.args[1], Scope{&ch}))) return bool_val(false);
+        if (!truthy(eval(n.args[1], sc.with_data(&ch)))) return bool_val(false);
       }
       return bool_val(true);
     }
     if (!list.is_array() || list.empty()) return bool_val(false);
     for (const json& item : list)
-      if (!truthy(eval(n.args[1], Scope{&item}))) return bool_val(false);
+      if (!truthy(eval(n.args[1], sc.with_data(&item)))) return bool_val(false);
     return bool_val(true);
   }
   bool any = false;
   if (list.is_array()) {
     for (const json& item : list) {
-      if (truthy(eval(n.args[1], Scope{&item}))) {
+      if (truthy(eval(n.args[1], sc.with_data(&item)))) {
         any = true;
         break;
       }
@@ -960,6 +1045,7 @@ Val eval_time(const Node& n, const Scope& sc) {
 }
 
 Val eval(const Node& n, const Scope& sc) {
+  sc.budget->work(1);
   const std::vector<Node>& a = n.args;
   switch (n.op) {
     case Op::kLiteral:
@@ -967,7 +1053,8 @@ Val eval(const Node& n, const Scope& sc) {
     case Op::kArray: {
       json out = json::array();
       out.get_ref<json::array_t&>().reserve(a.size());
-      for (const Node& x : a) out.push_back(eval(x, sc).release());
+      sc.budget->build(static_cast<int64_t>(a.size()));
+      for (const Node& x : a) out.push_back(take(eval(x, sc), *sc.budget));
       return Val(std::move(out));
     }
     case Op::kVar:
@@ -1054,6 +1141,7 @@ Val eval(const Node& n, const Scope& sc) {
       const Val hay = eval(a[1], sc);
       const json& h = hay.get();
       if (h.is_array()) {
+        sc.budget->work(static_cast<int64_t>(h.size()));
         for (const json& e : h)
           if (strict_eq(Val(&e), needle)) return bool_val(true);
         return bool_val(false);
@@ -1072,7 +1160,7 @@ Val eval(const Node& n, const Scope& sc) {
           append_js_string(out, v.get());
         }
       }
-      return Val(json(std::move(out)));
+      return string_val(std::move(out), sc);
     }
     case Op::kSubstr:
       return eval_substr(n, sc);
@@ -1081,11 +1169,13 @@ Val eval(const Node& n, const Scope& sc) {
       for (const Node& x : a) {
         Val v = eval(x, sc);
         if (!v.get().is_array()) {
-          out.push_back(std::move(v).release());
+          sc.budget->build(1);
+          out.push_back(take(std::move(v), *sc.budget));
         } else if (v.is_ref()) {
-          for (const json& e : v.get()) out.push_back(e);
+          for (const json& e : v.get()) out.push_back(copy(e, *sc.budget));
         } else {
           json owned = std::move(v).release();
+          sc.budget->build(static_cast<int64_t>(owned.size()));
           for (json& e : owned) out.push_back(std::move(e));
         }
       }
@@ -1097,11 +1187,12 @@ Val eval(const Node& n, const Scope& sc) {
       json out = json::array();
       if (!items.get().is_array()) return Val(std::move(out));
       for (const json& item : items.get()) {
-        Val r = eval(a[1], Scope{&item});
+        Val r = eval(a[1], sc.with_data(&item));
         if (n.op == Op::kMap) {
-          out.push_back(std::move(r).release());
+          sc.budget->build(1);
+          out.push_back(take(std::move(r), *sc.budget));
         } else if (truthy(r)) {
-          out.push_back(item);
+          out.push_back(copy(item, *sc.budget));
         }
       }
       return Val(std::move(out));
@@ -1253,8 +1344,9 @@ struct Compiler {
         ptr.resize(mark);
         all_literal = all_literal && n.args.back().op == Op::kLiteral;
       }
-      // A constant array is kept whole so that evaluation can return it without building it.
-      if (all_literal) return literal(j);
+      // A constant array is kept whole so that evaluation can return it without building it
+      // (not after an error: a refused part may be of any depth, and copying recurses).
+      if (all_literal && !failed_) return literal(j);
       return n;
     }
     if (j.is_object() && !j.empty()) {
@@ -1370,11 +1462,12 @@ Rule::Rule(std::shared_ptr<const detail::Program> program) : program_(std::move(
 json Rule::evaluate(const json& data) const {
   if (!program_) return nullptr;
   try {
-    json out = eval(program_->root, Scope{&data}).release();
+    Budget budget;
+    json out = take(eval(program_->root, Scope{&data, nullptr, nullptr, &budget}), budget);
     replace_non_finite(out);
     return out;
   } catch (...) {
-    return nullptr;  // out of memory or an internal bug: documented as null
+    return nullptr;  // over the limits, out of memory or an internal bug: documented as null
   }
 }
 
@@ -1387,11 +1480,12 @@ std::optional<Rule> compile(const json& rule, std::vector<CompileError>& errors,
                             const std::string& base_pointer) {
   try {
     auto program = std::make_shared<detail::Program>();
-    program->source = rule;
     detail::Compiler compiler(errors);
     std::string ptr = base_pointer;
     program->root = compiler.compile(rule, ptr, 1);
     if (compiler.failed()) return std::nullopt;
+    // Copied only now: copying recurses, and a refused rule may be of any depth.
+    program->source = rule;
     return detail::Compiler::make_rule(std::move(program));
   } catch (const std::exception& e) {
     errors.push_back(

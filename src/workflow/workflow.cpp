@@ -1,6 +1,7 @@
 #include "workflow/workflow.h"
 
 #include "common/cloudevent.h"
+#include "common/json_limits.h"
 #include "common/time.h"
 #include "workflow/vocabulary.h"
 
@@ -57,7 +58,8 @@ class Checker {
   void known_fields(const json& obj, const std::string& at,
                     std::initializer_list<const char*> keys) {
     for (const auto& [k, v] : obj.items()) {
-      if (std::none_of(keys.begin(), keys.end(), [&](const char* name) { return k == name; })) {
+      if (std::none_of(keys.begin(), keys.end(),
+                       [&key = k](const char* name) { return key == name; })) {
         std::vector<std::string> names(keys.begin(), keys.end());
         add(ptr(at, k), "unknown field \"" + k + "\"; expected one of: " + join(names));
       }
@@ -347,9 +349,12 @@ void check_graph(Checker& ck, const Workflow& wf) {
       ck.add("/states/" + escape_pointer(name),
              "state \"" + name + "\" is unreachable from the initial state \"" + wf.initial + "\"");
     if (!st.terminal) {
-      const bool way_out = std::any_of(
-          wf.transitions.begin(), wf.transitions.end(),
-          [&](const Transition& t) { return (t.from == name || t.from == "*") && t.to != name; });
+      const bool way_out =
+          std::any_of(wf.transitions.begin(), wf.transitions.end(),
+                      // (clang before 16 cannot capture a structured binding by [&])
+                      [&state = name](const Transition& t) {
+                        return (t.from == state || t.from == "*") && t.to != state;
+                      });
       if (!way_out)
         ck.add("/states/" + escape_pointer(name),
                "non-terminal state \"" + name +
@@ -575,6 +580,14 @@ std::optional<Workflow> load_workflow_file(const std::string& path,
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
+  // Copying, dumping and destroying a tree recurse: a deep one must never be built.
+  if (!json_depth_within(text, kMaxWorkflowDepth)) {
+    problems.push_back({path, "/",
+                        "the file nests objects and arrays more than " +
+                            std::to_string(kMaxWorkflowDepth) + " deep; a guard may nest at most " +
+                            std::to_string(jsonlogic::kMaxNesting) + " levels"});
+    return std::nullopt;
+  }
   json doc;
   try {
     doc = json::parse(text);

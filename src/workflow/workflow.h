@@ -112,6 +112,11 @@ struct Problem {
   std::string to_string() const;
 };
 
+/// Deepest nesting of arrays and objects in a workflow file: room for a
+/// guard at the compiler's limit (the guard sits 3 levels down, at
+/// /transitions/N/guard). Deeper files are refused before any tree is built.
+inline constexpr int kMaxWorkflowDepth = jsonlogic::kMaxNesting + 3;
+
 /// Validates a parsed workflow document. Appends every problem found;
 /// returns the workflow only when there are none.
 std::optional<Workflow> parse_workflow(const nlohmann::json& doc, const std::string& file,

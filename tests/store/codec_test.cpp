@@ -6,6 +6,8 @@
 #include <rocksdb/db.h>
 
 #include <map>
+#include <string>
+#include <vector>
 
 namespace stagewise::store {
 namespace {
@@ -106,6 +108,92 @@ TEST(Codec, TruncatedOrForeignBytesAreRejectedNotMisread) {
   EXPECT_FALSE(codec::decode(bytes + "x", back)) << "trailing bytes";
   HistoryEntry h;
   EXPECT_FALSE(codec::decode(bytes, h)) << "an application is not a history entry";
+}
+
+// An application whose facts are the given msgpack bytes, as the store holds it.
+std::string application_with_facts(const std::string& msgpack) {
+  std::string out;
+  codec::Writer w(out);
+  w.u8(codec::kApplication);
+  for (int i = 0; i < 2; ++i) w.str("x");  // id, program
+  w.svarint(1);                            // workflow_version
+  w.str("s");                              // stage
+  for (int i = 0; i < 3; ++i) w.svarint(0);
+  w.varint(1);  // sequence
+  w.str(msgpack);
+  return out;
+}
+
+// A history entry whose data are the given msgpack bytes.
+std::string history_with_data(const std::string& msgpack) {
+  std::string out;
+  codec::Writer w(out);
+  w.u8(codec::kHistory);
+  w.varint(1);                             // sequence
+  for (int i = 0; i < 6; ++i) w.str("x");  // id, source, type, time, actorid, actorrole
+  w.u8(0);                                 // no from
+  w.str("s");                              // to
+  w.svarint(-1);                           // transition
+  w.str("");                               // note
+  w.str(msgpack);                          // data
+  w.str("t");                              // topic
+  w.svarint(0);                            // partition
+  w.svarint(0);                            // offset
+  return out;
+}
+
+// `levels` nested one-element arrays around a nil, as msgpack.
+std::string nested_msgpack(size_t levels) {
+  return std::string(levels, '\x91') + '\xc0';
+}
+
+// from_msgpack recurses once per level and so do copying and destroying
+// the tree: a corrupt value some 10,000 levels deep overflowed the stack
+// (under ASan; fuzz_codec on a hand-made input). It is refused before any
+// tree is built.
+TEST(Codec, DeeplyNestedMsgpackIsRefusedWithoutRecursion) {
+  const std::string deep = nested_msgpack(1'000'000);
+  EXPECT_FALSE(codec::msgpack_depth_within(deep, codec::kMaxMsgpackDepth));
+  workflow::Application a;
+  EXPECT_FALSE(codec::decode(application_with_facts(deep), a));
+
+  // Maps nest too (keys are values): {"k": {"k": ... }}.
+  std::string maps;
+  for (int i = 0; i < 1'000'000; ++i) maps += "\x81\xa1k";
+  maps += '\xc0';
+  EXPECT_FALSE(codec::msgpack_depth_within(maps, codec::kMaxMsgpackDepth));
+  EXPECT_FALSE(codec::decode(application_with_facts(maps), a));
+
+  HistoryEntry h;
+  const auto shallow = nlohmann::json::to_msgpack({{"x", 1}});
+  ASSERT_TRUE(codec::decode(history_with_data(std::string(shallow.begin(), shallow.end())), h));
+  EXPECT_FALSE(codec::decode(history_with_data(deep), h));
+}
+
+TEST(Codec, MsgpackUpToTheDepthLimitReadsBack) {
+  const auto depth = static_cast<size_t>(codec::kMaxMsgpackDepth);
+  workflow::Application a;
+  ASSERT_TRUE(codec::decode(application_with_facts(nested_msgpack(depth)), a));
+  const nlohmann::json* level = &a.facts;
+  size_t n = 0;
+  for (; level->is_array(); level = &(*level)[0]) ++n;
+  EXPECT_EQ(n, depth);
+  EXPECT_FALSE(codec::decode(application_with_facts(nested_msgpack(depth + 1)), a));
+
+  // Strings, binaries and numbers of every width are stepped over whole:
+  // bytes inside them that look like arrays do not count.
+  nlohmann::json wide = nlohmann::json::array();
+  wide.push_back(std::string(70'000, '\x91'));
+  wide.push_back(nlohmann::json::binary(std::vector<uint8_t>(300, 0x91), 7));
+  wide.push_back(nlohmann::json::binary(std::vector<uint8_t>(8, 0x91)));
+  wide.push_back(nlohmann::json::binary(std::vector<uint8_t>(16, 0x91), 1));
+  for (const int64_t v : {-1LL, -200LL, 70'000LL, -70'000LL, 5'000'000'000LL}) wide.push_back(v);
+  wide.push_back(1.5);
+  wide.push_back(0.1);
+  wide.push_back(nlohmann::json::object({{"k", nlohmann::json::array()}}));
+  const auto bytes = nlohmann::json::to_msgpack(wide);
+  EXPECT_TRUE(codec::msgpack_depth_within(std::string(bytes.begin(), bytes.end()), 3));
+  EXPECT_FALSE(codec::msgpack_depth_within(std::string(bytes.begin(), bytes.end()), 2));
 }
 
 // Stores written before this encoding hold msgpack maps of the JSON form;

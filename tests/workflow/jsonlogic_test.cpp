@@ -256,6 +256,20 @@ TEST(JsonLogicCompile, NestingIsLimitedTo512Levels) {
   EXPECT_EQ(errors_of(rule).size(), 1u);
 }
 
+// A tree of any depth can be built and destroyed without recursion, but not
+// copied: a refused rule a million levels deep used to be copied whole (as
+// the rule's source, and as a constant array) and overflowed the stack.
+TEST(JsonLogicCompile, ARuleOfAnyDepthIsRefusedWithoutCopyingIt) {
+  json deep = json::array();
+  for (int i = 0; i < 1'000'000; ++i) deep = json::array({std::move(deep)});
+  const auto errors = errors_of(deep);
+  ASSERT_EQ(errors.size(), 1u) << describe(errors);
+  EXPECT_NE(errors[0].message.find("512"), std::string::npos);
+  json unary = json::object();
+  unary["!"] = std::move(deep);
+  EXPECT_EQ(errors_of(unary).size(), 1u);
+}
+
 TEST(JsonLogicCompile, OperatorNamesListEveryOperator) {
   const auto& names = operator_names();
   for (const char* op : {"var",
@@ -552,6 +566,103 @@ TEST(JsonLogicWorkflowExtras, DurationsAndTimes) {
            R"({"before": ["2026-02-30T00:00:00Z", {"var": "entered"}]})",
        })
     EXPECT_JSON(eval(json::parse(rule), data), nullptr) << rule;
+}
+
+// --- Limits of one evaluation -----------------------------------------------------------------
+
+json zeros(size_t n) {
+  return json{{"items", json(std::vector<int>(n, 0))}};
+}
+
+size_t array_depth(const json& j) {
+  size_t depth = 0;
+  for (const json* at = &j; at->is_array() && !at->empty(); at = &(*at)[0]) ++depth;
+  return depth;
+}
+
+// An accumulator that wraps itself deepens with each item, and copying and
+// destroying a tree recurse: 100,000 items overflowed the stack (the rule a
+// workflow's guard could be, over an event's array). Past
+// kMaxValueDepth the rule gives null.
+TEST(JsonLogicLimits, AnAccumulatorThatDeepensStopsAtTheDepthLimit) {
+  const json wrap =
+      json::parse(R"({"reduce": [{"var": "items"}, [{"var": "accumulator"}], "bottom"]})");
+  const auto limit = static_cast<size_t>(kMaxValueDepth);
+  EXPECT_EQ(array_depth(eval(wrap, zeros(limit))), limit);
+  EXPECT_JSON(eval(wrap, zeros(100'000)), nullptr);
+
+  // Deepening through the reduce scope's whole data ({"current", "accumulator"}) too.
+  const json whole = json::parse(R"({"reduce": [{"var": "items"}, {"var": ""}, 0]})");
+  EXPECT_JSON(eval(whole, zeros(2)),
+              json::parse(R"({"current": 0, "accumulator": {"current": 0, "accumulator": 0}})"));
+  EXPECT_JSON(eval(whole, zeros(100'000)), nullptr);
+}
+
+// Loops within loops multiply: each level of "all" over two items doubles
+// the work, so a few hundred bytes of rule could run for ever.
+TEST(JsonLogicLimits, LoopsWithinLoopsStopAfterKMaxStepsOperations) {
+  const auto nested_alls = [](int levels) {
+    json rule = true;
+    for (int i = 0; i < levels; ++i) rule = json{{"all", json::array({json::array({1, 1}), rule})}};
+    return rule;
+  };
+  // 2^17 evaluations of the innermost rule and about as many around it: within the limit.
+  EXPECT_JSON(eval(nested_alls(17)), true);
+  // 2^21 of them (over 6 million operations): stopped.
+  EXPECT_JSON(eval(nested_alls(21)), nullptr);
+}
+
+// An accumulator that merges or concatenates itself doubles with each item:
+// 40 items would build 2^40 values and exhaust memory.
+TEST(JsonLogicLimits, AnAccumulatorThatDoublesStopsAtTheSizeLimit) {
+  const auto doubling = [](const char* op, json seed, size_t items) {
+    return json{
+        {"reduce",
+         json::array({json(std::vector<int>(items, 1)),
+                      json{{op, json::array({{{"var", "accumulator"}}, {{"var", "accumulator"}}})}},
+                      seed})}};
+  };
+  EXPECT_EQ(eval(doubling("merge", json::array({1}), 10)).size(), 1024u);
+  EXPECT_JSON(eval(doubling("merge", json::array({1}), 24)), nullptr);
+  EXPECT_EQ(eval(doubling("cat", "x", 10)).get<std::string>().size(), 1024u);
+  EXPECT_JSON(eval(doubling("cat", "x", 27)), nullptr);
+  // Copies count too: a hundred copies of 100,000 items.
+  json copies = json{{"merge", json::array()}};
+  for (int i = 0; i < 100; ++i) copies["merge"].push_back({{"var", "items"}});
+  EXPECT_EQ(eval(copies, zeros(1'000)).size(), 100'000u);
+  EXPECT_JSON(eval(copies, zeros(100'000)), nullptr);
+}
+
+// Data of any depth is read, but copied only up to kMaxValueDepth.
+TEST(JsonLogicLimits, DataOfAnyDepthIsReadButNotCopied) {
+  json deep = json::array();
+  for (int i = 0; i < 1'000'000; ++i) deep = json::array({std::move(deep)});
+  json data = json::object();
+  data["deep"] = std::move(deep);
+  data["flat"] = 7;
+  EXPECT_JSON(eval(json::parse(R"({"var": "flat"})"), data), 7);
+  EXPECT_JSON(eval(json::parse(R"({"!": {"var": "deep"}})"), data), false);
+  EXPECT_JSON(eval(json::parse(R"({"var": "deep"})"), data), nullptr);
+  EXPECT_JSON(eval(json::parse(R"([{"var": ""}])"), data), nullptr);
+  // Nor printed as a string (arrays print their elements).
+  EXPECT_JSON(eval(json::parse(R"({"cat": ["x", {"var": "deep"}]})"), data), nullptr);
+  EXPECT_JSON(eval(json::parse(R"({"==": [{"var": "deep"}, "x"]})"), data), nullptr);
+}
+
+TEST(JsonLogicLimits, LargeButLinearRulesAreWellWithinTheLimits) {
+  const json data = zeros(100'000);
+  const json mapped =
+      eval(json::parse(R"({"map": [{"var": "items"}, {"+": [{"var": ""}, 1]}]})"), data);
+  ASSERT_TRUE(mapped.is_array());
+  EXPECT_EQ(mapped.size(), 100'000u);
+  EXPECT_JSON(mapped[99'999], 1);
+  EXPECT_JSON(eval(json::parse(R"({"reduce": [{"var": "items"},
+                                   {"+": [{"var": "current"}, {"var": "accumulator"}, 1]}, 0]})"),
+                   data),
+              100'000);
+  EXPECT_JSON(
+      eval(json::parse(R"({"filter": [{"var": "items"}, {"==": [{"var": ""}, 0]}]})"), data).size(),
+      100'000);
 }
 
 // --- Rule object and concurrency -------------------------------------------------------------

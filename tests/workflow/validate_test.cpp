@@ -3,6 +3,7 @@
 // workflows shipped in workflows/, and several versions of one program loaded
 // side by side (tests/workflow/versions/).
 #include "common/time.h"
+#include "support/temp_dir.h"
 #include "workflow/engine.h"
 #include "workflow/workflow.h"
 
@@ -266,6 +267,43 @@ TEST(Validate, DocumentsThatAreNotWorkflows) {
                    {"/states/b/terminal", "\"terminal\" must be true or false"},
                    {"/transitions/1", "a transition must be an object"}},
                   "c.json");
+}
+
+// A file nesting too deep is refused before any tree is built: copying a
+// tree recurses, so a million nested arrays overflowed the stack. The limit
+// leaves room for a guard as deep as the JsonLogic compiler takes.
+TEST(Validate, DeeplyNestedFilesAreRefusedBeforeAnyTreeIsBuilt) {
+  stagewise::testing::TempDir dir;
+  const auto workflow_with = [](const std::string& guard, const std::string& description) {
+    return R"({"program": "p", "version": 1, "initial": "a", "description": )" + description +
+           R"(, "states": {"a": {}, "b": {"terminal": true}}, "transitions": [)" +
+           R"({"from": "a", "on": "note.added", "to": "b", "guard": )" + guard + "}]}";
+  };
+  const auto nots = [](int levels) {
+    std::string g = "true";
+    for (int i = 0; i < levels; ++i) g = R"({"!": )" + g + "}";
+    return g;
+  };
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  };
+  std::vector<Problem> problems;
+  const std::string deepest_guard = nots(jsonlogic::kMaxNesting);
+  EXPECT_TRUE(load_workflow_file(write("ok.json", workflow_with(deepest_guard, "\"\"")), problems))
+      << dump(problems);
+
+  const std::string limit = std::to_string(kMaxWorkflowDepth);
+  const std::string deep_guard = write("guard.json", workflow_with(nots(513), "\"\""));
+  EXPECT_FALSE(load_workflow_file(deep_guard, problems));
+  expect_problems(problems, {{"/", "nests objects and arrays more than " + limit + " deep"}},
+                  deep_guard);
+
+  problems.clear();
+  const std::string arrays = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  const std::string deep = write("deep.json", workflow_with("true", arrays));
+  EXPECT_FALSE(load_workflow_file(deep, problems));
+  expect_problems(problems, {{"/", "nests objects and arrays more than " + limit + " deep"}}, deep);
 }
 
 // ---------------------------------------------------------------- shipped workflows

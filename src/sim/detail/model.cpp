@@ -220,8 +220,8 @@ ProgramModel build_model(const workflow::Workflow& wf) {
     // Merge document needs per kind (the largest count wins).
     std::vector<std::pair<std::string, int>> docs;
     for (const auto& [kind, n] : tm.documents) {
-      auto it =
-          std::find_if(docs.begin(), docs.end(), [&](const auto& d) { return d.first == kind; });
+      auto it = std::find_if(docs.begin(), docs.end(),
+                             [&k = kind](const auto& d) { return d.first == k; });
       if (it == docs.end())
         docs.emplace_back(kind, n);
       else
