@@ -2,6 +2,7 @@
 
 #include "common/time.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <fstream>
@@ -83,6 +84,22 @@ void assign(std::map<std::string, std::string>& out, const json& v, const Check&
   for (const auto& [k, pv] : v.items()) out[k] = pv.is_string() ? pv.get<std::string>() : pv.dump();
 }
 
+void assign(std::map<std::string, std::vector<std::string>>& out, const json& v, const Check& c) {
+  json parsed = v;
+  if (v.is_string()) parsed = json::parse(v.get<std::string>(), nullptr, false);  // environment
+  const auto bad = [&] { return c.bad("an object of names to arrays of roles"); };
+  if (!parsed.is_object()) throw bad();
+  out.clear();
+  for (const auto& [k, roles] : parsed.items()) {
+    if (!roles.is_array()) throw bad();
+    auto& list = out[k];
+    for (const auto& r : roles) {
+      if (!r.is_string()) throw bad();
+      list.push_back(r.get<std::string>());
+    }
+  }
+}
+
 json value_of(const Duration& d) {
   return d.text;
 }
@@ -138,6 +155,14 @@ const std::array kSettings = {
     setting<&C::http, &C::Http::max_events_per_request>("http", "max_events_per_request", 1,
                                                         1'000'000),
     setting<&C::workflows, &C::Workflows::dir>("workflows", "dir"),
+    setting<&C::auth, &C::Auth::hs256_secret_file>("auth", "hs256_secret_file"),
+    setting<&C::auth, &C::Auth::jwks_file>("auth", "jwks_file"),
+    setting<&C::auth, &C::Auth::issuer>("auth", "issuer"),
+    setting<&C::auth, &C::Auth::audience>("auth", "audience"),
+    setting<&C::auth, &C::Auth::metrics_token>("auth", "metrics_token"),
+    setting<&C::auth, &C::Auth::internal_secret_file>("auth", "internal_secret_file"),
+    setting<&C::auth, &C::Auth::services>("auth", "services"),
+    setting<&C::security, &C::Security::sources>("security", "sources"),
     setting<&C::processor, &C::Processor::batch_max_events>("processor", "batch_max_events", 1,
                                                             1'000'000),
     setting<&C::processor, &C::Processor::batch_max_ms>("processor", "batch_max_ms", 0, 60'000),
@@ -181,6 +206,16 @@ void set_key(Config& c, const std::string& section, const std::string& key, cons
 void check_consistency(const Config& c, const std::string& where) {
   if (c.log.format != "text" && c.log.format != "json")
     throw std::runtime_error(where + ": log.format must be \"text\" or \"json\"");
+  static const std::vector<std::string> kRoles = {"applicant", "reviewer", "program_manager",
+                                                  "hub_admin", "admin",    "service"};
+  for (const auto* table : {&c.auth.services, &c.security.sources})
+    for (const auto& [name, roles] : *table)
+      for (const auto& r : roles)
+        if (std::find(kRoles.begin(), kRoles.end(), r) == kRoles.end())
+          throw std::runtime_error(where + ": \"" + r + "\" (for \"" + name +
+                                   "\") is not a role a service or source may claim; use " +
+                                   "applicant, reviewer, program_manager, hub_admin, admin or "
+                                   "service (system is stagewise's own)");
 }
 
 }  // namespace

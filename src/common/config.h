@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace stagewise {
 
@@ -50,6 +51,29 @@ struct Config {
   struct Workflows {
     std::string dir = "workflows";
   } workflows;
+  /// Who may call the HTTP API (DESIGN.md §11). With no key configured,
+  /// serve makes DATA_DIR/auth/token.secret and `stagewise token` signs
+  /// with it.
+  struct Auth {
+    std::string hs256_secret_file;  ///< HS256 key file; empty: DATA_DIR/auth/token.secret
+    std::string jwks_file;          ///< RS256/ES256 public keys (an identity provider's JWKS)
+    std::string issuer;             ///< required `iss` of tokens, when set
+    std::string audience;           ///< required `aud` of tokens, when set
+    std::string metrics_token;      ///< /metrics wants this bearer token when set; open otherwise
+    /// Signs the events stagewise produces itself (timers, HTTP intake);
+    /// processes sharing partitions need the same. Empty:
+    /// DATA_DIR/auth/internal.secret.
+    std::string internal_secret_file;
+    /// A service token (role service) may act as these roles, by its sub.
+    std::map<std::string, std::vector<std::string>> services;
+  } auth;
+  /// Trust in producers of the input topic (authenticated by Kafka ACLs).
+  struct Security {
+    /// CloudEvents source -> roles its events may claim. Empty: any source
+    /// may claim any role but `system`; once set, unlisted sources are
+    /// refused (dead letter `unauthorized`).
+    std::map<std::string, std::vector<std::string>> sources;
+  } security;
   struct Processor {
     int batch_max_events = 2000;
     int batch_max_ms = 5;

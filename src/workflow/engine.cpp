@@ -17,8 +17,68 @@ Rejected reject(Reason r, std::string message) {
   return Rejected{r, std::move(message)};
 }
 
+bool has(const std::vector<std::string>& roles, const std::string& role) {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
 bool role_allowed(const Transition& t, const std::string& role) {
-  return t.roles.empty() || std::find(t.roles.begin(), t.roles.end(), role) != t.roles.end();
+  return has(t.allowed, role);
+}
+
+// Who may send `type` in `st`: the transitions' roles (their defaults when
+// they name none) and, when the stage accepts the type, the accept's.
+std::set<std::string> allowed_roles(const State& st, const std::string& type,
+                                    const std::vector<const Transition*>& cands) {
+  std::set<std::string> out;
+  for (const auto* t : cands) out.insert(t->allowed.begin(), t->allowed.end());
+  if (const auto it = st.accept_roles.find(type); it != st.accept_roles.end())
+    out.insert(it->second.begin(), it->second.end());
+  return out;
+}
+
+std::string joined(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "nobody" : out;
+}
+
+// The rules that hold whatever a workflow says (DESIGN.md §11): an
+// applicant acts only on its own application; reviewers are assigned and
+// recused only by program managers, services and the system.
+std::optional<Rejected> actor_rules(const Application& app, const CloudEvent& e) {
+  if (e.actorrole == "applicant") {
+    const auto owner = app.facts.find("owner");
+    if (owner != app.facts.end() && owner->is_string() && *owner != e.actorid)
+      return Rejected{Reason::unauthorized, "applicant \"" + e.actorid +
+                                                "\" may act only on its own application; \"" +
+                                                app.id + "\" is another applicant's"};
+  }
+  if ((e.type == "reviewer.assigned" || e.type == "reviewer.recused") &&
+      !may_assign_reviewers(e.actorrole) &&
+      !(e.type == "reviewer.recused" && e.actorrole == "reviewer"))
+    return Rejected{Reason::unauthorized,
+                    "actorrole \"" + e.actorrole + "\" may not send " + e.type +
+                        "; reviewers are assigned by program managers, services or the system"};
+  return std::nullopt;
+}
+
+// application.updated may change the profile fields the guards read (the
+// eligibility fields) only when sent by a program manager, or by the
+// applicant while the application is in its initial stage.
+std::optional<Rejected> eligibility_rule(const Workflow& wf, const Application& app,
+                                         const CloudEvent& e) {
+  if (e.type != "application.updated" || !e.data.is_object()) return std::nullopt;
+  if (e.actorrole == "program_manager") return std::nullopt;
+  if (e.actorrole == "applicant" && app.stage == wf.initial) return std::nullopt;
+  const ContextNeeds& reads = wf.guard_reads;
+  for (const auto& [field, value] : e.data.items()) {
+    if (!reads.whole_profile && reads.profile_fields.count(field) == 0) continue;
+    return Rejected{Reason::unauthorized,
+                    "profile field \"" + field + "\" decides eligibility in " + wf.program +
+                        "; only the applicant before screening (stage \"" + wf.initial +
+                        "\") or a program manager may change it"};
+  }
+  return std::nullopt;
 }
 
 // The transitions that may fire for `type` in `stage` ("*" covers every
@@ -37,6 +97,15 @@ const std::string* string_field(const json& data, const char* key) {
   if (it == data.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
     return nullptr;
   return &it->get_ref<const std::string&>();
+}
+
+// Whose application it is: the applicant who submitted it, or the one named
+// in data.applicant when a program manager, a hub or a service submits it on
+// someone's behalf (a nomination); empty: no applicant may act on it.
+std::string owner_of(const CloudEvent& e) {
+  if (e.actorrole == "applicant") return e.actorid;
+  if (const std::string* named = string_field(e.data, "applicant")) return *named;
+  return {};
 }
 
 json& array_fact(json& facts, const char* key) {
@@ -128,18 +197,30 @@ std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const C
         if (auto full = room_in(list, "reviewers", e, limits)) return full;
         list.push_back(*reviewer);
       }
-    } else if (it != list.end()) {
-      list.erase(it);
+    } else {
+      if (e.actorrole == "reviewer" && *reviewer != e.actorid)
+        return reject(Reason::unauthorized, "a reviewer recuses only itself");
+      if (it != list.end()) list.erase(it);
+      // A recused reviewer's scores no longer count.
+      json& reviews = array_fact(f, "reviews");
+      reviews.erase(std::remove_if(reviews.begin(), reviews.end(),
+                                   [&](const json& r) { return r["reviewer"] == *reviewer; }),
+                    reviews.end());
     }
   } else if (t == "review.submitted") {
-    const std::string* named = string_field(d, "reviewer");
-    const std::string reviewer = named != nullptr ? *named : e.actorid;
+    // The reviewer is the actor: nobody files a review in another's name.
+    const std::string& reviewer = e.actorid;
     if (reviewer.empty())
-      return reject(Reason::invalid_data,
-                    "review.submitted needs data.reviewer or the actorid of the reviewer");
+      return reject(Reason::invalid_data, "review.submitted needs the actorid of the reviewer");
+    if (const std::string* named = string_field(d, "reviewer"); named && *named != reviewer)
+      return reject(Reason::unauthorized, "review.submitted by \"" + reviewer +
+                                              "\" names reviewer \"" + *named +
+                                              "\"; a reviewer files reviews only as itself");
     const json& assigned = f.contains("reviewers") ? f["reviewers"] : json::array();
-    if (!assigned.empty() &&
-        std::find(assigned.begin(), assigned.end(), reviewer) == assigned.end())
+    const State* here = wf.state(app.stage);
+    const bool needs_assignment =
+        !assigned.empty() || (here != nullptr && here->review && here->review->reviewers > 0);
+    if (needs_assignment && std::find(assigned.begin(), assigned.end(), reviewer) == assigned.end())
       return reject(Reason::unauthorized, "reviewer \"" + reviewer +
                                               "\" is not assigned to this application; send "
                                               "reviewer.assigned first");
@@ -430,6 +511,10 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
         return reject(Reason::unknown_application,
                       "application \"" + e.subject +
                           "\" does not exist; its first event must be application.submitted");
+      if (const auto roles = default_roles(kSubmitted); !has(roles, e.actorrole))
+        return reject(Reason::unauthorized, "actorrole \"" + e.actorrole +
+                                                "\" may not submit an application; allowed: " +
+                                                joined({roles.begin(), roles.end()}));
       Application app;
       app.id = e.subject;
       app.program = wf.program;
@@ -438,6 +523,7 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
       app.stage_entered_ms = app.created_ms = app.updated_ms = e.time_ms;
       app.sequence = 1;
       app.facts["profile"] = e.data.is_object() ? e.data : json::object();
+      app.facts["owner"] = owner_of(e);
       Applied out;
       out.next = std::move(app);
       out.to = wf.initial;
@@ -474,17 +560,13 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
       return reject(Reason::not_accepted_in_stage, e.type + " is not accepted in stage \"" +
                                                        current->stage + "\" of " + wf.program +
                                                        " v" + std::to_string(wf.version));
-    if (!listed && std::none_of(cands.begin(), cands.end(), [&](const Transition* t) {
-          return role_allowed(*t, e.actorrole);
-        })) {
-      std::set<std::string> roles;
-      for (const auto* t : cands) roles.insert(t->roles.begin(), t->roles.end());
-      std::string allowed;
-      for (const auto& r : roles) allowed += (allowed.empty() ? "" : ", ") + r;
+    // Every accepted event is checked, also one a stage merely accepts.
+    if (const auto roles = allowed_roles(*st, e.type, cands); roles.count(e.actorrole) == 0)
       return reject(Reason::unauthorized, "actorrole \"" + e.actorrole + "\" may not send " +
                                               e.type + " in stage \"" + current->stage +
-                                              "\"; allowed: " + allowed);
-    }
+                                              "\"; allowed: " + joined(roles));
+    if (auto bad = actor_rules(*current, e)) return *bad;
+    if (auto bad = eligibility_rule(wf, *current, e)) return *bad;
 
     Application next = *current;
     if (auto bad = apply_data(wf, next, e, limits)) return *bad;

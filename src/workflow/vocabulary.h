@@ -1,6 +1,9 @@
 #pragma once
 
+#include <algorithm>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace stagewise::workflow {
 
@@ -21,5 +24,53 @@ inline bool is_known_event_type(std::string_view t) {
 }
 
 inline constexpr std::string_view kSubmitted = "application.submitted";
+
+/// Who may send an event type where a workflow does not say (a transition
+/// without `roles`, an `accepts` entry without `roles`): DESIGN.md §11's
+/// rules as defaults. `service` is an automated system acting in its own
+/// name (a review tool assigning, HR onboarding); `system` is stagewise's
+/// own timers.
+struct DefaultRoles {
+  std::string_view type;
+  std::string_view roles;  ///< separated by spaces
+};
+inline constexpr DefaultRoles kDefaultRoles[] = {
+    {"application.submitted", "applicant program_manager hub_admin service"},
+    {"application.updated", "applicant program_manager hub_admin service"},
+    {"application.document_added", "applicant program_manager hub_admin service"},
+    {"application.withdrawn", "applicant program_manager"},
+    {"application.erased", "applicant program_manager admin"},
+    {"reviewer.assigned", "program_manager service system"},
+    {"reviewer.recused", "program_manager service system reviewer"},
+    {"review.submitted", "reviewer"},
+    {"interview.scheduled", "program_manager reviewer service"},
+    {"interview.completed", "program_manager reviewer service"},
+    {"decision.recorded", "program_manager"},
+    {"offer.extended", "program_manager"},
+    {"offer.accepted", "applicant"},
+    {"offer.declined", "applicant"},
+    {"onboarding.completed", "program_manager service system"},
+    {"report.submitted", "applicant program_manager"},
+    {"stage.deadline_passed", "system"},
+    {"note.added", "program_manager reviewer hub_admin admin"},
+};
+
+inline std::vector<std::string> default_roles(std::string_view type) {
+  std::vector<std::string> out;
+  for (const auto& d : kDefaultRoles) {
+    if (d.type != type) continue;
+    for (size_t at = 0; at < d.roles.size();) {
+      const size_t end = std::min(d.roles.find(' ', at), d.roles.size());
+      out.emplace_back(d.roles.substr(at, end - at));
+      at = end + 1;
+    }
+  }
+  return out;
+}
+
+/// Only these may assign or recuse reviewers, whatever a workflow says.
+inline bool may_assign_reviewers(std::string_view role) {
+  return role == "program_manager" || role == "service" || role == "system";
+}
 
 }  // namespace stagewise::workflow

@@ -118,6 +118,48 @@ class Checker {
   size_t count_ = 0;
 };
 
+// Roles named in a workflow must be roles (DESIGN.md §4).
+void check_roles(Checker& ck, const std::vector<std::string>& roles, const std::string& at) {
+  for (size_t i = 0; i < roles.size(); ++i)
+    if (!is_known_role(roles[i]))
+      ck.add(ptr(at, i), "unknown role \"" + roles[i] +
+                             "\"; use applicant, reviewer, program_manager, hub_admin, admin, "
+                             "service or system");
+}
+
+// `accepts`: event types, or {"type": T, "roles": [...]} to say who may
+// send T in this state (default: the type's roles, vocabulary.h).
+void parse_accepts(Checker& ck, const json& body, const std::string& at, State& st) {
+  const auto it = body.find("accepts");
+  if (it == body.end()) return;
+  const std::string aat = ptr(at, "accepts");
+  if (!it->is_array()) return ck.add(aat, "\"accepts\" must be an array of event types");
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& entry = (*it)[i];
+    const std::string eat = ptr(aat, i);
+    std::string type;
+    std::vector<std::string> roles;
+    if (entry.is_string()) {
+      type = entry.get<std::string>();
+    } else if (entry.is_object()) {
+      ck.known_fields(entry, eat, {"type", "roles"});
+      if (auto t = ck.string_field(entry, eat, "type", true)) type = *t;
+      roles = ck.string_list(entry, eat, "roles");
+      check_roles(ck, roles, ptr(eat, "roles"));
+    } else {
+      ck.add(eat, "an accepted event is a type, or {\"type\": TYPE, \"roles\": [ROLE...]}");
+      continue;
+    }
+    if (type.empty()) continue;
+    if (!is_known_event_type(type)) {
+      ck.add(eat, "unknown event type \"" + type + "\"; see DESIGN.md §4 for the vocabulary");
+      continue;
+    }
+    st.accepts.push_back(type);
+    st.accept_roles[type] = roles.empty() ? default_roles(type) : roles;
+  }
+}
+
 void parse_state(Checker& ck, const std::string& name, const json& body, const std::string& at,
                  State& st) {
   st.name = name;
@@ -135,12 +177,7 @@ void parse_state(Checker& ck, const std::string& name, const json& body, const s
     else
       st.terminal = t->get<bool>();
   }
-  st.accepts = ck.string_list(body, at, "accepts");
-  for (size_t i = 0; i < st.accepts.size(); ++i) {
-    if (!is_known_event_type(st.accepts[i]))
-      ck.add(ptr(ptr(at, "accepts"), i),
-             "unknown event type \"" + st.accepts[i] + "\"; see DESIGN.md §4 for the vocabulary");
-  }
+  parse_accepts(ck, body, at, st);
   if (auto oe = body.find("on_enter"); oe != body.end()) {
     const std::string oat = ptr(at, "on_enter");
     if (!oe->is_array()) {
@@ -312,11 +349,8 @@ void parse_transition(Checker& ck, const json& body, const std::string& at, size
     if (!states.count(t.to)) ck.add(ptr(at, "to"), "unknown state \"" + t.to + "\"");
   }
   t.roles = ck.string_list(body, at, "roles");
-  for (size_t i = 0; i < t.roles.size(); ++i)
-    if (!is_known_role(t.roles[i]))
-      ck.add(ptr(ptr(at, "roles"), i),
-             "unknown role \"" + t.roles[i] +
-                 "\"; use applicant, reviewer, program_manager, admin or system");
+  check_roles(ck, t.roles, ptr(at, "roles"));
+  t.allowed = t.roles.empty() ? default_roles(t.on) : t.roles;
   if (auto d = body.find("description"); d != body.end() && d->is_string())
     t.description = d->get<std::string>();
   if (auto g = body.find("guard"); g != body.end()) {
@@ -373,11 +407,10 @@ void check_graph(Checker& ck, const Workflow& wf) {
       if (earlier.on != later.on || !earlier.guard_source.is_null()) continue;
       if (!(earlier.from == later.from || earlier.from == "*")) continue;
       const bool roles_cover =
-          earlier.roles.empty() ||
-          (!later.roles.empty() &&
-           std::all_of(later.roles.begin(), later.roles.end(), [&](const std::string& r) {
-             return std::find(earlier.roles.begin(), earlier.roles.end(), r) != earlier.roles.end();
-           }));
+          std::all_of(later.allowed.begin(), later.allowed.end(), [&](const std::string& r) {
+            return std::find(earlier.allowed.begin(), earlier.allowed.end(), r) !=
+                   earlier.allowed.end();
+          });
       if (roles_cover) {
         ck.add("/transitions/" + std::to_string(j),
                "this transition can never fire: transition " + std::to_string(i) + " (from \"" +
@@ -526,7 +559,17 @@ void need_path(ContextNeeds& n, const std::string& path) {
   }
   const auto end = path.find('.', dot + 1);
   auto& members = root == "application" ? n.application : n.event;
-  members.insert(path.substr(dot + 1, end == std::string::npos ? end : end - dot - 1));
+  const std::string member = path.substr(dot + 1, end == std::string::npos ? end : end - dot - 1);
+  members.insert(member);
+  if (root == "application" && member == "profile") {
+    if (end == std::string::npos) {
+      n.whole_profile = true;
+    } else {
+      const auto field_end = path.find('.', end + 1);
+      n.profile_fields.insert(
+          path.substr(end + 1, field_end == std::string::npos ? field_end : field_end - end - 1));
+    }
+  }
 }
 
 void collect_needs(ContextNeeds& n, const json& rule) {
@@ -567,6 +610,7 @@ void collect_needs(ContextNeeds& n, const json& rule) {
 ContextNeeds context_needs(const std::vector<const json*>& rules) {
   ContextNeeds n;
   for (const json* r : rules) collect_needs(n, *r);
+  if (n.all) n.whole_profile = true;
   return n;
 }
 

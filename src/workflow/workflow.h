@@ -53,6 +53,9 @@ struct State {
   std::string title;
   bool terminal = false;
   std::vector<std::string> accepts;
+  /// Who may send each accepted type: the entry's `roles`, else the
+  /// type's default roles (vocabulary.h).
+  std::map<std::string, std::vector<std::string>> accept_roles;
   std::vector<Notify> on_enter;
   std::optional<Deadline> deadline;
   std::optional<ReviewSpec> review;
@@ -63,7 +66,8 @@ struct Transition {
   std::string from;  ///< a state, or "*" for any non-terminal state
   std::string on;    ///< the event type
   std::string to;
-  std::vector<std::string> roles;  ///< empty: any actor
+  std::vector<std::string> roles;    ///< as written; empty: the type's default roles
+  std::vector<std::string> allowed;  ///< who may fire it: `roles`, or the defaults
   std::optional<jsonlogic::Rule> guard;
   nlohmann::json guard_source;  ///< the guard as written (null when none)
   std::string description;
@@ -76,6 +80,10 @@ struct ContextNeeds {
   bool all = false;
   std::set<std::string> application;  ///< members of `application`
   std::set<std::string> event;        ///< members of `event`
+  /// Fields of application.profile the guards read (eligibility fields);
+  /// `whole_profile` when a guard reads the profile itself or `all`.
+  std::set<std::string> profile_fields;
+  bool whole_profile = false;
 };
 
 /// What the guards in `rules` read: every literal `var` (and `missing` /

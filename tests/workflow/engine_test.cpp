@@ -50,6 +50,19 @@ CloudEvent make_event(const json& step, size_t n, const std::string& program, in
   return e;
 }
 
+// A case's event; an applicant's step without an actorid is the
+// application's owner (the one who submitted it).
+CloudEvent case_event(const json& step, size_t n, const std::string& program, int64_t t0,
+                      const std::map<std::string, Application>& apps) {
+  CloudEvent e = make_event(step, n, program, t0);
+  if (e.actorrole == "applicant" && e.actorid.empty()) {
+    const auto it = apps.find(e.subject);
+    e.actorid =
+        it != apps.end() ? it->second.facts.value("owner", "") : "applicant-of-" + e.subject;
+  }
+  return e;
+}
+
 class WorkflowCase : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(WorkflowCase, WalksAsExpected) {
@@ -66,7 +79,7 @@ TEST_P(WorkflowCase, WalksAsExpected) {
   size_t n = 0;
   for (const auto& step : c.at("events")) {
     ++n;
-    const CloudEvent e = make_event(step, n, program, t0);
+    const CloudEvent e = case_event(step, n, program, t0, apps);
     SCOPED_TRACE("step " + std::to_string(n) + ": " + e.type + " " + step.dump());
     const auto it = apps.find(e.subject);
     const Outcome out = apply(reg, it == apps.end() ? nullptr : &it->second, e);
@@ -122,7 +135,7 @@ TEST(WorkflowCases, CoverEveryTransitionAndState) {
     std::map<std::string, Application> apps;
     size_t n = 0;
     for (const auto& step : c.at("events")) {
-      const CloudEvent e = make_event(step, ++n, program, t0);
+      const CloudEvent e = case_event(step, ++n, program, t0, apps);
       const auto it = apps.find(e.subject);
       const Outcome out = apply(reg, it == apps.end() ? nullptr : &it->second, e);
       if (const auto* ok = std::get_if<Applied>(&out)) {

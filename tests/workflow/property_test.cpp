@@ -451,6 +451,11 @@ class Generator {
     } else {
       type = pick(kAll);
     }
+    // Reviews count only from assigned reviewers: mostly assign some first.
+    if (type == "review.submitted" && app != nullptr && st != nullptr &&
+        strings_in(app->facts, "reviewers").size() < 3 && chance(0.7) &&
+        std::count(useful_types(*st).begin(), useful_types(*st).end(), "reviewer.assigned") > 0)
+      type = "reviewer.assigned";
     // Mostly aim at one transition that could take this event onwards (to a
     // non-terminal stage, else anywhere): its roles and its guard's data.
     std::string role;
@@ -465,13 +470,18 @@ class Generator {
       if (!from.empty()) {
         const Transition* tr = pick(from);
         aim_ = &transitions_.at(tr->index);
-        if (!tr->roles.empty()) role = pick(tr->roles);
+        if (!tr->allowed.empty()) role = pick(tr->allowed);
       }
     }
     if (target != nullptr) {
       aim_ = &transitions_.at(target->index);
-      if (type == target->on) role = target->roles.empty() ? "" : pick(target->roles);
+      if (type == target->on) role = target->allowed.empty() ? "" : pick(target->allowed);
     }
+    if (type == kSubmitted && chance(0.95)) role = "applicant";  // mostly their own
+    // An event the stage merely accepts: mostly one of those it accepts from.
+    if (role.empty() && st != nullptr && chance(0.85))
+      if (const auto it = st->accept_roles.find(type); it != st->accept_roles.end())
+        role = pick(it->second);
     CloudEvent e;
     e.id = subject + "-" + std::to_string(i);
     e.source = "property";
@@ -494,7 +504,10 @@ class Generator {
         return std::find(reviewed.begin(), reviewed.end(), r) != reviewed.end();
       });
     }
-    if (e.actorrole != "reviewer")
+    const std::string owner = app != nullptr ? app->facts.value("owner", "") : "";
+    if (e.actorrole == "applicant" && (app == nullptr || (!owner.empty() && chance(0.95))))
+      e.actorid = app == nullptr ? "owner-of-" + subject : owner;  // mostly its own
+    else if (e.actorrole != "reviewer")
       e.actorid = "user-" + std::to_string(below(3));
     else if (!pending.empty() && chance(0.8))
       e.actorid = pick(pending);
@@ -526,7 +539,7 @@ struct Totals {
 };
 
 bool role_allowed(const Transition& t, const std::string& role) {
-  return t.roles.empty() || std::find(t.roles.begin(), t.roles.end(), role) != t.roles.end();
+  return std::find(t.allowed.begin(), t.allowed.end(), role) != t.allowed.end();
 }
 
 // Drives one sequence from scratch. With a generator, makes up to `length`
@@ -612,6 +625,10 @@ std::pair<std::optional<Application>, std::vector<std::string>> drive(
       continue;
     }
     EXPECT_NE(e.type, kSubmitted);
+    if (e.actorrole == "applicant" && a.note.empty()) {
+      EXPECT_EQ(prev->facts.value("owner", ""), e.actorid)
+          << "an applicant acted on another applicant's application";
+    }
     EXPECT_EQ(a.from.value_or("(none)"), prev->stage);
     EXPECT_EQ(next.sequence, prev->sequence + 1) << "the sequence grows by one per event";
     EXPECT_EQ(next.id, prev->id);

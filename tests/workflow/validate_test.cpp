@@ -454,6 +454,11 @@ TEST(Versions, AnApplicationKeepsTheVersionItStartedOn) {
   // criteria and a mean of 4. A stored-and-restored v1 application still
   // follows v1.
   old = application_from_json(to_json(old));
+  // Only an assigned reviewer reviews where the stage asks for reviewers.
+  const CloudEvent assign =
+      event("reviewer.assigned", "program_manager", {{"reviewer", "rev-1"}}, "pm-1");
+  old = applied(apply(reg, &old, assign));
+  fresh = applied(apply(reg, &fresh, assign));
   const CloudEvent v1_review =
       event("review.submitted", "reviewer", {{"scores", {{"quality", 3}}}}, "rev-1");
   const Outcome v1_on_v2 = apply(reg, &fresh, v1_review);
