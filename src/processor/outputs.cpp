@@ -125,6 +125,8 @@ store::HistoryEntry history_entry(const workflow::Applied& applied, const CloudE
   h.time = ev.time;
   h.actorid = ev.actorid;
   h.actorrole = ev.actorrole;
+  h.authsub = ev.authsub;
+  h.authrole = ev.authrole;
   h.from = applied.from;
   h.to = applied.to;
   h.transition = applied.transition;

@@ -129,6 +129,7 @@ Result<void> Processor::start() {
     to.notifications_topic = options_.topics.notifications;
     to.owned_partitions = [this] { return owned_partitions(); };
     to.on_outbox = [this] { wake_relay(); };
+    to.internal_key = options_.internal_key;
     timers_ = std::make_unique<TimerService>(
         store_, options_.clock ? *options_.clock : system_clock_, std::move(to));
     if (auto r = timers_->start(); !r) return r;
@@ -348,6 +349,8 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
   if (const int64_t sent = m.timestamp(); sent > 0)
     if (auto late = check_time(ev, sent, options_.time_window))
       return reject(r, in, late->reason, late->message, ev.id, ev.subject);
+  if (auto why = options_.trust.refuse(ev))
+    return reject(r, in, Reason::unauthorized, *why, ev.id, ev.subject);
   std::string dedupe_key = ev.source;
   dedupe_key.push_back('\0');
   dedupe_key += ev.id;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "auth/trust.h"
 #include "common/clock.h"
 #include "common/cloudevent.h"
 #include "common/reasons.h"
@@ -37,6 +38,8 @@ struct Options {
   int64_t max_event_bytes = 256 * 1024;
   EnvelopeLimits envelope;                 ///< depth, lengths and characters of input events
   TimeWindow time_window;                  ///< event time against the message's timestamp
+  auth::InputTrust trust;                  ///< who may claim what on the input topic
+  std::string internal_key;                ///< signs the timers' deadline events
   workflow::Limits engine;                 ///< list caps per application
   size_t max_application_bytes = 1 << 20;  ///< an event that would grow one past it is rejected
   DeadLetterLimits dead_letters;

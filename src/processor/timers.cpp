@@ -1,5 +1,6 @@
 #include "processor/timers.h"
 
+#include "auth/signature.h"
 #include "common/time.h"
 #include "processor/outputs.h"
 #include "workflow/engine.h"
@@ -127,7 +128,10 @@ void TimerService::fire_due(int64_t now) {
         workflow::Application app;
         app.id = t.application;
         app.program = t.program;
-        const CloudEvent ev = workflow::deadline_event(app, t.timer, now);
+        CloudEvent ev = workflow::deadline_event(app, t.timer, now);
+        ev.authsub = ev.actorid;
+        ev.authrole = ev.actorrole;
+        ev.authsig = auth::event_signature(options_.internal_key, ev);
         const uint64_t token = next_token_++;
         in_flight_[token] = t;
         in_flight_keys_.insert(key);

@@ -47,6 +47,9 @@ class TimerService {
     /// Called after a batch wrote outbox records (wakes the relay).
     std::function<void()> on_outbox;
     int64_t late_after_ms = 1000;
+    /// Signs deadline events (auth/signature.h), so the processor knows
+    /// them from a producer claiming the system role.
+    std::string internal_key;
   };
 
   TimerService(store::Store& store, const Clock& clock, Options options);

@@ -309,10 +309,24 @@ bool decode(std::string_view in, workflow::Application& a) {
   return read(in, kApplication, a);
 }
 void encode(std::string& out, const HistoryEntry& h) {
-  write(out, kHistory, h);
+  Out o{Writer(out)};
+  o.w.u8(kHistory2);
+  fields(o, h);
+  o.text(h.authsub);
+  o.text(h.authrole);
 }
 bool decode(std::string_view in, HistoryEntry& h) {
-  return read(in, kHistory, h);
+  In i{Reader(in)};
+  const uint8_t tag = i.r.u8();
+  if (tag != kHistory && tag != kHistory2) return false;
+  fields(i, h);
+  h.authsub.clear();
+  h.authrole.clear();
+  if (tag == kHistory2) {
+    i.text(h.authsub);
+    i.text(h.authrole);
+  }
+  return i.r.ok() && i.r.done();
 }
 void encode(std::string& out, const OutboxRecord& r) {
   write(out, kOutbox, r);

@@ -23,7 +23,8 @@ enum Tag : uint8_t {
   kOutbox = 3,
   kTimer = 4,
   kDeadLetter = 5,
-  kParked = 6
+  kParked = 6,
+  kHistory2 = 7,  ///< kHistory and the authenticated principal
 };
 
 class Writer {
@@ -87,8 +88,12 @@ void encode(std::string& out, const workflow::Application& app);
 /// False when the bytes are not a well-formed application.
 bool decode(std::string_view in, workflow::Application& app);
 
+/// Written as kHistory2; entries written as kHistory are still read.
 void encode(std::string& out, const HistoryEntry& h);
 bool decode(std::string_view in, HistoryEntry& h);
+inline bool is_history(std::string_view bytes) {
+  return tagged(bytes, kHistory) || tagged(bytes, kHistory2);
+}
 
 /// The record without its seq (that is the key).
 void encode(std::string& out, const OutboxRecord& r);

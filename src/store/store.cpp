@@ -159,6 +159,8 @@ json to_json(const HistoryEntry& h) {
             {"to", h.to},
             {"actorid", h.actorid},
             {"actorrole", h.actorrole},
+            {"authsub", h.authsub},
+            {"authrole", h.authrole},
             {"transition", h.transition},
             {"data", h.data}};
   if (!h.note.empty()) j["note"] = h.note;
@@ -486,7 +488,7 @@ Result<std::vector<HistoryEntry>> Store::history(const std::string& id) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kHistory]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::string_view bytes = it->value().ToStringView();
-    if (codec::tagged(bytes, codec::kHistory)) {
+    if (codec::is_history(bytes)) {
       if (!codec::decode(bytes, out.emplace_back()))
         return make_error(Errc::corruption, "history of \"" + id + "\" is not well-formed");
       continue;

@@ -36,6 +36,12 @@ struct HistoryEntry {
   std::string time;
   std::string actorid;
   std::string actorrole;
+  /// Who was authenticated (DESIGN.md §11): the token's sub and role for
+  /// events from the HTTP intake (a service's, when a service acted as
+  /// `actorrole`), stagewise's own for its timers; empty for events a Kafka
+  /// producer sent (trusted by its `source`).
+  std::string authsub;
+  std::string authrole;
   std::optional<std::string> from;  ///< nullopt when the event created the application
   std::string to;
   int transition = -1;  ///< index of the transition that fired, -1 when none

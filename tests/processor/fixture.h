@@ -3,6 +3,7 @@
 // The processor integration fixture: an embedded Kafka cluster (the real
 // protocol on loopback), a RocksDB store in a temporary dir, the workflows of
 // the repository and a running Processor.
+#include "auth/signature.h"
 #include "processor/processor.h"
 #include "store/store.h"
 #include "support/kafka_fixture.h"
@@ -23,6 +24,14 @@ using stagewise::testing::read_topic;
 using stagewise::testing::TempDir;
 
 constexpr int kPartitions = 4;
+inline const std::string kInternalKey(40, 'k');
+
+/// Signs an event as stagewise's timers do.
+inline void sign_as_timers(CloudEvent& e) {
+  e.authsub = e.actorid;
+  e.authrole = e.actorrole;
+  e.authsig = auth::event_signature(kInternalKey, e);
+}
 
 class ProcessorTest : public ::testing::Test {
  protected:
@@ -62,6 +71,8 @@ class ProcessorTest : public ::testing::Test {
     o.kafka["session.timeout.ms"] = "6000";
     o.kafka["heartbeat.interval.ms"] = "500";
     if (o.max_event_bytes == Options{}.max_event_bytes) o.max_event_bytes = 4096;
+    o.internal_key = kInternalKey;
+    o.trust = auth::InputTrust({kInternalKey, sources_});
     processor_ = std::make_unique<Processor>(registry_, *store_, o);
     auto r = processor_->start();
     ASSERT_TRUE(r.ok()) << r.error().message;
@@ -96,6 +107,7 @@ class ProcessorTest : public ::testing::Test {
   // Timers run on a clock the tests move; it starts at the events' time.
   FakeClock clock_{stagewise::testing::test_epoch_ms()};
   Options options_;  ///< start_processor() adds the bootstrap and test timeouts
+  std::map<std::string, std::vector<std::string>> sources_;  ///< security.sources
   workflow::Registry registry_;
   std::unique_ptr<kafka::EmbeddedCluster> cluster_;
   std::unique_ptr<store::Store> store_;

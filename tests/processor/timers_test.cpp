@@ -95,13 +95,38 @@ TEST_F(TimersTest, AStaleDeadlineIsRecordedAndChangesNothing) {
   submit_and_make_eligible("s");
   json late = event("late-deadline", "stage.deadline_passed", "s", "system",
                     {{"stage", "submitted"}, {"stage_entered_at", "2020-01-01T00:00:00Z"}}, 2);
-  send(late);
+  CloudEvent signed_late = std::get<CloudEvent>(decode_json(late));
+  sign_as_timers(signed_late);
+  send(to_json(signed_late));
   ASSERT_TRUE(eventually([&] { return history_size("s") == 3; }));
   const auto h = *store_->history("s");
   EXPECT_EQ(h[2].from, "documents");
   EXPECT_EQ(h[2].to, "documents");
   EXPECT_NE(h[2].note.find("stale"), std::string::npos) << h[2].note;
   EXPECT_EQ(stage("s"), "documents");
+}
+
+// Issue 11: a forged stage.deadline_passed claiming the system role expired
+// an application weeks early, over HTTP and with kcat alike.
+TEST_F(TimersTest, OnlyStagewisesOwnTimersSpeakForTheSystem) {
+  submit_and_make_eligible("f");
+  json forged =
+      event("forged", "stage.deadline_passed", "f", "system", {{"stage", "documents"}}, 2);
+  forged["source"] = "stagewise.timers";
+  send(forged);
+  CloudEvent tampered = std::get<CloudEvent>(decode_json(forged));
+  tampered.id = "tampered";
+  sign_as_timers(tampered);
+  tampered.subject = "f";
+  tampered.data["stage"] = "documents";
+  tampered.authsig[0] = tampered.authsig[0] == 'a' ? 'b' : 'a';  // a signature that was not made
+  send(to_json(tampered));
+  ASSERT_TRUE(eventually([&] {
+    return processor_->stats().rejected[static_cast<size_t>(Reason::unauthorized)] == 2;
+  }));
+  EXPECT_EQ(stage("f"), "documents") << "a forged deadline moved the application";
+  EXPECT_NE(dead_letters()["unauthorized"]["data"]["message"].get<std::string>().find("signature"),
+            std::string::npos);
 }
 
 TEST_F(TimersTest, ATimerFiredBeforeACrashIsNotAppliedTwiceAfterIt) {
@@ -114,7 +139,8 @@ TEST_F(TimersTest, ATimerFiredBeforeACrashIsNotAppliedTwiceAfterIt) {
   workflow::Application app;
   app.id = "x";
   app.program = "summer-research-internship";
-  const CloudEvent fired = workflow::deadline_event(app, deadline.timer, clock_.now_ms());
+  CloudEvent fired = workflow::deadline_event(app, deadline.timer, clock_.now_ms());
+  sign_as_timers(fired);
   // Stamped as the timer service stamps it: with its clock when it fired.
   ASSERT_TRUE(producer_
                   ->produce("stagewise.events", "x", to_json(fired).dump(), {}, 0,
