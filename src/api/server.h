@@ -1,6 +1,7 @@
 #pragma once
 
 #include "api/http_limits.h"
+#include "auth/tokens.h"
 #include "common/result.h"
 #include "processor/intake.h"
 #include "processor/processor.h"
@@ -26,6 +27,11 @@ struct Context {
   nlohmann::json info;                        ///< served by GET /v1/info
   int max_events_per_request = 1000;          ///< http.max_events_per_request
   int max_json_depth = 32;                    ///< processor.max_json_depth
+  /// Checks bearer tokens; null: every route but the open ones answers 401.
+  const auth::Verifier* verifier = nullptr;
+  std::map<std::string, std::vector<std::string>> services;  ///< auth.services
+  std::string internal_key;   ///< signs the intake's events (auth/signature.h)
+  std::string metrics_token;  ///< auth.metrics_token; empty: /metrics is open
 };
 
 /// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).

@@ -28,6 +28,9 @@ struct Target {
   std::string server;
   std::string data_dir = "./stagewise-data";
   bool json = false;
+  /// Bearer token for the server (--token, STAGEWISE_TOKEN); empty: one is
+  /// minted from the data dir's secret when the server runs on that dir.
+  std::string token;
 };
 
 struct SubmitFlags {
@@ -69,6 +72,23 @@ int workflows_validate(const std::vector<std::string>& paths, bool json);
 int workflows_graph(const std::string& program, const std::string& format, const std::string& dir,
                     int version);
 int eval_guard(const std::string& rule, const std::string& data);
+
+/// `stagewise token`: an HS256 token signed with the data dir's secret.
+struct TokenFlags {
+  std::string data_dir = "./stagewise-data";
+  std::string role;
+  std::string sub;
+  std::vector<std::string> programs;
+  std::string university;
+  std::vector<std::string> applications;
+  std::string ttl = "PT8H";
+};
+int token(const TokenFlags& flags);
+
+/// A five-minute admin token from the secret of the server on `data_dir`
+/// (empty when it cannot be read): how the query commands ask a server
+/// running on the same data dir.
+std::string local_admin_token(const std::string& data_dir);
 
 /// The file `serve` writes into its data dir while it runs.
 std::string serve_file(const std::string& data_dir);

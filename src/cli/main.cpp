@@ -13,6 +13,10 @@ void add_target(CLI::App* cmd, stagewise::cli::Target& t) {
                   "directly when none runs")
       ->capture_default_str();
   cmd->add_option("--server", t.server, "URL of a running server, e.g. http://127.0.0.1:8080");
+  cmd->add_option("--token", t.token,
+                  "Bearer token for the server (default: $STAGEWISE_TOKEN, or one minted from "
+                  "--data-dir's secret)")
+      ->envname("STAGEWISE_TOKEN");
   cmd->add_flag("--json", t.json, "Print JSON");
 }
 
@@ -102,6 +106,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   graph_cmd->add_option("--version", graph_version, "Version (default: the latest)");
 
+  TokenFlags token_flags;
+  auto* token_cmd = app.add_subcommand(
+      "token", "Print a bearer token signed with the data dir's secret (zero-config auth)");
+  token_cmd->add_option("--data-dir", token_flags.data_dir, "Data dir of stagewise serve")
+      ->capture_default_str();
+  token_cmd
+      ->add_option("--role", token_flags.role,
+                   "applicant, reviewer, program_manager, hub_admin, admin or service")
+      ->required();
+  token_cmd->add_option("--sub", token_flags.sub, "The actor id the token stands for")->required();
+  token_cmd->add_option("--program", token_flags.programs, "A program it covers (repeatable)");
+  token_cmd->add_option("--university", token_flags.university,
+                        "For hub_admin: the hub university it co-manages");
+  token_cmd->add_option("--application", token_flags.applications,
+                        "For applicants: an application it may read (repeatable)");
+  token_cmd->add_option("--ttl", token_flags.ttl, "How long it is valid (ISO-8601)")
+      ->capture_default_str();
+
   std::string rule, data;
   auto* eval_cmd = app.add_subcommand("eval-guard", "Evaluate a JsonLogic guard against data");
   eval_cmd->add_option("RULE_JSON", rule, "The rule, as JSON")->required();
@@ -160,6 +182,7 @@ int main(int argc, char** argv) {
   if (*validate_cmd) return workflows_validate(paths, validate_json);
   if (*graph_cmd) return workflows_graph(graph_program, graph_format, graph_dir, graph_version);
   if (*eval_cmd) return eval_guard(rule, data);
+  if (*token_cmd) return token(token_flags);
   if (*sim_cmd) return simulate(sim_flags);
   return 2;
 }

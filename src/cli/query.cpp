@@ -73,12 +73,14 @@ std::string url_encode(const std::string& s) {
 }
 
 // GET from the server; {status, body}. status 0 when unreachable.
-std::pair<int, json> http_get(const std::string& base, const std::string& path) {
+std::pair<int, json> http_get(const std::string& base, const std::string& path,
+                              const std::string& token) {
   const auto u = parse_url(base);
   if (!u) return {0, json()};
   httplib::Client cli(u->host, u->port);
   cli.set_connection_timeout(3);
   cli.set_read_timeout(30);
+  if (!token.empty()) cli.set_bearer_token_auth(token);
   auto res = cli.Get(path);
   if (!res) return {0, json()};
   json body = json::parse(res->body, nullptr, false);
@@ -93,7 +95,10 @@ int run_query(const Target& t, const std::string& path,
   std::pair<int, json> result;
   const std::string url = server_url(t);
   if (!url.empty()) {
-    result = http_get(url, path);
+    const std::string token = !t.token.empty()   ? t.token
+                              : t.server.empty() ? local_admin_token(t.data_dir)
+                                                 : "";
+    result = http_get(url, path, token);
     if (result.first == 0) {
       if (!t.server.empty()) {
         std::cerr << "stagewise: cannot reach the server at " << t.server

@@ -1,4 +1,7 @@
 #include "api/server.h"
+#include "auth/jwks.h"
+#include "auth/secret.h"
+#include "auth/tokens.h"
 #include "cli/commands.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
@@ -17,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 namespace stagewise::cli {
@@ -64,53 +68,60 @@ std::string serve_file(const std::string& data_dir) {
   return data_dir + "/serve.json";
 }
 
-int serve(const ServeFlags& flags) {
-  const sigset_t signals = block_stop_signals();
-  Config cfg;
-  try {
-    cfg = load_config(flags.config_file);
-  } catch (const std::exception& e) {
-    std::cerr << "stagewise serve: " << e.what() << "\n";
-    return 2;
-  }
-  if (!flags.data_dir.empty()) cfg.store.data_dir = flags.data_dir;
-  if (!flags.workflows.empty()) cfg.workflows.dir = flags.workflows;
-  if (flags.bootstrap_set) cfg.kafka.bootstrap_servers = flags.bootstrap;
-  if (flags.http_port >= 0) cfg.http.port = flags.http_port;
-  init_logging(cfg.log.level, cfg.log.format);
+namespace {
 
-  std::vector<workflow::Problem> problems;
-  const auto registry = workflow::Registry::load({cfg.workflows.dir}, problems);
-  if (!problems.empty()) {
-    for (const auto& p : problems) std::cerr << p.to_string() << "\n";
-    std::cerr << "stagewise serve: " << problems.size()
-              << " problem(s) in the workflows; fix them (stagewise workflows validate "
-              << cfg.workflows.dir << ") and start again\n";
-    return 1;
-  }
-  for (const auto* wf : registry.all())
-    spdlog::info("workflow {} v{} loaded from {}", wf->program, wf->version, wf->file);
+// The keys of a serving process (DESIGN.md §11): the HS256 token secret
+// (auth.hs256_secret_file, else made in the data dir), the identity
+// provider's public keys, and the internal key that signs stagewise's own
+// events.
+struct Keys {
+  std::string token_secret;
+  std::string token_secret_file;
+  std::vector<auth::Jwk> jwks;
+  std::string internal;
+  std::string internal_file;
+};
 
-  store::Store::Options sopts;
-  sopts.sync = cfg.store.sync;
-  sopts.dedupe_retention = cfg.processor.dedupe_retention;
-  sopts.deadletter_retention = cfg.processor.deadletter_retention;
-  sopts.outbox_tail_bytes = static_cast<uint64_t>(cfg.processor.outbox_tail_bytes);
-  auto store = store::Store::open(cfg.store.data_dir, sopts);
-  if (!store) {
-    std::cerr << "stagewise serve: " << store.error().message << "\n";
-    return 1;
+Result<Keys> load_keys(const Config& cfg) {
+  Keys k;
+  if (auto r = auth::private_dir(cfg.store.data_dir); !r) return r.error();
+  const std::string dir = cfg.store.data_dir + "/auth/";
+  k.token_secret_file =
+      cfg.auth.hs256_secret_file.empty() ? dir + "token.secret" : cfg.auth.hs256_secret_file;
+  auto token = cfg.auth.hs256_secret_file.empty()
+                   ? auth::ensure_secret(cfg.store.data_dir, "token.secret")
+                   : auth::read_secret(cfg.auth.hs256_secret_file);
+  if (!token) return token.error();
+  k.token_secret = std::move(*token);
+  k.internal_file = cfg.auth.internal_secret_file.empty() ? dir + "internal.secret"
+                                                          : cfg.auth.internal_secret_file;
+  auto internal = cfg.auth.internal_secret_file.empty()
+                      ? auth::ensure_secret(cfg.store.data_dir, "internal.secret")
+                      : auth::read_secret(cfg.auth.internal_secret_file);
+  if (!internal) return internal.error();
+  k.internal = std::move(*internal);
+  if (!cfg.auth.jwks_file.empty()) {
+    std::ifstream in(cfg.auth.jwks_file);
+    if (!in) return make_error(Errc::io_error, "cannot read auth.jwks_file " + cfg.auth.jwks_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto keys = auth::parse_jwks(ss.str());
+    if (!keys)
+      return make_error(Errc::invalid_argument, cfg.auth.jwks_file + ": " + keys.error().message);
+    k.jwks = std::move(*keys);
   }
+  return k;
+}
 
-  kafka::Topics topics;
+// The embedded cluster when no bootstrap servers are configured; the
+// topics on a real cluster otherwise. Fills bootstrap.servers.
+Result<std::unique_ptr<kafka::EmbeddedCluster>> start_kafka(const Config& cfg,
+                                                            const kafka::Topics& topics,
+                                                            kafka::Properties& props) {
   std::unique_ptr<kafka::EmbeddedCluster> embedded;
-  kafka::Properties props = cfg.kafka.properties;
   if (cfg.kafka.bootstrap_servers.empty()) {
     auto cluster = kafka::EmbeddedCluster::start(1, cfg.kafka.partitions, topics.all());
-    if (!cluster) {
-      std::cerr << "stagewise serve: " << cluster.error().message << "\n";
-      return 1;
-    }
+    if (!cluster) return cluster.error();
     embedded = std::move(*cluster);
     props["bootstrap.servers"] = embedded->bootstrap();
     spdlog::info("embedded Kafka cluster (in memory) at {}", embedded->bootstrap());
@@ -119,112 +130,209 @@ int serve(const ServeFlags& flags) {
     if (auto r = kafka::ensure_topics(props, topics.all(), cfg.kafka.partitions, 15000); !r)
       spdlog::warn("could not create topics (they may exist already): {}", r.error().message);
   }
-  const std::string bootstrap = props["bootstrap.servers"];
+  return embedded;
+}
 
-  processor::Options popts;
-  popts.kafka = props;
-  popts.topics = topics;
-  popts.group_id = cfg.kafka.group_id;
-  popts.batch_max_events = cfg.processor.batch_max_events;
-  popts.batch_max_ms = cfg.processor.batch_max_ms;
-  popts.cache_applications = cfg.processor.cache_applications;
-  popts.max_event_bytes = cfg.processor.max_event_bytes;
-  popts.envelope.max_depth = cfg.processor.max_json_depth;
-  popts.time_window = {cfg.processor.max_clock_skew.ms, cfg.processor.max_backdate.ms};
-  popts.engine.max_list_items = static_cast<size_t>(cfg.processor.max_list_items);
-  popts.max_application_bytes = static_cast<size_t>(cfg.processor.max_application_bytes);
-  popts.dead_letters = {static_cast<size_t>(cfg.processor.deadletter_excerpt_bytes),
-                        static_cast<size_t>(cfg.processor.deadletter_keep_bytes)};
-  popts.cache_bytes = static_cast<uint64_t>(cfg.processor.cache_bytes);
-  popts.group_instance_id = group_instance_id(cfg);
-  popts.transactional_id = cfg.kafka.transactional_id;
-  processor::OutcomeBoard outcomes;
-  popts.outcomes = &outcomes;
-  processor::Processor proc(registry, **store, popts);
-  if (auto r = proc.start(); !r) {
-    std::cerr << "stagewise serve: cannot start the processor: " << r.error().message << "\n";
-    return 1;
-  }
-  processor::Intake::Options iopts;
-  iopts.kafka = props;
-  iopts.topic = topics.events;
-  iopts.store = store->get();
-  iopts.outcomes = &outcomes;
-  iopts.lag = [&proc] { return proc.lag(); };
-  iopts.max_lag = cfg.processor.intake_max_lag;
-  iopts.max_event_bytes = cfg.processor.max_event_bytes;
-  iopts.envelope = popts.envelope;
-  iopts.time_window = popts.time_window;
-  auto intake = processor::Intake::create(iopts);
-  if (!intake) {
-    std::cerr << "stagewise serve: " << intake.error().message << "\n";
-    return 1;
-  }
+processor::Options processor_options(const Config& cfg, const kafka::Properties& props,
+                                     const kafka::Topics& topics, const Keys& keys) {
+  processor::Options o;
+  o.kafka = props;
+  o.topics = topics;
+  o.group_id = cfg.kafka.group_id;
+  o.batch_max_events = cfg.processor.batch_max_events;
+  o.batch_max_ms = cfg.processor.batch_max_ms;
+  o.cache_applications = cfg.processor.cache_applications;
+  o.max_event_bytes = cfg.processor.max_event_bytes;
+  o.envelope.max_depth = cfg.processor.max_json_depth;
+  o.time_window = {cfg.processor.max_clock_skew.ms, cfg.processor.max_backdate.ms};
+  o.engine.max_list_items = static_cast<size_t>(cfg.processor.max_list_items);
+  o.max_application_bytes = static_cast<size_t>(cfg.processor.max_application_bytes);
+  o.dead_letters = {static_cast<size_t>(cfg.processor.deadletter_excerpt_bytes),
+                    static_cast<size_t>(cfg.processor.deadletter_keep_bytes)};
+  o.cache_bytes = static_cast<uint64_t>(cfg.processor.cache_bytes);
+  o.group_instance_id = group_instance_id(cfg);
+  o.transactional_id = cfg.kafka.transactional_id;
+  o.internal_key = keys.internal;
+  o.trust = auth::InputTrust({keys.internal, cfg.security.sources});
+  return o;
+}
 
+processor::Intake::Options intake_options(const Config& cfg, const processor::Options& popts,
+                                          store::Store* store, processor::Processor& proc) {
+  processor::Intake::Options o;
+  o.kafka = popts.kafka;
+  o.topic = popts.topics.events;
+  o.store = store;
+  o.outcomes = popts.outcomes;
+  o.lag = [&proc] { return proc.lag(); };
+  o.max_lag = cfg.processor.intake_max_lag;
+  o.max_event_bytes = cfg.processor.max_event_bytes;
+  o.envelope = popts.envelope;
+  o.time_window = popts.time_window;
+  return o;
+}
+
+json info_of(const Config& cfg, const workflow::Registry& registry, const kafka::Topics& topics,
+             const std::string& bootstrap, bool embedded) {
   json wfs = json::array();
   for (const auto* wf : registry.all())
     wfs.push_back({{"program", wf->program}, {"version", wf->version}, {"title", wf->title}});
+  return {{"name", "stagewise"},
+          {"version", STAGEWISE_VERSION},
+          {"bootstrap_servers", bootstrap},
+          {"embedded_kafka", embedded},
+          {"group_id", cfg.kafka.group_id},
+          {"topics",
+           {{"events", topics.events},
+            {"status", topics.status},
+            {"notifications", topics.notifications},
+            {"deadletter", topics.deadletter},
+            {"changelog", topics.changelog}}},
+          {"data_dir", cfg.store.data_dir},
+          {"workflows", wfs}};
+}
+
+// Everything a serving process runs, built in order and torn down in
+// reverse by run().
+struct Serving {
+  Config cfg;
+  Keys keys;
+  auth::Verifier verifier{auth::VerifierOptions{}};
+  std::unique_ptr<store::Store> store;
+  kafka::Topics topics;
+  std::unique_ptr<kafka::EmbeddedCluster> embedded;
+  std::string bootstrap;
+  processor::OutcomeBoard outcomes;
+  std::unique_ptr<processor::Processor> proc;
+  std::unique_ptr<processor::Intake> intake;
+  std::unique_ptr<api::Server> http;
+  std::string url;
+};
+
+// Opens the store, Kafka, the processor, the intake and the HTTP server;
+// the error names what could not start.
+Result<void> start(Serving& s, const workflow::Registry& registry) {
+  auto keys = load_keys(s.cfg);
+  if (!keys) return keys.error();
+  s.keys = std::move(*keys);
+  s.verifier = auth::Verifier({.hs256_secret = s.keys.token_secret,
+                               .keys = s.keys.jwks,
+                               .issuer = s.cfg.auth.issuer,
+                               .audience = s.cfg.auth.audience});
+  store::Store::Options sopts;
+  sopts.sync = s.cfg.store.sync;
+  sopts.dedupe_retention = s.cfg.processor.dedupe_retention;
+  sopts.deadletter_retention = s.cfg.processor.deadletter_retention;
+  sopts.outbox_tail_bytes = static_cast<uint64_t>(s.cfg.processor.outbox_tail_bytes);
+  auto store = store::Store::open(s.cfg.store.data_dir, sopts);
+  if (!store) return store.error();
+  s.store = std::move(*store);
+  kafka::Properties props = s.cfg.kafka.properties;
+  auto embedded = start_kafka(s.cfg, s.topics, props);
+  if (!embedded) return embedded.error();
+  s.embedded = std::move(*embedded);
+  s.bootstrap = props["bootstrap.servers"];
+  auto popts = processor_options(s.cfg, props, s.topics, s.keys);
+  popts.outcomes = &s.outcomes;
+  s.proc = std::make_unique<processor::Processor>(registry, *s.store, popts);
+  if (auto r = s.proc->start(); !r)
+    return make_error(r.error().code, "cannot start the processor: " + r.error().message);
+  auto intake = processor::Intake::create(intake_options(s.cfg, popts, s.store.get(), *s.proc));
+  if (!intake) return intake.error();
+  s.intake = std::move(*intake);
   api::Context ctx;
   ctx.registry = &registry;
-  ctx.store = store->get();
-  ctx.processor = &proc;
-  ctx.intake = intake->get();
-  ctx.max_events_per_request = cfg.http.max_events_per_request;
-  ctx.max_json_depth = cfg.processor.max_json_depth;
-  ctx.info = {{"name", "stagewise"},
-              {"version", STAGEWISE_VERSION},
-              {"bootstrap_servers", bootstrap},
-              {"embedded_kafka", embedded != nullptr},
-              {"group_id", cfg.kafka.group_id},
-              {"topics",
-               {{"events", topics.events},
-                {"status", topics.status},
-                {"notifications", topics.notifications},
-                {"deadletter", topics.deadletter},
-                {"changelog", topics.changelog}}},
-              {"data_dir", cfg.store.data_dir},
-              {"workflows", wfs}};
-  api::Server http(ctx, api::http_limits(cfg.http));
-  auto port = http.start(cfg.http.host, cfg.http.port);
-  if (!port) {
-    std::cerr << "stagewise serve: " << port.error().message << "\n";
-    return 1;
-  }
-  const std::string url = "http://" + cfg.http.host + ":" + std::to_string(*port);
+  ctx.store = s.store.get();
+  ctx.processor = s.proc.get();
+  ctx.intake = s.intake.get();
+  ctx.max_events_per_request = s.cfg.http.max_events_per_request;
+  ctx.max_json_depth = s.cfg.processor.max_json_depth;
+  ctx.info = info_of(s.cfg, registry, s.topics, s.bootstrap, s.embedded != nullptr);
+  ctx.verifier = &s.verifier;
+  ctx.services = s.cfg.auth.services;
+  ctx.internal_key = s.keys.internal;
+  ctx.metrics_token = s.cfg.auth.metrics_token;
+  s.http = std::make_unique<api::Server>(ctx, api::http_limits(s.cfg.http));
+  auto port = s.http->start(s.cfg.http.host, s.cfg.http.port);
+  if (!port) return port.error();
+  s.url = "http://" + s.cfg.http.host + ":" + std::to_string(*port);
+  return {};
+}
 
-  // Ready once the consumer owns its partitions, so an event sent now is
-  // applied promptly.
+// Where a query or a tool finds this server, and the key files it may use
+// (paths only: the files are 0600 in a 0700 dir).
+void write_serve_file(const Serving& s) {
+  std::ofstream out(serve_file(s.cfg.store.data_dir));
+  out << json({{"http", s.url},
+               {"bootstrap", s.bootstrap},
+               {"pid", getpid()},
+               {"token_secret", s.keys.token_secret_file},
+               {"internal_secret", s.keys.internal_file}})
+             .dump()
+      << "\n";
+}
+
+// Waits for the partitions, says ready, serves until a signal or a failure.
+int run(Serving& s, const sigset_t& signals) {
   bool stop = false;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!proc.ready() && !stop && std::chrono::steady_clock::now() < give_up)
+  while (!s.proc->ready() && !stop && std::chrono::steady_clock::now() < give_up)
     stop = wait_signal(signals, 50);
-  if (!stop && !proc.ready())
+  if (!stop && !s.proc->ready())
     spdlog::warn("the consumer has no partitions after 60 s; serving anyway");
-
-  {
-    std::ofstream out(serve_file(cfg.store.data_dir));
-    out << json({{"http", url}, {"bootstrap", bootstrap}, {"pid", getpid()}}).dump() << "\n";
-  }
+  write_serve_file(s);
   if (!stop) {
-    std::cout << "ready http=" << url << " bootstrap=" << bootstrap << std::endl;
-    spdlog::info("ready: HTTP {} Kafka {}", url, bootstrap);
+    std::cout << "ready http=" << s.url << " bootstrap=" << s.bootstrap << std::endl;
+    spdlog::info("ready: HTTP {} Kafka {}", s.url, s.bootstrap);
   }
-  while (!stop && !proc.failed()) stop = wait_signal(signals, 1000);
-  if (proc.failed()) {
+  while (!stop && !s.proc->failed()) stop = wait_signal(signals, 1000);
+  const bool failed = s.proc->failed();
+  if (failed)
     spdlog::critical("stopping: {}; exit 1, a restart resumes from what is durable",
-                     proc.failure());
-    http.stop();
-    proc.stop();
+                     s.proc->failure());
+  else
+    spdlog::info("stopping: finishing the current batch");
+  s.http->stop();
+  s.proc->stop();
+  std::error_code ec;
+  std::filesystem::remove(serve_file(s.cfg.store.data_dir), ec);
+  if (!failed) spdlog::info("stopped");
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+int serve(const ServeFlags& flags) {
+  const sigset_t signals = block_stop_signals();
+  Serving s;
+  try {
+    s.cfg = load_config(flags.config_file);
+  } catch (const std::exception& e) {
+    std::cerr << "stagewise serve: " << e.what() << "\n";
+    return 2;
+  }
+  if (!flags.data_dir.empty()) s.cfg.store.data_dir = flags.data_dir;
+  if (!flags.workflows.empty()) s.cfg.workflows.dir = flags.workflows;
+  if (flags.bootstrap_set) s.cfg.kafka.bootstrap_servers = flags.bootstrap;
+  if (flags.http_port >= 0) s.cfg.http.port = flags.http_port;
+  init_logging(s.cfg.log.level, s.cfg.log.format);
+
+  std::vector<workflow::Problem> problems;
+  const auto registry = workflow::Registry::load({s.cfg.workflows.dir}, problems);
+  if (!problems.empty()) {
+    for (const auto& p : problems) std::cerr << p.to_string() << "\n";
+    std::cerr << "stagewise serve: " << problems.size()
+              << " problem(s) in the workflows; fix them (stagewise workflows validate "
+              << s.cfg.workflows.dir << ") and start again\n";
     return 1;
   }
-
-  spdlog::info("stopping: finishing the current batch");
-  http.stop();
-  proc.stop();
-  std::error_code ec;
-  std::filesystem::remove(serve_file(cfg.store.data_dir), ec);
-  spdlog::info("stopped");
-  return 0;
+  for (const auto* wf : registry.all())
+    spdlog::info("workflow {} v{} loaded from {}", wf->program, wf->version, wf->file);
+  if (auto r = start(s, registry); !r) {
+    std::cerr << "stagewise serve: " << r.error().message << "\n";
+    return 1;
+  }
+  return run(s, signals);
 }
 
 int broker(int partitions) {

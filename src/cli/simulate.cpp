@@ -1,6 +1,9 @@
 // `stagewise simulate`: a seeded cohort of one program through the real
 // pipeline (the input topic), paced, with the engine's expectation printed.
+#include "auth/secret.h"
+#include "auth/signature.h"
 #include "cli/commands.h"
+#include "common/cloudevent.h"
 #include "common/config.h"
 #include "common/time.h"
 #include "kafka/kafka.h"
@@ -43,6 +46,34 @@ void draw_progress(size_t done, size_t total, double seconds, bool waiting) {
   std::fprintf(stderr, "\r[%s] %zu/%zu events  %.0f/s%s", bar.c_str(), done, total, rate,
                waiting ? "  (waiting for the processor to catch up)" : "                  ");
   std::fflush(stderr);
+}
+
+// The deadlines a walk lets lapse are the very events the server's timers
+// would fire (actorrole system): signed with the server's internal key, as
+// its timers sign them, when this process may read that key. Returns how
+// many it could not sign.
+size_t sign_system_events(sim::Cohort& cohort, const std::string& data_dir) {
+  std::ifstream in(serve_file(data_dir));
+  const json s = json::parse(in, nullptr, false);
+  std::string key;
+  if (s.is_object() && s.contains("internal_secret") && s["internal_secret"].is_string())
+    if (auto k = auth::read_secret(s["internal_secret"].get<std::string>())) key = *k;
+  size_t unsigned_events = 0;
+  for (auto& ev : cohort.events) {
+    if (ev.bad || ev.value.find("\"actorrole\":\"system\"") == std::string::npos) continue;
+    auto decoded = decode_structured(ev.value);
+    auto* e = std::get_if<CloudEvent>(&decoded);
+    if (e == nullptr) continue;
+    if (key.empty()) {
+      ++unsigned_events;
+      continue;
+    }
+    e->authsub = e->actorid;
+    e->authrole = e->actorrole;
+    e->authsig = auth::event_signature(key, *e);
+    ev.value = to_json(*e).dump();
+  }
+  return unsigned_events;
 }
 
 std::string seconds_text(double s) {
@@ -139,6 +170,11 @@ int simulate(const SimulateFlags& f) {
                  "--data-dir DIR of a running `stagewise serve`\n";
     return 1;
   }
+
+  if (const size_t n = sign_system_events(cohort, f.data_dir); n > 0)
+    std::cerr << "stagewise simulate: " << n
+              << " lapsed deadlines cannot be signed (the server's internal key in --data-dir "
+                 "is not readable here); the server's own timers fire them instead\n";
 
   std::atomic<uint64_t> acked{0}, failed{0};
   std::string first_error;

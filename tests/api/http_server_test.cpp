@@ -5,6 +5,8 @@
 #include "api/http_server.h"
 
 #include "api/server.h"
+#include "auth/tokens.h"
+#include "common/time.h"
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -219,6 +221,7 @@ class HttpServerTest : public ::testing::Test {
     Context ctx;
     ctx.registry = &registry_;
     ctx.store = store_.get();
+    ctx.verifier = &verifier_;
     server_ = std::make_unique<Server>(ctx, limits);
     auto port = server_->start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message;
@@ -232,6 +235,12 @@ class HttpServerTest : public ::testing::Test {
   testing::TempDir dir_;
   workflow::Registry registry_;
   std::unique_ptr<store::Store> store_;
+  const std::string secret_ = std::string(40, 's');
+  auth::Verifier verifier_{{.hs256_secret = secret_}};
+  // Requests that get through the transport reach the route's guard; with
+  // this token, its handler.
+  const std::string token_ = *auth::mint_hs256(
+      secret_, {.sub = "admin-1", .role = auth::Role::admin}, now_ms(), 3'600'000);
   std::unique_ptr<Server> server_;
   int port_ = 0;
 };
@@ -371,6 +380,7 @@ TEST_F(HttpServerTest, BodyOverTheLimitIs413WithTheErrorCode) {
             std::string::npos);
 
   // A body within the limit gets through to the handler (no intake: 503).
+  c.set_bearer_token_auth(token_);
   res = c.Post("/v1/events", std::string(1024, ' '), "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 503);
@@ -399,11 +409,11 @@ TEST_F(HttpServerTest, ContentLengthOverTheLimitIsRefusedBeforeTheBodyArrives) {
 
 TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
   start();
-  auto chunked = [](int chunks) {
+  auto chunked = [this](int chunks) {
     std::string body;
     for (int i = 0; i < chunks; ++i) body += "4000\r\n" + std::string(0x4000, ' ') + "\r\n";
-    return "POST /v1/events HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
-           "0\r\n\r\n";
+    return "POST /v1/events HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + token_ +
+           "\r\nTransfer-Encoding: chunked\r\n\r\n" + body + "0\r\n\r\n";
   };
   Socket big(port_);
   ASSERT_TRUE(big.send(chunked(8)));  // 128 KiB
@@ -459,6 +469,7 @@ TEST_F(HttpServerTest, KeepAliveAndPipelinedRequestsAreAllAnswered) {
 
   httplib::Client c("127.0.0.1", port_);
   c.set_keep_alive(true);
+  c.set_bearer_token_auth(token_);
   for (int i = 0; i < 20; ++i) {
     auto res = c.Get("/v1/workflows");
     ASSERT_TRUE(res) << "request " << i;

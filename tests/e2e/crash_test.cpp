@@ -377,6 +377,7 @@ TEST(Crash, RandomKillsLoseNothingAndApplyNothingTwice) {
   // Wait until all input is handled.
   httplib::Client c(serve.ready.http);
   c.set_read_timeout(20);
+  c.set_bearer_token_auth(testing::token_for(kBin, data, "admin", "e2e"));
   for (int p = 0; p < kPartitions; ++p)
     ASSERT_TRUE(eventually(
         [&] {

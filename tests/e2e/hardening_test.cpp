@@ -39,11 +39,14 @@ class Hardening : public ::testing::Test {
         tmp_ / "serve.out", tmp_ / "serve.err");
     ready_ = testing::parse_ready_line(serve_->wait_line("ready ", 90));
     ASSERT_FALSE(ready_.http.empty()) << serve_->err();
+    applicant_token_ = testing::token_for(kBin, tmp_ / "data", "applicant", "stu-hardening");
+    admin_token_ = testing::token_for(kBin, tmp_ / "data", "admin", "e2e");
   }
 
   httplib::Result post(const std::string& body, const std::string& type = "application/json",
                        const std::string& path = "/v1/events") {
     httplib::Client c(ready_.http);
+    c.set_bearer_token_auth(applicant_token_);
     c.set_read_timeout(60);
     c.set_write_timeout(60);
     return c.Post(path, body, type);
@@ -112,6 +115,7 @@ class Hardening : public ::testing::Test {
   TempDir tmp_;
   std::unique_ptr<Process> serve_;
   testing::ReadyLine ready_;
+  std::string applicant_token_, admin_token_;
 };
 
 std::map<std::string, uint64_t> funnel(httplib::Client& http, const std::string& program) {
@@ -140,6 +144,7 @@ TEST_F(Hardening, AttacksThenACohortAllAppliedPublishedAndNothingLeftPending) {
   expected["submitted"] += from_http;
 
   httplib::Client http(ready_.http);
+  http.set_bearer_token_auth(admin_token_);
   ASSERT_TRUE(eventually([&] { return funnel(http, program) == expected; }, 90))
       << json(funnel(http, program)).dump() << " expected " << json(expected).dump();
   ASSERT_TRUE(serve_->running()) << serve_->err().substr(0, 4000);

@@ -91,6 +91,7 @@ TEST(Serve, CohortSurvivesARestartAndNothingIsAppliedTwice) {
 
   // Histories before the restart, through the HTTP API.
   httplib::Client http(ready.http);
+  http.set_bearer_token_auth(testing::token_for(kBin, data, "admin", "e2e-admin"));
   std::map<std::string, size_t> history_len;
   for (const auto& [id, stage] : expected) {
     auto res = http.Get("/v1/applications/" + id + "/history");
@@ -123,6 +124,7 @@ TEST(Serve, CohortSurvivesARestartAndNothingIsAppliedTwice) {
       << "\n";
   ASSERT_EQ(run({kBin, "submit", tmp / "one.jsonl", "--data-dir", data}, tmp / "s3").code, 0);
   httplib::Client http2(again.http);
+  http2.set_bearer_token_auth(testing::token_for(kBin, data, "admin", "e2e-admin"));
   ASSERT_TRUE(eventually([&] {
     auto res = http2.Get("/v1/applications/stu-0/history");
     return res && res->status == 200 && json::parse(res->body)["events"].size() == 2;
@@ -160,6 +162,7 @@ TEST(Serve, KcatStyleProducerJunkAndHttpIntake) {
   ASSERT_TRUE((*producer)->flush(10000).ok());
 
   httplib::Client http(ready.http);
+  http.set_bearer_token_auth(testing::token_for(kBin, data, "admin", "e2e-admin"));
   ASSERT_TRUE(eventually([&] {
     auto res = http.Get("/v1/applications/k-1");
     return res && res->status == 200;
@@ -168,16 +171,19 @@ TEST(Serve, KcatStyleProducerJunkAndHttpIntake) {
   ASSERT_EQ(dl.size(), 1u);
   EXPECT_EQ(dl[0].json()["data"]["reason"], "malformed_json");
 
-  // HTTP intake: 202 with ids for a good event, 400 naming the problem for a bad one.
-  auto res =
-      http.Post("/v1/events", event("h1", "application.submitted", "h-1", "applicant").dump(),
-                "application/cloudevents+json");
+  // HTTP intake: 202 with ids for a good event, 400 naming the problem for a
+  // bad one; the events are sent as the token's actor, an applicant.
+  httplib::Client as_applicant(ready.http);
+  as_applicant.set_bearer_token_auth(testing::token_for(kBin, data, "applicant", "stu-h"));
+  auto res = as_applicant.Post("/v1/events",
+                               event("h1", "application.submitted", "h-1", "applicant").dump(),
+                               "application/cloudevents+json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202) << res->body;
   EXPECT_EQ(json::parse(res->body)["ids"], json::array({"h1"}));
   json bad = event("h2", "application.submitted", "h-2", "applicant");
   bad.erase("time");
-  res = http.Post("/v1/events", bad.dump(), "application/json");
+  res = as_applicant.Post("/v1/events", bad.dump(), "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
   const json err = json::parse(res->body);

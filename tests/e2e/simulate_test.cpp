@@ -87,6 +87,7 @@ TEST_F(Simulate, FunnelMatchesTheSimulatorsExpectation) {
   EXPECT_EQ(total, 60u);
 
   httplib::Client http(ready_.http);
+  http.set_bearer_token_auth(testing::token_for(kBin, tmp_ / "data", "admin", "e2e"));
   EXPECT_TRUE(eventually([&] { return funnel(http, program) == expected; }, 60))
       << "funnel " << json(funnel(http, program)).dump() << "\nexpected " << json(expected).dump()
       << "\n"
@@ -100,6 +101,7 @@ TEST_F(Simulate, TwoProgramsShareOneServer) {
   const json a = simulate({"--program", "research-grant", "--applicants", "30", "--seed", "1"});
   const json b = simulate({"--program", "visiting-academics", "--applicants", "30", "--seed", "1"});
   httplib::Client http(ready_.http);
+  http.set_bearer_token_auth(testing::token_for(kBin, tmp_ / "data", "admin", "e2e"));
   for (const auto& [program, s] :
        {std::pair{"research-grant", a}, std::pair{"visiting-academics", b}}) {
     std::map<std::string, uint64_t> expected;

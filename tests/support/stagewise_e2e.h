@@ -79,6 +79,21 @@ inline ServeProcess start_serve(const std::string& bin, const std::string& workf
   return s;
 }
 
+/// A bearer token from `stagewise token` for the server on `data_dir`
+/// (signed with its secret); empty when the command failed.
+inline std::string token_for(const std::string& bin, const std::string& data_dir,
+                             const std::string& role, const std::string& sub,
+                             const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {bin,      "token", "--data-dir", data_dir,
+                                   "--role", role,    "--sub",      sub};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto r = run(args, data_dir + ".token-" + role + "-" + sub);
+  if (r.code != 0) return "";
+  std::string t = r.out;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
 /// A counter or gauge from GET /metrics (`name value` or `name{labels} value`);
 /// nullopt when the server does not answer or has no such series.
 inline std::optional<double> metric(const std::string& http, const std::string& series) {

@@ -1,0 +1,327 @@
+// The handlers of the HTTP API and the route table that names who may call
+// each (DESIGN.md §10, §11). Reads are scoped by auth::scope_of: what is
+// outside a caller's scope answers 404, as if it did not exist.
+#include "api/dashboard.h"
+#include "api/detail/replies.h"
+#include "api/routes.h"
+#include "auth/scope.h"
+#include "common/time.h"
+#include "workflow/graph.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace stagewise::api {
+
+void post_events(const Call& c, const httplib::Request& req, httplib::Response& res);
+
+namespace detail {
+
+std::optional<uint64_t> count_param(const httplib::Request& req, const char* name,
+                                    uint64_t fallback, uint64_t max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || v[0] == '-' || end != v.c_str() + v.size() || errno != 0) return std::nullopt;
+  return std::min<uint64_t>(n, max);
+}
+
+}  // namespace detail
+
+namespace {
+
+using auth::Role;
+using detail::fail;
+using detail::reply;
+using nlohmann::json;
+
+void not_found(httplib::Response& res, const std::string& id) {
+  fail(res, 404, "not_found", "no application \"" + id + "\"");
+}
+
+// The program named in the path, when the caller may see it; otherwise the
+// answer (404 unknown, 403 outside the token's programs) is written.
+const workflow::Workflow* program_in_scope(const Call& c, const std::string& program,
+                                           httplib::Response& res) {
+  const workflow::Workflow* wf = c.ctx.registry->latest(program);
+  if (wf == nullptr) {
+    fail(res, 404, "not_found", "no program \"" + program + "\"");
+    return nullptr;
+  }
+  if (c.who != nullptr && !c.who->may_program(program)) {
+    fail(res, 403, "forbidden", "your token does not cover program \"" + program + "\"");
+    return nullptr;
+  }
+  return wf;
+}
+
+// The application as the caller may see it: its scope, or none (404
+// written, whether it exists or not).
+struct Visible {
+  workflow::Application app;
+  auth::Scope scope = auth::Scope::none;
+};
+std::optional<Visible> visible(const Call& c, const std::string& id, httplib::Response& res) {
+  auto app = c.ctx.store->application(id);
+  if (!app) {
+    if (app.error().is_not_found())
+      not_found(res, id);
+    else
+      fail(res, 500, "store_error", app.error().message);
+    return std::nullopt;
+  }
+  const workflow::Workflow* wf = c.ctx.registry->find(app->program, app->workflow_version);
+  const auto scope = wf != nullptr ? auth::scope_of(*c.who, *app, *wf) : auth::Scope::none;
+  if (scope == auth::Scope::none) {
+    not_found(res, id);
+    return std::nullopt;
+  }
+  return Visible{std::move(*app), scope};
+}
+
+void healthz(const Call&, const httplib::Request&, httplib::Response& res) {
+  reply(res, 200, {{"status", "ok"}});
+}
+
+void readyz(const Call& c, const httplib::Request&, httplib::Response& res) {
+  const bool ready = c.ctx.processor == nullptr || c.ctx.processor->ready();
+  reply(res, ready ? 200 : 503, {{"ready", ready}});
+}
+
+void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
+  const auto* p = c.ctx.processor;
+  res.set_content(metrics_text(p ? &p->stats() : nullptr, p ? p->relay_stats() : nullptr,
+                               p ? p->timer_stats() : nullptr, c.ctx.store),
+                  "text/plain; version=0.0.4");
+}
+
+void dashboard(const Call&, const httplib::Request&, httplib::Response& res) {
+  res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
+}
+
+// Paths and addresses only for admins.
+void info(const Call& c, const httplib::Request&, httplib::Response& res) {
+  json out = c.ctx.info;
+  if (c.who->role != Role::admin)
+    for (const char* k : {"data_dir", "bootstrap_servers", "group_id"}) out.erase(k);
+  out["you"] = {{"sub", c.who->sub}, {"role", auth::role_name(c.who->role)}};
+  reply(res, 200, out);
+}
+
+void workflows(const Call& c, const httplib::Request&, httplib::Response& res) {
+  reply(res, 200, workflows_view(*c.ctx.registry));
+}
+
+void graph(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const std::string program = req.matches[1];
+  const std::string format = req.has_param("format") ? req.get_param_value("format") : "mermaid";
+  if (format != "mermaid" && format != "dot")
+    return fail(res, 400, "invalid_argument", "format must be mermaid or dot");
+  const workflow::Workflow* wf = c.ctx.registry->latest(program);
+  if (req.has_param("version")) {
+    const auto v = detail::count_param(req, "version", 0, 1'000'000);
+    if (!v) return fail(res, 400, "invalid_argument", "version must be an integer");
+    wf = c.ctx.registry->find(program, static_cast<int>(*v));
+  }
+  if (wf == nullptr) return fail(res, 404, "not_found", "no workflow for \"" + program + "\"");
+  if (format == "dot")
+    res.set_content(workflow::to_dot(*wf), "text/vnd.graphviz");
+  else
+    res.set_content(workflow::to_mermaid(*wf), "text/plain; charset=utf-8");
+}
+
+void application(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const auto v = visible(c, id, res);
+  if (!v) return;
+  auto timers = c.ctx.store->timers_of(id);
+  const json view = application_view(v->app, timers ? *timers : std::vector<store::TimerRecord>{});
+  reply(res, 200, auth::redact_application(v->scope, view, c.who->sub));
+}
+
+void history(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const auto v = visible(c, id, res);
+  if (!v) return;
+  auto h = c.ctx.store->history(id);
+  if (!h) return fail(res, 500, "store_error", h.error().message);
+  reply(res, 200, auth::redact_history(v->scope, history_view(*h)));
+}
+
+// Whether the caller sees application `id` in a list (hub admins see their
+// hub's only).
+bool listed(const Call& c, const std::string& id) {
+  if (c.who->role != Role::hub_admin) return true;
+  auto app = c.ctx.store->application(id);
+  if (!app) return false;
+  const auto* wf = c.ctx.registry->find(app->program, app->workflow_version);
+  return wf != nullptr && auth::scope_of(*c.who, *app, *wf) != auth::Scope::none;
+}
+
+void list(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const std::string program = req.matches[1];
+  const workflow::Workflow* wf = program_in_scope(c, program, res);
+  if (wf == nullptr) return;
+  const auto limit = detail::count_param(req, "limit", 100, 10'000);
+  if (!limit || *limit == 0)
+    return fail(res, 400, "invalid_argument", "limit must be a positive integer");
+  std::vector<std::string> stages;
+  if (req.has_param("stage")) {
+    stages.push_back(req.get_param_value("stage"));
+    if (!wf->state(stages[0]))
+      return fail(res, 400, "invalid_argument",
+                  "program \"" + program + "\" has no stage \"" + stages[0] + "\"");
+  } else {
+    stages = wf->state_order;
+  }
+  json apps = json::array();
+  for (const auto& stage : stages) {
+    auto ids =
+        c.ctx.store->list_stage(program, stage, *limit - apps.size(), req.get_param_value("after"));
+    if (!ids) return fail(res, 500, "store_error", ids.error().message);
+    for (const auto& id : *ids)
+      if (listed(c, id)) apps.push_back({{"id", id}, {"stage", stage}});
+    if (apps.size() >= *limit) break;
+  }
+  reply(res, 200, {{"program", program}, {"applications", apps}});
+}
+
+void deadlines(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const std::string program = req.matches[1];
+  if (program_in_scope(c, program, res) == nullptr) return;
+  int64_t before = now_ms() + 7LL * 24 * 3600 * 1000;
+  if (req.has_param("before")) {
+    const auto t = parse_rfc3339_ms(req.get_param_value("before"));
+    if (!t)
+      return fail(res, 400, "invalid_argument",
+                  "before must be an RFC 3339 time, e.g. 2026-04-01T00:00:00Z");
+    before = *t;
+  }
+  auto due = c.ctx.store->timers_due_before(before, 100000);
+  if (!due) return fail(res, 500, "store_error", due.error().message);
+  json list = json::array();
+  for (const auto& t : *due)
+    if (t.program == program) list.push_back(timer_view(t));
+  reply(res, 200,
+        {{"program", program}, {"before", format_rfc3339_ms(before)}, {"deadlines", list}});
+}
+
+void funnel(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const std::string program = req.matches[1];
+  const workflow::Workflow* wf = program_in_scope(c, program, res);
+  if (wf == nullptr) return;
+  auto counts = c.ctx.store->stage_counts(program);
+  if (!counts) return fail(res, 500, "store_error", counts.error().message);
+  reply(res, 200, funnel_view(*wf, *counts));
+}
+
+void dead_letters(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const auto limit = detail::count_param(req, "limit", 100, 1000);
+  const auto before = detail::count_param(req, "before", 0, UINT64_MAX);
+  if (!limit || !before)
+    return fail(res, 400, "invalid_argument", "limit and before must be whole numbers");
+  auto list = c.ctx.store->dead_letters(*limit, *before);
+  if (!list) return fail(res, 500, "store_error", list.error().message);
+  json out = json::array();
+  for (const auto& d : *list) out.push_back(dead_letter_view(d, false));
+  reply(res, 200, {{"deadletters", std::move(out)}});
+}
+
+void dead_letter(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  auto d = c.ctx.store->dead_letter(id);
+  if (!d) {
+    if (d.error().is_not_found())
+      return fail(res, 404, "not_found", "no dead letter \"" + id + "\" is kept");
+    return fail(res, 500, "store_error", d.error().message);
+  }
+  reply(res, 200, dead_letter_view(*d, true));
+}
+
+void parked(const Call& c, const httplib::Request& req, httplib::Response& res) {
+  const auto limit = detail::count_param(req, "limit", 100, 1000);
+  const auto after = detail::count_param(req, "after", 0, UINT64_MAX);
+  if (!limit || !after)
+    return fail(res, 400, "invalid_argument", "limit and after must be whole numbers");
+  auto list = c.ctx.store->parked(*limit, *after);
+  if (!list) return fail(res, 500, "store_error", list.error().message);
+  json out = json::array();
+  for (const auto& p : *list) out.push_back(parked_view(p));
+  reply(res, 200, {{"parked", std::move(out)}});
+}
+
+}  // namespace
+
+const std::vector<Route>& route_table() {
+  const std::vector<Role> office = {Role::admin, Role::program_manager, Role::service};
+  const std::vector<Role> office_and_hubs = {Role::admin, Role::program_manager, Role::service,
+                                             Role::hub_admin};
+  static const std::vector<Route> table = {
+      {"GET", "/healthz", "/healthz", Access::open, {}, healthz, "Liveness"},
+      {"GET", "/readyz", "/readyz", Access::open, {}, readyz, "Readiness: partitions assigned"},
+      {"GET", "/metrics", "/metrics", Access::metrics, {}, metrics, "Prometheus metrics"},
+      {"GET", "/", "/", Access::open, {}, dashboard, "The dashboard (signs in with a token)"},
+      {"GET", "/v1/info", "/v1/info", Access::token, {}, info, "Version, topics, workflows"},
+      {"GET", "/v1/workflows", "/v1/workflows", Access::token, {}, workflows, "Loaded workflows"},
+      {"GET",
+       R"(/v1/workflows/([^/]+)/graph)",
+       "/v1/workflows/{program}/graph",
+       Access::token,
+       {},
+       graph,
+       "A workflow drawn as mermaid or dot"},
+      {"GET",
+       R"(/v1/applications/([^/]+))",
+       "/v1/applications/{id}",
+       Access::token,
+       {},
+       application,
+       "An application, as the caller may see it"},
+      {"GET",
+       R"(/v1/applications/([^/]+)/history)",
+       "/v1/applications/{id}/history",
+       Access::token,
+       {},
+       history,
+       "How an application got where it is"},
+      {"GET", R"(/v1/programs/([^/]+)/applications)", "/v1/programs/{program}/applications",
+       Access::token, office_and_hubs, list, "Applications of a program by stage"},
+      {"GET", R"(/v1/programs/([^/]+)/deadlines)", "/v1/programs/{program}/deadlines",
+       Access::token, office, deadlines, "Pending deadlines and reminders"},
+      {"GET", R"(/v1/programs/([^/]+)/funnel)", "/v1/programs/{program}/funnel", Access::token,
+       office, funnel, "Applications per stage"},
+      {"GET",
+       "/v1/deadletters",
+       "/v1/deadletters",
+       Access::token,
+       {Role::admin},
+       dead_letters,
+       "Kept dead letters, newest first"},
+      {"GET",
+       R"(/v1/deadletters/(.+))",
+       "/v1/deadletters/{id}",
+       Access::token,
+       {Role::admin},
+       dead_letter,
+       "One dead letter with its original"},
+      {"GET",
+       "/v1/outbox/parked",
+       "/v1/outbox/parked",
+       Access::token,
+       {Role::admin},
+       parked,
+       "Outputs the broker refused for good"},
+      {"POST",
+       "/v1/events",
+       "/v1/events",
+       Access::token,
+       {},
+       post_events,
+       "Send events as the token's actor"},
+  };
+  return table;
+}
+
+}  // namespace stagewise::api

@@ -1,0 +1,45 @@
+#pragma once
+
+#include "api/server.h"
+#include "auth/principal.h"
+
+#include <httplib.h>
+
+#include <string_view>
+#include <vector>
+
+namespace stagewise::api {
+
+/// A request as a handler sees it: the server's context and who called
+/// (null on open routes).
+struct Call {
+  const Context& ctx;
+  const auth::Principal* who = nullptr;
+};
+
+using RouteHandler = void (*)(const Call&, const httplib::Request&, httplib::Response&);
+
+/// Who may call a route.
+enum class Access {
+  open,     ///< anyone (health, readiness, the dashboard's page)
+  metrics,  ///< anyone, or the bearer of auth.metrics_token when it is set
+  token,    ///< a valid bearer token of one of `roles` (any role when empty)
+};
+
+/// One route of the HTTP API: the one table from which the server registers
+/// its handlers and the authorization test checks roles × routes
+/// (CONVENTIONS.md "One description of the HTTP API").
+struct Route {
+  std::string_view method;   ///< GET or POST
+  std::string_view pattern;  ///< as registered (a regex for path parameters)
+  std::string_view path;     ///< as documented, with {parameters}
+  Access access;
+  std::vector<auth::Role> roles;  ///< for Access::token; empty: every role
+  RouteHandler handler;
+  std::string_view summary;
+};
+
+/// Every route of the API.
+const std::vector<Route>& route_table();
+
+}  // namespace stagewise::api
