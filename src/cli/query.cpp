@@ -1,5 +1,6 @@
 #include "api/views.h"
 #include "cli/commands.h"
+#include "common/cloudevent.h"
 #include "common/json_limits.h"
 #include "common/time.h"
 #include "processor/intake.h"
@@ -396,14 +397,17 @@ int workflows_graph(const std::string& program, const std::string& format, const
 }
 
 int eval_guard(const std::string& rule_text, const std::string& data_text) {
-  const json rule = json::parse(rule_text, nullptr, false);
+  // One level deeper than a guard may nest, so compile() names the problem.
+  const json rule = parse_json_bounded(rule_text, workflow::jsonlogic::kMaxNesting + 1);
   if (rule.is_discarded()) {
-    std::cerr << "stagewise eval-guard: RULE_JSON is not valid JSON\n";
+    std::cerr << "stagewise eval-guard: RULE_JSON is not valid JSON (or nests more than "
+              << workflow::jsonlogic::kMaxNesting << " levels)\n";
     return 2;
   }
-  const json data = json::parse(data_text, nullptr, false);
+  const json data = parse_json_bounded(data_text, EnvelopeLimits{}.max_depth + 4);
   if (data.is_discarded()) {
-    std::cerr << "stagewise eval-guard: DATA_JSON is not valid JSON\n";
+    std::cerr << "stagewise eval-guard: DATA_JSON is not valid JSON (or nests more than "
+              << EnvelopeLimits{}.max_depth + 4 << " levels)\n";
     return 2;
   }
   std::vector<workflow::jsonlogic::CompileError> errors;

@@ -3,6 +3,7 @@
 #include "common/json_limits.h"
 #include "common/time.h"
 
+#include <algorithm>
 #include <array>
 
 namespace stagewise {
@@ -46,14 +47,18 @@ bool valid_subject(std::string_view id, size_t max_bytes) {
 
 std::optional<DecodeError> check_time(const CloudEvent& e, int64_t reference_ms,
                                       const TimeWindow& window) {
-  if (e.time_ms > reference_ms + window.max_ahead_ms)
+  // A producer sets the reference (the message timestamp): keep the sums in
+  // range whatever it says (±292 million years).
+  constexpr int64_t kLimit = int64_t{1} << 61;
+  reference_ms = std::clamp(reference_ms, -kLimit, kLimit);
+  if (e.time_ms > reference_ms + std::min(window.max_ahead_ms, kLimit))
     return fail(Reason::invalid_attribute,
                 "attribute \"time\" (" + e.time + ") lies more than " +
                     std::to_string(window.max_ahead_ms / 3'600'000) +
                     " h after the event was sent (" + format_rfc3339_ms(reference_ms) +
                     "); check the sender's clock (processor.max_clock_skew)",
                 e.id);
-  if (e.actorrole != "system" && e.time_ms < reference_ms - window.max_behind_ms)
+  if (e.actorrole != "system" && e.time_ms < reference_ms - std::min(window.max_behind_ms, kLimit))
     return fail(Reason::invalid_attribute,
                 "attribute \"time\" (" + e.time + ") lies more than " +
                     std::to_string(window.max_behind_ms / 86'400'000) +

@@ -1,5 +1,6 @@
 #include "common/time.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +111,11 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
 }
 
 std::string format_rfc3339_ms(int64_t ms) {
+  // RFC 3339 years are 0000-9999; beyond them (a corrupt or hostile
+  // timestamp) the nearest representable instant is shown, and the
+  // arithmetic below cannot overflow.
+  constexpr int64_t kMin = -62'167'219'200'000, kMax = 253'402'300'799'999;
+  ms = std::clamp(ms, kMin, kMax);
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   const int64_t rem_ms = ms - secs * 1000;
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -175,6 +181,9 @@ std::optional<int64_t> parse_iso8601_duration_ms(std::string_view s) {
     any = true;
   }
   if (!any) return std::nullopt;
+  // Past ~292 million years an int64 of milliseconds overflows: refused,
+  // never converted (that would be undefined behaviour).
+  if (!(total_s * 1000.0 < 9.0e18)) return std::nullopt;
   return static_cast<int64_t>(total_s * 1000.0 + 0.5);
 }
 

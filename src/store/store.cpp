@@ -136,6 +136,9 @@ std::string encode(const json& j) {
 }
 
 Result<json> decode(const std::string& bytes, const std::string& what) {
+  // from_msgpack recurses once per level: bound the depth first.
+  if (!codec::msgpack_depth_within(bytes, codec::kMaxMsgpackDepth))
+    return make_error(Errc::corruption, what + " nests deeper than the store ever writes");
   json j = json::from_msgpack(bytes, true, false);
   if (j.is_discarded()) return make_error(Errc::corruption, what + " is not valid msgpack");
   return j;

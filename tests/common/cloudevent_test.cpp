@@ -165,6 +165,11 @@ TEST(CloudEvent, EventTimeMustLieNearWhenItWasSent) {
   EXPECT_NE(future->message.find("max_clock_skew"), std::string::npos) << future->message;
   e.actorrole = "system";  // a timer fired late after a restart
   EXPECT_FALSE(check_time(e, e.time_ms + 300LL * 86'400'000, w));
+  // A producer's timestamp at either end of int64 (found by fuzz_envelope).
+  EXPECT_TRUE(check_time(e, INT64_MAX, {INT64_MAX, INT64_MAX}) == std::nullopt);
+  e.actorrole = "applicant";
+  EXPECT_TRUE(check_time(e, INT64_MAX, w));
+  EXPECT_TRUE(check_time(e, INT64_MIN, w));
 }
 
 TEST(JsonLimits, EscapesWhatWouldForgeOrHideALogLine) {

@@ -31,6 +31,12 @@ TEST(Time, ParsesFixedLengthDurations) {
   EXPECT_FALSE(parse_iso8601_duration_ms("P"));
   EXPECT_FALSE(parse_iso8601_duration_ms("14D"));
   EXPECT_FALSE(parse_iso8601_duration_ms("PT1D"));
+  // Found by fuzz_workflow: a duration past int64 milliseconds was UB.
+  EXPECT_FALSE(parse_iso8601_duration_ms("P99999999999999999999D"));
+  EXPECT_FALSE(parse_iso8601_duration_ms("P102222222222222D"));
+  // Timestamps outside RFC 3339's years format to the nearest one, no UB.
+  EXPECT_EQ(format_rfc3339_ms(INT64_MIN), "0000-01-01T00:00:00Z");
+  EXPECT_EQ(format_rfc3339_ms(INT64_MAX), "9999-12-31T23:59:59.999Z");
 }
 
 TEST(Config, ShippedFilesLoad) {
