@@ -94,6 +94,13 @@ json history_view(const std::vector<store::HistoryEntry>& entries) {
               {"transition", h.transition >= 0 ? json(h.transition) : json()}};
     if (!h.data.is_null()) e["data"] = h.data;
     if (!h.note.empty()) e["note"] = h.note;
+    // Who was authenticated: the token's sub and role (for the HTTP intake;
+    // stagewise's own for its timers); events from a Kafka producer are
+    // vouched for by their source.
+    if (!h.authsub.empty()) {
+      e["authsub"] = h.authsub;
+      e["authrole"] = h.authrole;
+    }
     events.push_back(std::move(e));
   }
   return {{"events", std::move(events)}};
