@@ -267,7 +267,9 @@ void write_serve_file(const Serving& s) {
                {"bootstrap", s.bootstrap},
                {"pid", getpid()},
                {"token_secret", s.keys.token_secret_file},
-               {"internal_secret", s.keys.internal_file}})
+               {"internal_secret", s.keys.internal_file},
+               {"issuer", s.cfg.auth.issuer},
+               {"audience", s.cfg.auth.audience}})
              .dump()
       << "\n";
 }

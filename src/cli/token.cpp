@@ -14,15 +14,28 @@
 namespace stagewise::cli {
 namespace {
 
+nlohmann::json serve_json(const std::string& data_dir) {
+  std::ifstream in(serve_file(data_dir));
+  const auto s = nlohmann::json::parse(in, nullptr, false);
+  return s.is_object() ? s : nlohmann::json::object();
+}
+
 // The HS256 secret a server on `data_dir` checks tokens with: the file its
 // serve.json names (auth.hs256_secret_file), else the data dir's own.
 Result<std::string> token_secret(const std::string& data_dir, bool create) {
-  std::ifstream in(serve_file(data_dir));
-  const auto s = nlohmann::json::parse(in, nullptr, false);
-  if (s.is_object() && s.contains("token_secret") && s["token_secret"].is_string())
+  const auto s = serve_json(data_dir);
+  if (s.contains("token_secret") && s["token_secret"].is_string())
     return auth::read_secret(s["token_secret"].get<std::string>());
   if (create) return auth::ensure_secret(data_dir, "token.secret");
   return auth::read_secret(data_dir + "/auth/token.secret");
+}
+
+// The issuer and audience the server on `data_dir` requires (auth.issuer,
+// auth.audience), so that its own tokens pass them.
+void server_claims(const std::string& data_dir, auth::TokenClaims& c) {
+  const auto s = serve_json(data_dir);
+  c.issuer = s.value("issuer", "");
+  c.audience = s.value("audience", "");
 }
 
 }  // namespace
@@ -53,6 +66,7 @@ int token(const TokenFlags& f) {
                       .programs = f.programs,
                       .university = f.university,
                       .applications = f.applications};
+  server_claims(f.data_dir, c);
   const auto t = auth::mint_hs256(*secret, c, now_ms(), *ttl);
   if (!t) {
     std::cerr << "stagewise token: " << t.error().message << "\n";
@@ -66,6 +80,7 @@ std::string local_admin_token(const std::string& data_dir) {
   const auto secret = token_secret(data_dir, /*create=*/false);
   if (!secret) return {};
   auth::TokenClaims c{.sub = "stagewise-cli", .role = auth::Role::admin};
+  server_claims(data_dir, c);
   const auto t = auth::mint_hs256(*secret, c, now_ms(), 5 * 60'000);
   return t ? *t : std::string();
 }
