@@ -206,6 +206,18 @@ void set_key(Config& c, const std::string& section, const std::string& key, cons
 void check_consistency(const Config& c, const std::string& where) {
   if (c.log.format != "text" && c.log.format != "json")
     throw std::runtime_error(where + ": log.format must be \"text\" or \"json\"");
+  // An event the intake accepts must fit what the producer may send, or it
+  // could never be applied nor refused.
+  int64_t producer_max = 1'000'000;  // librdkafka's message.max.bytes default
+  if (const auto it = c.kafka.properties.find("message.max.bytes"); it != c.kafka.properties.end())
+    producer_max = std::atoll(it->second.c_str());
+  if (c.processor.max_event_bytes + 4096 > producer_max)
+    throw std::runtime_error(where + ": processor.max_event_bytes (" +
+                             std::to_string(c.processor.max_event_bytes) +
+                             ") must stay 4 KiB under the producer's message.max.bytes (" +
+                             std::to_string(producer_max) +
+                             "), or accepted events could never "
+                             "be produced");
   static const std::vector<std::string> kRoles = {"applicant", "reviewer", "program_manager",
                                                   "hub_admin", "admin",    "service"};
   for (const auto* table : {&c.auth.services, &c.security.sources})

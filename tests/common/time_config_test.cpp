@@ -68,6 +68,11 @@ TEST(Config, ValuesOutOfBoundsAreRefusedNamingTheKey) {
   }
   std::ofstream(path) << R"({"processor": {"max_clock_skew": "P1M"}})";
   EXPECT_THROW((void)load_config(path), std::runtime_error);
+  std::ofstream(path) << R"({"processor": {"max_event_bytes": 2000000}})";
+  EXPECT_THROW((void)load_config(path), std::runtime_error) << "larger than the producer takes";
+  std::ofstream(path)
+      << R"({"processor": {"max_event_bytes": 2000000}, "kafka": {"properties": {"message.max.bytes": "4000000"}}})";
+  EXPECT_EQ(load_config(path).processor.max_event_bytes, 2'000'000);
   std::ofstream(path) << R"({"processor": {"max_clock_skew": "PT1H"}})";
   EXPECT_EQ(load_config(path).processor.max_clock_skew.ms, 3'600'000);
 }
