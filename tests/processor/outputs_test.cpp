@@ -99,7 +99,8 @@ TEST(Outputs, DeadLettersCarryABoundedExcerptWithLengthAndDigest) {
   EXPECT_EQ(cut.kept.original, accents);
 
   // Control bytes would take six characters each: base64 instead.
-  in.value = std::string(50, '\x01');
+  const std::string control(50, '\x01');
+  in.value = control;
   auto ctl = dead_letter("t", in, Reason::malformed_json, "m", "", "", 0, limits);
   const json co = json::parse(ctl.record.value)["data"]["original"];
   EXPECT_EQ(co["encoding"], "base64");
