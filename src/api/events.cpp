@@ -37,8 +37,10 @@ bool read_events(const Context& c, const httplib::Request& req, httplib::Respons
     return false;
   }
   bool deep = false;
-  // One level more than an event may have: the array around a batch.
+  // One level more than an event may have: the array around a batch, and
+  // only for a batch.
   json body = parse_json_bounded(req.body, c.max_json_depth + 1, &deep);
+  if (body.is_object() && !json_depth_within(req.body, c.max_json_depth)) deep = true;
   if (deep || body.is_discarded()) {
     fail(res, 400, "malformed_json",
          deep ? "the body nests objects and arrays more than " + std::to_string(c.max_json_depth) +
@@ -112,11 +114,10 @@ std::string check_scope(const Call& c, const json& e) {
   const std::string subject = text_of(e, "subject");
   std::string program = text_of(e, "program");
   if (text_of(e, "type") != "application.submitted" && !subject.empty()) {
-    auto app = c.ctx.store->application(subject);
-    const auto* wf = app ? c.ctx.registry->find(app->program, app->workflow_version) : nullptr;
-    if (wf == nullptr || auth::scope_of(*c.who, *app, *wf) == auth::Scope::none)
-      return "your token does not cover application \"" + subject + "\"";
-    program = app->program;
+    workflow::Application app;
+    if (detail::scope_in_store(c.ctx, *c.who, subject, &app) == auth::Scope::none)
+      return "your token does not cover application \"" + utf8_prefix(subject, 128) + "\"";
+    program = app.program;
   }
   if (!program.empty() && !c.who->may_program(program))
     return "your token does not cover program \"" + program + "\"";
@@ -192,9 +193,14 @@ void post_events(const Call& c, const httplib::Request& req, httplib::Response& 
   for (size_t i = 0; i < events.size(); ++i)
     if (auto why = authorize(c, events[i]); !why.empty())
       return fail(res, 403, "forbidden",
-                  "event " + std::to_string(i) + " (" + text_of(events[i], "id").substr(0, 64) +
+                  "event " + std::to_string(i) + " (" + utf8_prefix(text_of(events[i], "id"), 64) +
                       "): " + why);
-  answer(c.ctx.intake->submit(events, 10000, wait_ms), wait_ms, res);
+  // A wait holds a worker: only so many at once; the rest are not awaited.
+  const bool slot = wait_ms > 0 && c.ctx.waiting->fetch_add(1) < c.ctx.max_waiting_requests;
+  const int waited = slot ? wait_ms : 0;
+  if (wait_ms > 0 && !slot) res.set_header("Stagewise-Wait", "skipped: too many waiting requests");
+  answer(c.ctx.intake->submit(events, 10000, waited), waited, res);
+  if (wait_ms > 0) c.ctx.waiting->fetch_sub(1);
 }
 
 }  // namespace stagewise::api

@@ -17,6 +17,16 @@ void post_events(const Call& c, const httplib::Request& req, httplib::Response& 
 
 namespace detail {
 
+auth::Scope scope_in_store(const Context& ctx, const auth::Principal& who, const std::string& id,
+                           workflow::Application* out) {
+  auto app = ctx.store->application(id);
+  if (!app) return auth::Scope::none;
+  const workflow::Workflow* wf = ctx.registry->find(app->program, app->workflow_version);
+  const auto scope = wf != nullptr ? auth::scope_of(who, *app, *wf) : auth::Scope::none;
+  if (out != nullptr && scope != auth::Scope::none) *out = std::move(*app);
+  return scope;
+}
+
 std::optional<uint64_t> count_param(const httplib::Request& req, const char* name,
                                     uint64_t fallback, uint64_t max) {
   if (!req.has_param(name)) return fallback;
@@ -153,11 +163,8 @@ void history(const Call& c, const httplib::Request& req, httplib::Response& res)
 // Whether the caller sees application `id` in a list (hub admins see their
 // hub's only).
 bool listed(const Call& c, const std::string& id) {
-  if (c.who->role != Role::hub_admin) return true;
-  auto app = c.ctx.store->application(id);
-  if (!app) return false;
-  const auto* wf = c.ctx.registry->find(app->program, app->workflow_version);
-  return wf != nullptr && auth::scope_of(*c.who, *app, *wf) != auth::Scope::none;
+  return c.who->role != Role::hub_admin ||
+         detail::scope_in_store(c.ctx, *c.who, id) != auth::Scope::none;
 }
 
 void list(const Call& c, const httplib::Request& req, httplib::Response& res) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,6 +33,11 @@ struct Context {
   std::map<std::string, std::vector<std::string>> services;  ///< auth.services
   std::string internal_key;   ///< signs the intake's events (auth/signature.h)
   std::string metrics_token;  ///< auth.metrics_token; empty: /metrics is open
+  /// Requests that may wait for outcomes (?wait) at once: a wait holds an
+  /// HTTP worker, so more than half of them would let waiting callers
+  /// starve everyone else. Beyond it, the 202 comes without waiting.
+  int max_waiting_requests = 8;
+  std::shared_ptr<std::atomic<int>> waiting = std::make_shared<std::atomic<int>>(0);
 };
 
 /// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).

@@ -67,9 +67,20 @@ Result<std::string> ec_pem(const json& k, const std::string& name) {
   return pem_from("EC", bld, name);
 }
 
+Result<std::vector<Jwk>> parse_keys(std::string_view text);
+
 }  // namespace
 
 Result<std::vector<Jwk>> parse_jwks(std::string_view text) {
+  try {
+    return parse_keys(text);
+  } catch (const std::exception& e) {  // a member of the wrong type
+    return bad(std::string("a key has a member of the wrong type: ") + e.what());
+  }
+}
+
+namespace {
+Result<std::vector<Jwk>> parse_keys(std::string_view text) {
   const json doc = parse_json_bounded(text, 8);
   if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
     return bad("not a JWKS document: expected {\"keys\": [...]}");
@@ -103,5 +114,7 @@ Result<std::vector<Jwk>> parse_jwks(std::string_view text) {
   if (out.empty()) return bad("the document holds no keys");
   return out;
 }
+
+}  // namespace
 
 }  // namespace stagewise::auth

@@ -58,12 +58,34 @@ json reviews_for(const json& reviews, const std::string& viewer) {
   return out;
 }
 
-json without_identity(const json& profile) {
-  json out = json::object();
-  if (!profile.is_object()) return out;
-  for (const auto& [k, v] : profile.items())
-    if (!identifies(k)) out[k] = v;
-  return out;
+// The profile without what identifies the applicant, at any depth (a
+// nested contact.email or references[].name goes too).
+json without_identity(const json& value, int depth = 0) {
+  if (depth > 64) return json();
+  if (value.is_object()) {
+    json out = json::object();
+    for (const auto& [k, v] : value.items())
+      if (!identifies(k)) out[k] = without_identity(v, depth + 1);
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (const auto& v : value) out.push_back(without_identity(v, depth + 1));
+    return out;
+  }
+  return value;
+}
+
+// What the office keeps apart from everyone else: self-identification
+// (demographics) never leaves the profile for hubs or reviewers.
+json without_self_identification(json profile) {
+  if (profile.is_object()) profile.erase("self_identification");
+  return profile;
+}
+
+// An interview as others than the office see it: when, not what was said.
+json interview_times(const json& interview) {
+  return pick(interview, {"scheduled_time", "completed_time", "at", "completed"});
 }
 
 json documents_without_names(const json& docs) {
@@ -119,14 +141,16 @@ json redact_application(Scope scope, const json& v, const std::string& viewer) {
       return v;
     case Scope::hub: {
       json out = v;
-      for (const char* k : {"reviews", "reviewers", "notes", "self_identification"}) out.erase(k);
+      for (const char* k : {"reviews", "reviewers", "notes", "self_identification", "decision"})
+        out.erase(k);
+      if (out.contains("profile")) out["profile"] = without_self_identification(out["profile"]);
+      if (out.contains("interview")) out["interview"] = interview_times(out["interview"]);
       return out;
     }
     case Scope::applicant: {
       json out = pick(v, kHead);
       out.update(pick(v, {"profile", "documents", "offer", "interview", "withdrawal", "reports"}));
-      if (out.contains("interview"))
-        out["interview"] = pick(out["interview"], {"scheduled_time", "at"});
+      if (out.contains("interview")) out["interview"] = interview_times(out["interview"]);
       return out;
     }
     case Scope::reviewer:
@@ -134,6 +158,8 @@ json redact_application(Scope scope, const json& v, const std::string& viewer) {
       json out = pick(v, kHead);
       out.update(pick(v, {"profile", "documents", "interview"}));
       out["reviews"] = reviews_for(v.value("reviews", json::array()), viewer);
+      if (out.contains("profile")) out["profile"] = without_self_identification(out["profile"]);
+      if (out.contains("interview")) out["interview"] = interview_times(out["interview"]);
       if (scope == Scope::blind) {
         out["profile"] = without_identity(out.value("profile", json::object()));
         out["documents"] = documents_without_names(out.value("documents", json::array()));

@@ -51,9 +51,11 @@ Result<Key> key_for(const VerifierOptions& o, const json& header) {
     return Key{JWT_ALG_HS256, o.hs256_secret};
   }
   if (alg != "RS256" && alg != "ES256")
-    return refuse("the token's algorithm \"" + alg.substr(0, 16) +
+    return refuse("the token's algorithm \"" + utf8_prefix(alg, 16) +
                   "\" is not accepted; use RS256, ES256 or HS256");
-  const std::string kid = header.value("kid", "");
+  const auto named = header.find("kid");
+  const std::string kid =
+      named != header.end() && named->is_string() ? named->get<std::string>() : "";
   const Jwk* found = nullptr;
   size_t same_alg = 0;
   for (const auto& k : o.keys) {
@@ -66,7 +68,7 @@ Result<Key> key_for(const VerifierOptions& o, const json& header) {
       if (k.alg == alg) found = &k;
   if (found == nullptr)
     return refuse("no " + alg + " key" +
-                  (kid.empty() ? "" : " with kid \"" + kid.substr(0, 64) + "\"") +
+                  (kid.empty() ? "" : " with kid \"" + utf8_prefix(kid, 64) + "\"") +
                   " is configured (auth.jwks_file)");
   return Key{alg == "RS256" ? JWT_ALG_RS256 : JWT_ALG_ES256, found->pem};
 }
@@ -102,7 +104,8 @@ Result<void> check_times(const json& c, int64_t now_ms, int64_t leeway_ms) {
 }
 
 Result<void> check_audience(const json& c, const VerifierOptions& o) {
-  if (!o.issuer.empty() && c.value("iss", "") != o.issuer)
+  const auto iss = c.find("iss");
+  if (!o.issuer.empty() && (iss == c.end() || *iss != o.issuer))
     return refuse("the token was not issued by \"" + o.issuer + "\" (iss)");
   if (o.audience.empty()) return {};
   const auto aud = c.find("aud");
@@ -132,10 +135,14 @@ Result<Principal> principal_of(const json& c) {
   p.programs = string_list(c, "programs", ok);
   p.applications = string_list(c, "applications", ok);
   if (!ok) return refuse("the token's programs and applications must be arrays of ids");
-  p.university = c.value("university", "");
+  if (const auto u = c.find("university"); u != c.end()) {
+    if (!u->is_string() || u->get<std::string>().size() > 256)
+      return refuse("the token's university must be a string");
+    p.university = *u;
+  }
   if (p.role == Role::hub_admin && p.university.empty())
     return refuse("a hub_admin token needs the university it co-manages (university)");
-  p.expires_ms = static_cast<int64_t>(c["exp"].get<double>() * 1000);
+  p.expires_ms = static_cast<int64_t>(std::min(c["exp"].get<double>(), 9.0e15) * 1000);
   return p;
 }
 

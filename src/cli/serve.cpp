@@ -162,6 +162,7 @@ processor::Intake::Options intake_options(const Config& cfg, const processor::Op
   processor::Intake::Options o;
   o.kafka = popts.kafka;
   o.topic = popts.topics.events;
+  o.deadletter_topic = popts.topics.deadletter;
   o.store = store;
   o.outcomes = popts.outcomes;
   o.lag = [&proc] { return proc.lag(); };
@@ -252,6 +253,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   ctx.services = s.cfg.auth.services;
   ctx.internal_key = s.keys.internal;
   ctx.metrics_token = s.cfg.auth.metrics_token;
+  ctx.max_waiting_requests = std::max(1, s.cfg.http.threads / 2);
   s.http = std::make_unique<api::Server>(ctx, api::http_limits(s.cfg.http));
   auto port = s.http->start(s.cfg.http.host, s.cfg.http.port);
   if (!port) return port.error();

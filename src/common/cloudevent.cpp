@@ -114,7 +114,7 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
   if (j["specversion"].get_ref<const std::string&>() != "1.0")
     return fail(Reason::invalid_attribute,
                 "attribute \"specversion\" must be \"1.0\", got \"" +
-                    j["specversion"].get<std::string>() + "\"",
+                    utf8_prefix(j["specversion"].get<std::string>(), 32) + "\"",
                 id);
   if (auto bad = check_text("id", e.id, limits.max_id_bytes, id)) return *bad;
   if (auto bad = check_text("source", e.source, limits.max_id_bytes, id)) return *bad;
@@ -153,6 +153,8 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
         return fail(Reason::invalid_attribute, "attribute \"datacontenttype\" must be a string",
                     id);
       e.datacontenttype = value.get<std::string>();
+      if (auto bad = check_text("datacontenttype", e.datacontenttype, limits.max_name_bytes, id))
+        return *bad;
       if (e.datacontenttype.find("json") == std::string::npos)
         return fail(Reason::invalid_attribute,
                     "datacontenttype \"" + e.datacontenttype + "\" is not JSON", id);
@@ -160,7 +162,7 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
     }
     if (!valid_extension_name(key))
       return fail(Reason::invalid_attribute,
-                  "attribute name \"" + key +
+                  "attribute name \"" + utf8_prefix(key, 32) +
                       "\" is invalid: CloudEvents attribute names are lowercase letters and "
                       "digits",
                   id);
@@ -240,6 +242,17 @@ DecodeResult decode_kafka(const Headers& headers, std::string_view value,
     j["data"] = std::move(data);
   }
   return decode_json(j, limits);
+}
+
+DecodeResult decode_input(const Headers& headers, std::string_view value, int64_t max_bytes,
+                          const EnvelopeLimits& limits) {
+  if (static_cast<int64_t>(value.size()) > max_bytes)
+    return fail(Reason::oversized,
+                "event is " + std::to_string(value.size()) + " bytes; the limit is " +
+                    std::to_string(max_bytes) +
+                    " (processor.max_event_bytes): keep documents outside the event and send "
+                    "their uri");
+  return decode_kafka(headers, value, limits);
 }
 
 json to_json(const CloudEvent& e) {

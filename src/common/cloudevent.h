@@ -68,6 +68,13 @@ DecodeResult decode_structured(std::string_view value, const EnvelopeLimits& lim
 DecodeResult decode_kafka(const Headers& headers, std::string_view value,
                           const EnvelopeLimits& limits = {});
 
+/// An input message as the processor takes it: no larger than `max_bytes`
+/// (reason `oversized`), then decode_kafka. The HTTP intake checks the
+/// bytes it will produce with this very function, so that nothing it
+/// accepts is refused later.
+DecodeResult decode_input(const Headers& headers, std::string_view value, int64_t max_bytes,
+                          const EnvelopeLimits& limits);
+
 /// Validates a JSON object as a CloudEvent (shared by Kafka and HTTP intake).
 /// The object must come from text checked with json_depth_within.
 DecodeResult decode_json(const nlohmann::json& j, const EnvelopeLimits& limits = {});

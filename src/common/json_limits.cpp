@@ -36,9 +36,12 @@ size_t code_point(std::string_view s, size_t i, uint32_t& cp) {
   return n + 1;
 }
 
+// Controls, bidirectional formatting, and the line and paragraph separators
+// some viewers break lines at.
 bool unsafe(uint32_t cp) {
   return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
-         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+         cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
 }
 
 }  // namespace
@@ -85,6 +88,13 @@ bool is_utf8(std::string_view s) {
   return true;
 }
 
+std::string utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  return std::string(s.substr(0, n));
+}
+
 bool has_unsafe_characters(std::string_view s) {
   uint32_t cp = 0;
   for (size_t i = 0; i < s.size();) {
@@ -110,15 +120,15 @@ bool is_plain_token(std::string_view s) {
       case '%':
       case 0x00a0:
       case 0x1680:
-      case 0x2028:
-      case 0x2029:
+      case 0x180e:
       case 0x202f:
       case 0x205f:
+      case 0x2060:
       case 0x3000:
       case 0xfeff:
         return false;
       default:
-        if (cp >= 0x2000 && cp <= 0x200b) return false;
+        if (cp >= 0x2000 && cp <= 0x200d) return false;  // spaces and invisible joiners
     }
     i += n;
   }

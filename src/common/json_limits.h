@@ -19,7 +19,8 @@ bool json_depth_within(std::string_view text, int max_depth);
 nlohmann::json parse_json_bounded(std::string_view text, int max_depth, bool* too_deep = nullptr);
 
 /// Characters that must never reach an id, a path or a log line unescaped:
-/// C0 and C1 controls, DEL, and the Unicode bidirectional formatting
+/// C0 and C1 controls, DEL, U+2028/U+2029 (line and paragraph separators),
+/// and the Unicode bidirectional formatting
 /// characters (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069),
 /// which can make a log line or a screen show text in another order than it
 /// is stored (CVE-2021-42574, "Trojan Source"). Expects valid UTF-8.
@@ -34,6 +35,9 @@ bool is_plain_token(std::string_view utf8);
 /// written as a visible escape (\n, \t, \u001b, \u202e, \xff), so one log
 /// entry stays one line and shows what it holds.
 std::string escape_unsafe(std::string_view text);
+
+/// At most `max_bytes` of `text`, cut where no UTF-8 sequence is split.
+std::string utf8_prefix(std::string_view text, size_t max_bytes);
 
 /// Whether the bytes are valid UTF-8 (no overlong forms or surrogates).
 bool is_utf8(std::string_view bytes);

@@ -2,6 +2,7 @@
 
 #include "common/cloudevent.h"
 #include "common/time.h"
+#include "processor/outputs.h"
 
 #include <spdlog/spdlog.h>
 
@@ -63,8 +64,11 @@ void Intake::on_delivery(const kafka::DeliveryReport& d) {
   std::lock_guard lock(mu_);
   if (d.token & kDurableBit) {
     // Durable records stay in the store; a failed one is produced again by
-    // the relay.
-    if (!d.ok) produced_.erase(d.token & ~kDurableBit);
+    // the relay, unless the broker refused it for good: then the relay
+    // dead-letters it, so it is never retried forever.
+    const uint64_t seq = d.token & ~kDurableBit;
+    if (!d.ok) produced_.erase(seq);
+    if (!d.ok && d.error.permanent) refused_.emplace_back(seq, d.error.message);
     return;
   }
   const auto it = pending_.find(d.token);
@@ -80,37 +84,79 @@ void Intake::on_delivery(const kafka::DeliveryReport& d) {
   if (--waiter->remaining == 0) waiter->cv.notify_all();
 }
 
+// Produces a durable record with the time it was accepted as its timestamp
+// (the processor checks event times against it, however late it is sent).
+void Intake::produce_durable(const store::IntakeRecord& r) {
+  {
+    std::lock_guard lock(mu_);
+    produced_[r.seq] = Clock::now();
+  }
+  auto p = producer_->produce(options_.topic, r.key, r.value, kStructured, r.seq | kDurableBit, -1,
+                              r.accepted_ms);
+  if (p) return;
+  std::lock_guard lock(mu_);
+  produced_.erase(r.seq);
+  if (p.error().permanent) refused_.emplace_back(r.seq, p.error().message);
+}
+
 // Re-produces durable records that were never produced (a restart) or stay
-// unprocessed long after they were (the broker may have lost its log).
+// unprocessed long after they were (the broker may have lost its log), and
+// dead-letters those the broker refused for good.
 void Intake::relay_loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
-    uint64_t after = 0;
+    settle_refused();
+    uint64_t after = 0, oldest = UINT64_MAX;
     while (options_.store->intake_count() > 0) {
       auto recs = options_.store->intake_pending(1000, after);
       if (!recs || recs->empty()) break;
       const auto now = Clock::now();
       for (const auto& r : *recs) {
         after = r.seq;
+        oldest = std::min(oldest, r.seq);
+        bool fresh = false;
         {
           std::lock_guard guard(mu_);
           const auto it = produced_.find(r.seq);
-          if (it != produced_.end() && now - it->second < options_.reproduce_after) continue;
-          produced_[r.seq] = now;
+          fresh = it != produced_.end() && now - it->second < options_.reproduce_after;
         }
-        if (auto p = producer_->produce(options_.topic, r.key, r.value, kStructured,
-                                        r.seq | kDurableBit);
-            !p) {
-          std::lock_guard guard(mu_);
-          produced_.erase(r.seq);
-        }
+        if (!fresh) produce_durable(r);
       }
     }
     lock.lock();
-    // Forget records the processor has finished with.
-    if (options_.store->intake_count() == 0) produced_.clear();
+    // Forget records the processor has finished with: all older than the
+    // oldest still pending.
+    produced_.erase(produced_.begin(), produced_.lower_bound(oldest));
     stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+  }
+}
+
+// Records the broker refused for good become dead letters (reason
+// `oversized`, the broker's words as the message) and leave the intake.
+void Intake::settle_refused() {
+  std::vector<std::pair<uint64_t, std::string>> refused;
+  {
+    std::lock_guard lock(mu_);
+    refused.swap(refused_);
+  }
+  for (const auto& [seq, why] : refused) {
+    auto recs = options_.store->intake_pending(1, seq - 1);
+    if (!recs || recs->empty() || (*recs)[0].seq != seq) continue;
+    const auto& r = (*recs)[0];
+    InputRef in{"http", -1, static_cast<int64_t>(seq), r.key, r.value, nullptr};
+    auto rejection = dead_letter(options_.deadletter_topic, in, Reason::oversized,
+                                 "the broker refused the accepted event for good: " + why, r.id,
+                                 r.key, now_ms());
+    store::Batch b = options_.store->batch();
+    b.add_outbox(std::move(rejection.record));
+    b.add_dead_letter(std::move(rejection.kept));
+    b.intake_done(r.source, r.id);
+    if (auto c = options_.store->commit(b); !c)
+      spdlog::error("intake: cannot dead-letter refused record {}: {}", seq, c.error().message);
+    else
+      spdlog::error("intake: event {} was refused by the broker for good ({}); dead-lettered", r.id,
+                    why);
   }
 }
 
@@ -134,24 +180,18 @@ std::vector<size_t> Intake::validate(const std::vector<nlohmann::json>& events,
   const int64_t now = now_ms();
   for (size_t i = 0; i < events.size(); ++i) {
     auto& res = results[i];
-    auto decoded = decode_json(events[i], options_.envelope);
+    values[i] = events[i].dump();
+    // The bytes to be produced, checked as the processor will check them.
+    auto decoded = decode_input({}, values[i], options_.max_event_bytes, options_.envelope);
     std::optional<DecodeError> err;
-    if (auto* bad = std::get_if<DecodeError>(&decoded)) err = *bad;
-    if (!err) {
+    if (auto* bad = std::get_if<DecodeError>(&decoded)) {
+      err = *bad;
+    } else {
       const CloudEvent& ev = std::get<CloudEvent>(decoded);
       res.id = ev.id;
       res.source = ev.source;
       res.subject = ev.subject;
-      values[i] = events[i].dump();
-      if (static_cast<int64_t>(values[i].size()) > options_.max_event_bytes)
-        err = DecodeError{Reason::oversized,
-                          "event is " + std::to_string(values[i].size()) + " bytes; the limit is " +
-                              std::to_string(options_.max_event_bytes) +
-                              " (processor.max_event_bytes): keep documents outside the event "
-                              "and send their uri",
-                          ev.id};
-      else
-        err = check_time(ev, now, options_.time_window);
+      err = check_time(ev, now, options_.time_window);
     }
     if (err) {
       res.id = err->event_id;
@@ -207,9 +247,10 @@ std::vector<IntakeResult> Intake::submit(const std::vector<nlohmann::json>& even
 bool Intake::put_durably(const std::vector<size_t>& valid, std::vector<std::string>& values,
                          std::vector<IntakeResult>& results) {
   std::vector<store::IntakeRecord> records;
+  const int64_t accepted = now_ms();
   for (const size_t i : valid)
     records.push_back(
-        {0, results[i].source, results[i].id, results[i].subject, std::move(values[i])});
+        {0, results[i].source, results[i].id, results[i].subject, std::move(values[i]), accepted});
   if (auto r = options_.store->intake_put(records); !r) {
     for (const size_t i : valid) {
       results[i].code = "unavailable";
@@ -217,22 +258,10 @@ bool Intake::put_durably(const std::vector<size_t>& valid, std::vector<std::stri
     }
     return false;
   }
-  const auto now = Clock::now();
   std::set<uint64_t> sent;  // the same event twice in one request is produced once
   for (size_t n = 0; n < valid.size(); ++n) {
     results[valid[n]].accepted = true;  // durable: the relay takes it from here
-    const auto& rec = records[n];
-    if (!sent.insert(rec.seq).second) continue;
-    {
-      std::lock_guard lock(mu_);
-      produced_[rec.seq] = now;
-    }
-    if (auto p = producer_->produce(options_.topic, rec.key, rec.value, kStructured,
-                                    rec.seq | kDurableBit);
-        !p) {
-      std::lock_guard lock(mu_);
-      produced_.erase(rec.seq);
-    }
+    if (sent.insert(records[n].seq).second) produce_durable(records[n]);
   }
   return true;
 }

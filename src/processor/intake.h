@@ -48,6 +48,7 @@ class Intake {
   struct Options {
     kafka::Properties kafka;
     std::string topic = "stagewise.events";
+    std::string deadletter_topic = "stagewise.deadletter";
     store::Store* store = nullptr;     ///< durable mode when set
     OutcomeBoard* outcomes = nullptr;  ///< needed for waits
     std::function<int64_t()> lag;      ///< input events not yet processed; null: no backpressure
@@ -88,6 +89,8 @@ class Intake {
   void produce_acked(const std::vector<size_t>& valid, const std::vector<std::string>& values,
                      std::vector<IntakeResult>& results, int timeout_ms);
   void relay_loop();
+  void produce_durable(const store::IntakeRecord& r);
+  void settle_refused();
   bool wait_for_room();
 
   Options options_;
@@ -96,6 +99,7 @@ class Intake {
   uint64_t next_token_ = 1;
   std::map<uint64_t, std::pair<Waiter*, size_t>> pending_;              // ack waits (no store)
   std::map<uint64_t, std::chrono::steady_clock::time_point> produced_;  // intake seq -> when
+  std::vector<std::pair<uint64_t, std::string>> refused_;  // seqs the broker refused for good
   std::thread poller_;
   std::thread relay_;
   bool stop_ = false;

@@ -167,19 +167,11 @@ store::OutboxRecord reminder(const std::string& topic, const store::TimerRecord&
 
 namespace {
 
-// At most `max` bytes of `s`, cut where no UTF-8 sequence is split.
-std::string_view utf8_prefix(std::string_view s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
 // At most `max` bytes of `bytes`: as text unless it is not UTF-8 or JSON
 // escaping would make it larger than base64 (a control byte takes six
 // characters); `base64` tells which.
 std::string excerpt(std::string_view bytes, size_t max, bool& base64_encoded) {
-  const std::string_view cut = utf8_prefix(bytes, max);
+  const std::string cut = utf8_prefix(bytes, max);
   size_t escaped = 0;
   for (const unsigned char c : cut) escaped += c < 0x20 ? 6 : 1;
   base64_encoded = !is_utf8(cut) || escaped > cut.size() + cut.size() / 3;

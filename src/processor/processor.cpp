@@ -332,28 +332,20 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
 
   const Headers headers = m.headers();
   const InputRef in{tp.first, tp.second, m.offset(), m.key(), m.value(), &headers};
-  if (static_cast<int64_t>(m.value().size()) > options_.max_event_bytes)
-    return reject(r, in, Reason::oversized,
-                  "event is " + std::to_string(m.value().size()) + " bytes; the limit is " +
-                      std::to_string(options_.max_event_bytes) +
-                      " (processor.max_event_bytes): keep documents outside the event and send "
-                      "their uri",
-                  "", "");
-  auto decoded = decode_kafka(headers, m.value(), options_.envelope);
+  auto decoded = decode_input(headers, m.value(), options_.max_event_bytes, options_.envelope);
   if (auto* err = std::get_if<DecodeError>(&decoded))
     return reject(r, in, err->reason, err->message, err->event_id, "");
   CloudEvent& ev = std::get<CloudEvent>(decoded);
-  // Whatever becomes of it now, an event the HTTP intake holds is resolved.
+  // Whatever becomes of it now, an event the HTTP intake holds is resolved,
+  // and one awaited gets its outcome.
   if (store_.intake_count() > 0) r.batch.intake_done(ev.source, ev.id);
+  std::string dedupe_key = OutcomeBoard::key(ev.source, ev.id);
   // The message's timestamp is part of the log, so a replay decides alike.
   if (const int64_t sent = m.timestamp(); sent > 0)
     if (auto late = check_time(ev, sent, options_.time_window))
-      return reject(r, in, late->reason, late->message, ev.id, ev.subject);
+      return reject(r, in, late->reason, late->message, ev.id, ev.subject, &dedupe_key);
   if (auto why = options_.trust.refuse(ev))
-    return reject(r, in, Reason::unauthorized, *why, ev.id, ev.subject);
-  std::string dedupe_key = ev.source;
-  dedupe_key.push_back('\0');
-  dedupe_key += ev.id;
+    return reject(r, in, Reason::unauthorized, *why, ev.id, ev.subject, &dedupe_key);
   if (is_duplicate(r, ev, dedupe_key)) return;
   apply_event(r, in, std::move(ev), std::move(dedupe_key));
 }
@@ -413,14 +405,8 @@ void Processor::apply_event(Round& r, const InputRef& in, CloudEvent&& ev,
   Current current;
   if (!load_current(r, ev.subject, current)) return;
   auto outcome = workflow::apply(registry_, current.app, ev, options_.engine);
-  if (auto* rej = std::get_if<workflow::Rejected>(&outcome)) {
-    reject(r, in, rej->reason, rej->message, ev.id, ev.subject);
-    if (options_.outcomes != nullptr && options_.outcomes->wanted())
-      r.outcomes.emplace_back(dedupe_key, nlohmann::json{{"status", "rejected"},
-                                                         {"reason", reason_code(rej->reason)},
-                                                         {"message", rej->message}});
-    return;
-  }
+  if (auto* rej = std::get_if<workflow::Rejected>(&outcome))
+    return reject(r, in, rej->reason, rej->message, ev.id, ev.subject, &dedupe_key);
   auto& applied = std::get<workflow::Applied>(outcome);
   const std::string old_stage = current.app ? current.app->stage : "";
   record_applied(r, in, applied, std::move(ev), old_stage, current.app != nullptr,
@@ -438,7 +424,7 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
                       std::to_string(options_.max_application_bytes) +
                       " bytes (processor.max_application_bytes); keep large content outside "
                       "stagewise and send its uri",
-                  ev.id, ev.subject);
+                  ev.id, ev.subject, &dedupe_key);
   const std::string subject = ev.subject;
   if (applied.moved) r.batch.add_outbox(stage_changed(options_.topics.status, applied, ev));
   for (size_t i = 0; i < applied.notifications.size(); ++i)
@@ -469,13 +455,22 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   r.apps.insert_or_assign(subject, Held{std::move(applied.next), bytes});
 }
 
+// Dead-letters an input; its outcome is published when someone waits for it
+// (`outcome_key`: the event's (source, id), once known). The log line says
+// where and why by code, never the message: messages may name people (an
+// actor's id can be an e-mail address); GET /v1/deadletters/{id} has it.
 void Processor::reject(Round& r, const InputRef& in, Reason reason, const std::string& message,
-                       const std::string& event_id, const std::string& subject) {
+                       const std::string& event_id, const std::string& subject,
+                       const std::string* outcome_key) {
   ++r.counts.rejected[static_cast<size_t>(reason)];
-  spdlog::warn("rejected {} at {}/{}@{}: {}: {}", event_id.empty() ? "event" : event_id, in.topic,
-               in.partition, in.offset, reason_code(reason), message);
   auto rejection = dead_letter(options_.topics.deadletter, in, reason, message, event_id, subject,
                                now_ms(), options_.dead_letters);
+  spdlog::warn("rejected input at {}/{}@{}: {} (dead letter {})", in.topic, in.partition, in.offset,
+               reason_code(reason), rejection.kept.id);
+  if (outcome_key != nullptr && options_.outcomes != nullptr && options_.outcomes->wanted())
+    r.outcomes.emplace_back(*outcome_key, nlohmann::json{{"status", "rejected"},
+                                                         {"reason", reason_code(reason)},
+                                                         {"message", message}});
   r.batch.add_outbox(std::move(rejection.record));
   r.batch.add_dead_letter(std::move(rejection.kept));
 }

@@ -128,7 +128,8 @@ class Processor {
   void record_applied(Round& r, const InputRef& in, workflow::Applied& applied, CloudEvent&& ev,
                       const std::string& old_stage, bool existed, std::string&& dedupe_key);
   void reject(Round& r, const InputRef& in, Reason reason, const std::string& message,
-              const std::string& event_id, const std::string& subject);
+              const std::string& event_id, const std::string& subject,
+              const std::string* outcome_key = nullptr);
   void on_assign(std::vector<kafka::Assigned>& parts);
   void on_revoke(const std::vector<kafka::Assigned>& parts);
   bool hand_over(Round* r);

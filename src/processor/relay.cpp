@@ -14,12 +14,11 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kRound = 2000;
 
 // The stable id of a record, for logs: its CloudEvent id (outputs are
-// structured-mode CloudEvents), without reading more than the head.
+// structured-mode CloudEvents; parsed only on this rare path).
 std::string record_id(const store::OutboxRecord& rec) {
-  const auto at = rec.value.find("\"id\":\"");
-  if (at == std::string::npos) return "seq " + std::to_string(rec.seq);
-  const auto end = rec.value.find('"', at + 6);
-  return rec.value.substr(at + 6, std::min<size_t>(end - at - 6, 200));
+  const auto e = nlohmann::json::parse(rec.value, nullptr, false);
+  if (e.is_object() && e.contains("id") && e["id"].is_string()) return e["id"];
+  return "outbox record " + std::to_string(rec.seq);
 }
 
 }  // namespace
@@ -88,7 +87,9 @@ void Relay::run() {
     }
     if (stopping && drain_deadline == Clock::time_point{})
       drain_deadline = Clock::now() + options_.drain;
-    const size_t produced = in_flight_ < options_.max_in_flight ? produce_round() : 0;
+    // While a failed record waits to be sent again, nothing newer goes
+    // ahead of it: outputs stay in commit order.
+    const size_t produced = in_flight_ < options_.max_in_flight && !retry_ ? produce_round() : 0;
     producer_->poll(produced > 0 ? 0 : 5);
     settle();
     if (retry_ && in_flight_ == 0) {

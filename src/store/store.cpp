@@ -886,6 +886,7 @@ Result<void> Store::intake_put(std::vector<IntakeRecord>& records) {
     const json j = {{"source", r.source},
                     {"id", r.id},
                     {"key", r.key},
+                    {"accepted", r.accepted_ms},
                     {"value", json::binary(std::vector<uint8_t>(r.value.begin(), r.value.end()))}};
     wb.Put(cf_[kIntake], kIntakeBySeq + be64(r.seq), encode(j)).PermitUncheckedError();
     wb.Put(cf_[kIntake], key, be64(r.seq)).PermitUncheckedError();
@@ -909,11 +910,17 @@ Result<std::vector<IntakeRecord>> Store::intake_pending(size_t max, uint64_t aft
     if (!j) return j.error();
     IntakeRecord r;
     r.seq = get_be64(it->key().ToStringView().substr(1));
-    r.source = (*j)["source"].get<std::string>();
-    r.id = (*j)["id"].get<std::string>();
-    r.key = (*j)["key"].get<std::string>();
-    const auto& bin = (*j)["value"].get_binary();
-    r.value.assign(bin.begin(), bin.end());
+    try {
+      r.source = (*j)["source"].get<std::string>();
+      r.id = (*j)["id"].get<std::string>();
+      r.key = (*j)["key"].get<std::string>();
+      r.accepted_ms = j->value("accepted", int64_t{0});
+      const auto& bin = (*j)["value"].get_binary();
+      r.value.assign(bin.begin(), bin.end());
+    } catch (const std::exception& e) {
+      return make_error(Errc::corruption,
+                        "intake record " + std::to_string(r.seq) + ": " + e.what());
+    }
     out.push_back(std::move(r));
   }
   if (!it->status().ok()) return from_status(it->status(), "intake");

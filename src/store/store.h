@@ -103,8 +103,9 @@ struct IntakeRecord {
   uint64_t seq = 0;  ///< assigned by Store::intake_put
   std::string source;
   std::string id;
-  std::string key;    ///< Kafka key (the application id)
-  std::string value;  ///< the event, structured mode
+  std::string key;          ///< Kafka key (the application id)
+  std::string value;        ///< the event, structured mode
+  int64_t accepted_ms = 0;  ///< when the 202 was given: the timestamp it is produced with
 };
 
 /// A pending timer of an application, as stored: due time, the input

@@ -533,8 +533,8 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
     }
     if (e.type == kSubmitted)
       return reject(Reason::application_exists,
-                    "application \"" + e.subject + "\" was already submitted (stage \"" +
-                        current->stage + "\"); use application.updated to change it");
+                    "application \"" + e.subject +
+                        "\" was already submitted; use application.updated to change it");
     if (!e.program.empty() && e.program != current->program)
       return reject(Reason::program_mismatch, "application \"" + e.subject + "\" belongs to \"" +
                                                   current->program + "\", not \"" + e.program +

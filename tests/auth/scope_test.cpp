@@ -83,6 +83,16 @@ TEST(Scope, RedactionKeepsOnlyWhatTheScopeAllows) {
                      {"notes", {{{"text", "t"}}}},
                      {"decision", {{"outcome", "x"}}},
                      {"owner", "stu-1"}};
+  json nested = view;
+  nested["profile"]["contact"] = {{"email", "n@x"}, {"city", "C"}};
+  nested["profile"]["references"] = {{{"name", "R"}, {"relation", "advisor"}}};
+  nested["profile"]["self_identification"] = {{"gender", "x"}};
+  const json nested_blind = redact_application(Scope::blind, nested, "rev-1");
+  EXPECT_EQ(nested_blind["profile"]["contact"], json({{"city", "C"}}));
+  EXPECT_EQ(nested_blind["profile"]["references"][0], json({{"relation", "advisor"}}));
+  EXPECT_FALSE(nested_blind["profile"].contains("self_identification"));
+  EXPECT_FALSE(
+      redact_application(Scope::hub, nested, "")["profile"].contains("self_identification"));
   const json blind = redact_application(Scope::blind, view, "rev-1");
   EXPECT_FALSE(blind["profile"].contains("name"));
   EXPECT_EQ(blind["documents"][0], json({{"kind", "cv"}}));

@@ -123,6 +123,28 @@ TEST(Tokens, Rs256AndEs256FromAJwksByKid) {
             std::string::npos);
 }
 
+// Review findings: members of the wrong type must be refusals, not throws.
+TEST(Tokens, CraftedHeadersAndClaimsAreRefusedNotThrown) {
+  const Verifier v({.hs256_secret = kSecret,
+                    .keys = *parse_jwks(json{{"keys", {testing::rsa_pair("k").jwk}}}.dump())});
+  const std::string payload = ssl::base64url_encode(claims().dump());
+  for (const char* header :
+       {R"({"alg":"RS256","kid":5})", R"({"alg":7})", R"({"alg":"RS256","kid":{"a":1}})", "[1,2]",
+        R"({"alg":"\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff"})"}) {
+    const std::string token = ssl::base64url_encode(header) + "." + payload + ".c2ln";
+    EXPECT_FALSE(v.verify(token, kNow).ok()) << header;
+  }
+  json huge = claims();
+  huge["exp"] = 1e300;
+  huge["university"] = 5;
+  EXPECT_FALSE(v.verify(sign(JWT_ALG_HS256, kSecret, huge), kNow).ok())
+      << "university not a string";
+  huge.erase("university");
+  EXPECT_TRUE(v.verify(sign(JWT_ALG_HS256, kSecret, huge), kNow).ok());
+  EXPECT_FALSE(parse_jwks(R"({"keys":[{"kty":"RSA","kid":5,"n":"AQAB","e":"AQAB"}]})").ok());
+  EXPECT_FALSE(parse_jwks(R"({"keys":[{"kty":7}]})").ok());
+}
+
 TEST(Jwks, BadDocumentsAreRefusedNamingTheKey) {
   auto rsa = testing::rsa_pair("r");
   json priv = rsa.jwk;

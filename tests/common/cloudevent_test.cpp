@@ -129,8 +129,9 @@ TEST(CloudEvent, IdsMustBeReadableBackAndHarmlessInLogs) {
     e[k] = std::move(v);
     return decode_json(e);
   };
-  for (const char* subject : {"a/b", "a%2Fb", "a b", "a?b", "a#b", "a\\b", "x\u202Eexe.pdf",
-                              "a\u200Bb", "a\u00A0b", "\u0085x"}) {
+  for (const char* subject :
+       {"a/b", "a%2Fb", "a b", "a?b", "a#b", "a\\b", "x\u202Eexe.pdf", "a\u200Bb", "a\u00A0b",
+        "\u0085x", "a\u200Db", "a\u2060b", "a\u2028b"}) {
     const auto r = with("subject", json::parse(std::string("\"") + subject + "\""));
     EXPECT_EQ(error_of(r).reason, Reason::invalid_attribute) << subject;
     EXPECT_NE(error_of(r).message.find("subject"), std::string::npos);

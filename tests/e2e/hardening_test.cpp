@@ -92,6 +92,14 @@ class Hardening : public ::testing::Test {
     r = post(std::string(100'000, '[') + std::string(100'000, ']'));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400);
+    // One level deeper than processor.max_json_depth (32) allows: refused,
+    // not accepted and then dead-lettered again and again (review finding).
+    json one_too_deep = valid_event("h-deep", "h-deep");
+    json* at = &one_too_deep["data"];
+    for (int i = 0; i < 31; ++i) at = &((*at)["n"] = json::object());
+    r = post(one_too_deep.dump());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
     // A form post from a browser.
     r = post(valid_event("h-form", "h-form").dump(), "text/plain");
     ASSERT_TRUE(r);

@@ -155,6 +155,29 @@ TEST_F(GuaranteesTest, AcceptedIntakeEventSurvivesLosingTheBrokerLog) {
       << "the processed event stays in the intake";
 }
 
+// Review finding: an accepted event the broker refuses for good (here a
+// producer limit below the event) was re-produced every 30 s forever.
+TEST_F(GuaranteesTest, AnAcceptedEventTheBrokerRefusesBecomesADeadLetter) {
+  Intake::Options io;
+  io.kafka = {{"bootstrap.servers", cluster_->bootstrap()}, {"message.max.bytes", "5000"}};
+  io.store = store_.get();
+  auto intake = Intake::create(io);
+  ASSERT_TRUE(intake.ok());
+  const auto r = (*intake)->submit({event("big-1", "application.submitted", "big", "applicant",
+                                          {{"cv", std::string(6000, 'c')}})},
+                                   5000);
+  ASSERT_TRUE(r[0].accepted) << r[0].error;
+  ASSERT_TRUE(eventually([&] { return store_->intake_count() == 0; }))
+      << "the refused record stays in the intake";
+  const auto kept = store_->dead_letters(10);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ((*kept)[0].event_id, "big-1");
+  EXPECT_NE((*kept)[0].message.find("refused"), std::string::npos) << (*kept)[0].message;
+  EXPECT_TRUE((*kept)[0].kept);
+  EXPECT_EQ(stage("big"), "(none)");
+}
+
 TEST_F(GuaranteesTest, WaitingIntakeGetsTheOutcome) {
   processor_.reset();
   OutcomeBoard board;

@@ -1,7 +1,9 @@
 #pragma once
 
 // Small pieces every handler uses: JSON answers, errors, query parameters.
+#include "api/server.h"
 #include "api/views.h"
+#include "auth/scope.h"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -14,13 +16,21 @@ namespace stagewise::api::detail {
 
 inline void reply(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // Never throws: text from a request (an id that is not UTF-8) is replaced.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
 }
 
 inline void fail(httplib::Response& res, int status, const std::string& code,
                  const std::string& msg) {
   reply(res, status, error_view(code, msg));
 }
+
+/// Application `id` as `who` may see it: its scope, and the application in
+/// `app` when the scope is not none. Missing, unreadable and out of scope
+/// are all `none`, so that no caller can tell them apart.
+auth::Scope scope_in_store(const Context& ctx, const auth::Principal& who, const std::string& id,
+                           workflow::Application* app = nullptr);
 
 /// A whole-number query parameter, `fallback` when absent, at most `max`;
 /// nullopt when malformed.
