@@ -76,23 +76,25 @@ bool is_known_role(std::string_view role) {
   return false;
 }
 
-DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
-  if (!j.is_object())
-    return fail(Reason::malformed_json,
-                "event must be a JSON object, got " + std::string(j.type_name()));
-  std::string id;
-  // Named in errors only when it is itself presentable.
-  if (auto it = j.find("id"); it != j.end() && it->is_string() &&
-                              it->get_ref<const std::string&>().size() <= limits.max_id_bytes &&
-                              !has_unsafe_characters(it->get_ref<const std::string&>()))
-    id = it->get<std::string>();
+namespace {
 
-  CloudEvent e;
+// The id to name in errors: only when it is itself presentable.
+std::string presentable_id(const json& j, const EnvelopeLimits& limits) {
+  const auto it = j.find("id");
+  if (it == j.end() || !it->is_string()) return {};
+  const auto& id = it->get_ref<const std::string&>();
+  return id.size() <= limits.max_id_bytes && !has_unsafe_characters(id) ? id : std::string();
+}
+
+// The required attributes (DESIGN.md §4), each a bounded, presentable string.
+std::optional<DecodeError> required_attributes(const json& j, const EnvelopeLimits& limits,
+                                               const std::string& id, CloudEvent& e) {
   struct Required {
     const char* name;
     std::string* out;
   };
-  const std::array<Required, 6> required = {{{"specversion", nullptr},
+  std::string specversion;
+  const std::array<Required, 6> required = {{{"specversion", &specversion},
                                              {"id", &e.id},
                                              {"source", &e.source},
                                              {"type", &e.type},
@@ -109,17 +111,17 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
     if (!it->is_string() || it->get_ref<const std::string&>().empty())
       return fail(Reason::invalid_attribute,
                   std::string("attribute \"") + r.name + "\" must be a non-empty string", id);
-    if (r.out != nullptr) *r.out = it->get<std::string>();
+    *r.out = it->get<std::string>();
   }
-  if (j["specversion"].get_ref<const std::string&>() != "1.0")
-    return fail(Reason::invalid_attribute,
-                "attribute \"specversion\" must be \"1.0\", got \"" +
-                    utf8_prefix(j["specversion"].get<std::string>(), 32) + "\"",
-                id);
-  if (auto bad = check_text("id", e.id, limits.max_id_bytes, id)) return *bad;
-  if (auto bad = check_text("source", e.source, limits.max_id_bytes, id)) return *bad;
-  if (auto bad = check_text("type", e.type, limits.max_name_bytes, id)) return *bad;
-  if (auto bad = check_text("time", e.time, 64, id)) return *bad;
+  if (specversion != "1.0")
+    return fail(
+        Reason::invalid_attribute,
+        "attribute \"specversion\" must be \"1.0\", got \"" + utf8_prefix(specversion, 32) + "\"",
+        id);
+  if (auto bad = check_text("id", e.id, limits.max_id_bytes, id)) return bad;
+  if (auto bad = check_text("source", e.source, limits.max_id_bytes, id)) return bad;
+  if (auto bad = check_text("type", e.type, limits.max_name_bytes, id)) return bad;
+  if (auto bad = check_text("time", e.time, 64, id)) return bad;
   if (!valid_subject(e.subject, limits.max_subject_bytes))
     return fail(Reason::invalid_attribute,
                 "attribute \"subject\" (the application id) must be 1 to " +
@@ -136,49 +138,59 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
                     e.time + "\"",
                 id);
   e.time_ms = *t;
+  return std::nullopt;
+}
 
-  for (const auto& [key, value] : j.items()) {
-    if (key == "data") {
-      e.data = value;
-      continue;
-    }
-    if (key == "data_base64")
-      return fail(Reason::invalid_attribute,
-                  "\"data_base64\" is not supported: event data must be JSON", id);
-    if (key == "specversion" || key == "id" || key == "source" || key == "type" ||
-        key == "subject" || key == "time" || key == "dataschema")
-      continue;
-    if (key == "datacontenttype") {
-      if (!value.is_string())
-        return fail(Reason::invalid_attribute, "attribute \"datacontenttype\" must be a string",
-                    id);
-      e.datacontenttype = value.get<std::string>();
-      if (auto bad = check_text("datacontenttype", e.datacontenttype, limits.max_name_bytes, id))
-        return *bad;
-      if (e.datacontenttype.find("json") == std::string::npos)
-        return fail(Reason::invalid_attribute,
-                    "datacontenttype \"" + e.datacontenttype + "\" is not JSON", id);
-      continue;
-    }
-    if (!valid_extension_name(key))
-      return fail(Reason::invalid_attribute,
-                  "attribute name \"" + utf8_prefix(key, 32) +
-                      "\" is invalid: CloudEvents attribute names are lowercase letters and "
-                      "digits",
-                  id);
-    std::string* out = key == "program"     ? &e.program
-                       : key == "actorid"   ? &e.actorid
-                       : key == "actorrole" ? &e.actorrole
-                       : key == "authsub"   ? &e.authsub
-                       : key == "authrole"  ? &e.authrole
-                       : key == "authsig"   ? &e.authsig
-                                            : nullptr;
-    if (out == nullptr) continue;  // other extensions are carried, not interpreted
-    if (!value.is_string())
-      return fail(Reason::invalid_attribute, "attribute \"" + key + "\" must be a string", id);
-    *out = value.get<std::string>();
-    if (auto bad = check_text(key.c_str(), *out, limits.max_name_bytes, id)) return *bad;
+// One optional attribute: data, datacontenttype, or an extension (the ones
+// stagewise reads are checked; others are carried, not interpreted).
+std::optional<DecodeError> optional_attribute(const std::string& key, const json& value,
+                                              const EnvelopeLimits& limits, const std::string& id,
+                                              CloudEvent& e) {
+  if (key == "data") {
+    e.data = value;
+    return std::nullopt;
   }
+  if (key == "data_base64")
+    return fail(Reason::invalid_attribute,
+                "\"data_base64\" is not supported: event data must be JSON", id);
+  if (key == "specversion" || key == "id" || key == "source" || key == "type" || key == "subject" ||
+      key == "time" || key == "dataschema")
+    return std::nullopt;
+  const bool content_type = key == "datacontenttype";
+  if (!content_type && !valid_extension_name(key))
+    return fail(Reason::invalid_attribute,
+                "attribute name \"" + utf8_prefix(key, 32) +
+                    "\" is invalid: CloudEvents attribute names are lowercase letters and digits",
+                id);
+  std::string* out = content_type         ? &e.datacontenttype
+                     : key == "program"   ? &e.program
+                     : key == "actorid"   ? &e.actorid
+                     : key == "actorrole" ? &e.actorrole
+                     : key == "authsub"   ? &e.authsub
+                     : key == "authrole"  ? &e.authrole
+                     : key == "authsig"   ? &e.authsig
+                                          : nullptr;
+  if (out == nullptr) return std::nullopt;
+  if (!value.is_string())
+    return fail(Reason::invalid_attribute, "attribute \"" + key + "\" must be a string", id);
+  *out = value.get<std::string>();
+  if (auto bad = check_text(key.c_str(), *out, limits.max_name_bytes, id)) return bad;
+  if (content_type && out->find("json") == std::string::npos)
+    return fail(Reason::invalid_attribute, "datacontenttype \"" + *out + "\" is not JSON", id);
+  return std::nullopt;
+}
+
+}  // namespace
+
+DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
+  if (!j.is_object())
+    return fail(Reason::malformed_json,
+                "event must be a JSON object, got " + std::string(j.type_name()));
+  const std::string id = presentable_id(j, limits);
+  CloudEvent e;
+  if (auto bad = required_attributes(j, limits, id, e)) return *bad;
+  for (const auto& [key, value] : j.items())
+    if (auto bad = optional_attribute(key, value, limits, id, e)) return *bad;
   if (!e.program.empty() && !valid_subject(e.program, limits.max_name_bytes))
     return fail(Reason::invalid_attribute,
                 "attribute \"program\" must be a program id without white space or / \\ ? # %", id);

@@ -767,33 +767,43 @@ uint64_t Store::resolve_parks(Batch& batch) {
   return n;
 }
 
-Result<void> Store::commit(Batch& batch, bool sync) {
-  std::lock_guard lock(commit_mu_);
+// Under commit_mu_: numbers the batch's dedupe ids.
+void Store::write_seen(Batch& batch) {
   auto& wb = batch.p_->wb;
-  const uint64_t first_seq = next_dedupe_seq_;
   for (const auto& key : batch.p_->seen)
     wb.Put(cf_[kDedupe], kDedupeByKey + key, be64(next_dedupe_seq_++)).PermitUncheckedError();
   if (!batch.p_->seen.empty())
     wb.Put(cf_[kMeta], "meta/" + kMetaDedupeNext, be64(next_dedupe_seq_)).PermitUncheckedError();
-  uint64_t intake_removed = 0;
-  if (intake_count_.load() > 0) {
-    // An event re-produced by the intake can be read twice in one round.
-    auto& done = batch.p_->intake_done;
-    std::sort(done.begin(), done.end());
-    done.erase(std::unique(done.begin(), done.end()), done.end());
-    for (const auto& key : done) {
-      std::string seq;
-      if (!db_->Get({}, cf_[kIntake], kIntakeByKey + key, &seq).ok()) continue;
-      wb.Delete(cf_[kIntake], kIntakeByKey + key).PermitUncheckedError();
-      wb.Delete(cf_[kIntake], kIntakeBySeq + seq).PermitUncheckedError();
-      ++intake_removed;
-    }
+}
+
+// Under commit_mu_: removes the intake records the batch resolved; returns
+// how many.
+uint64_t Store::resolve_intake(Batch& batch) {
+  if (intake_count_.load() == 0) return 0;
+  auto& wb = batch.p_->wb;
+  // An event re-produced by the intake can be read twice in one round.
+  auto& done = batch.p_->intake_done;
+  std::sort(done.begin(), done.end());
+  done.erase(std::unique(done.begin(), done.end()), done.end());
+  uint64_t removed = 0;
+  for (const auto& key : done) {
+    std::string seq;
+    if (!db_->Get({}, cf_[kIntake], kIntakeByKey + key, &seq).ok()) continue;
+    wb.Delete(cf_[kIntake], kIntakeByKey + key).PermitUncheckedError();
+    wb.Delete(cf_[kIntake], kIntakeBySeq + seq).PermitUncheckedError();
+    ++removed;
   }
-  std::unique_ptr<rocksdb::Iterator> timers_it;  // one for all cancels of the batch
-  if (!batch.p_->timer_cancels.empty()) timers_it.reset(db_->NewIterator({}, cf_[kTimers]));
+  return removed;
+}
+
+// Under commit_mu_: cancelled applications lose their committed timers;
+// timers added after any cancel are written.
+void Store::write_timers(Batch& batch) {
+  auto& wb = batch.p_->wb;
+  std::unique_ptr<rocksdb::Iterator> it;  // one for all cancels of the batch
+  if (!batch.p_->timer_cancels.empty()) it.reset(db_->NewIterator({}, cf_[kTimers]));
   for (const auto& app : batch.p_->timer_cancels) {
     const std::string prefix = kTimerByApp + app + std::string(1, '\0');
-    auto& it = timers_it;
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       wb.Delete(cf_[kTimers], it->key()).PermitUncheckedError();
       wb.Delete(cf_[kTimers], it->key().ToStringView().substr(prefix.size()))
@@ -810,56 +820,71 @@ Result<void> Store::commit(Batch& batch, bool sync) {
       wb.Put(cf_[kTimers], timer_app_key(app, due), "").PermitUncheckedError();
     }
   }
-  write_dead_letters(batch);
-  const uint64_t parked = resolve_parks(batch);
-  // Outbox records are numbered here, under the commit lock, so that their
-  // order is the order in which they become visible (the relay's cursor
-  // relies on it).
-  const uint64_t first_outbox = next_outbox_seq_;
+}
+
+// Under commit_mu_: outbox records are numbered here, so that their order
+// is the order in which they become visible (the relay's cursor relies on it).
+void Store::write_outbox(Batch& batch) {
   for (auto& rec : batch.p_->outbox) {
     rec.seq = next_outbox_seq_++;
     std::string& v = batch.p_->scratch;
     v.clear();
     codec::encode(v, rec);
-    wb.Put(cf_[kOutbox], be64(rec.seq), v).PermitUncheckedError();
+    batch.p_->wb.Put(cf_[kOutbox], be64(rec.seq), v).PermitUncheckedError();
   }
+}
+
+// After a durable commit: the relay's in-memory tail gets the batch's
+// records, unless it is past its byte bound (then the relay reads RocksDB).
+void Store::hand_to_tail(std::vector<OutboxRecord>& records) {
+  if (records.empty()) return;
+  std::lock_guard tail(tail_mu_);
+  if (!tail_enabled_ || tail_overflowed_) return;
+  for (auto& rec : records) {
+    tail_bytes_ += record_bytes(rec);
+    tail_.push_back(std::move(rec));
+  }
+  if (tail_bytes_ > options_.outbox_tail_bytes) {
+    tail_.clear();
+    tail_bytes_ = 0;
+    tail_overflowed_ = true;
+  }
+}
+
+Result<void> Store::commit(Batch& batch, bool sync) {
+  std::lock_guard lock(commit_mu_);
+  auto& p = *batch.p_;
+  const uint64_t first_seq = next_dedupe_seq_, first_outbox = next_outbox_seq_,
+                 first_dead = next_deadletter_seq_;
+  write_seen(batch);
+  const uint64_t intake_removed = resolve_intake(batch);
+  write_timers(batch);
+  write_dead_letters(batch);
+  const uint64_t parked = resolve_parks(batch);
+  write_outbox(batch);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync && sync;
-  const uint64_t first_dead = next_deadletter_seq_ - batch.p_->dead_letters.size();
   const bool injected = fail_commits_ > 0 && fail_commits_-- == 1;  // a test's
-  const auto s = injected ? rocksdb::Status::IOError("injected failure") : db_->Write(wo, &wb);
+  const auto s = injected ? rocksdb::Status::IOError("injected failure") : db_->Write(wo, &p.wb);
   if (!s.ok()) {
     next_dedupe_seq_ = first_seq;
     next_outbox_seq_ = first_outbox;
     next_deadletter_seq_ = first_dead;
     return from_status(s, "commit");
   }
-  if (!batch.p_->outbox.empty()) {
-    std::lock_guard tail(tail_mu_);
-    if (tail_enabled_ && !tail_overflowed_) {
-      for (auto& rec : batch.p_->outbox) {
-        tail_bytes_ += record_bytes(rec);
-        tail_.push_back(std::move(rec));
-      }
-      if (tail_bytes_ > options_.outbox_tail_bytes) {
-        tail_.clear();
-        tail_bytes_ = 0;
-        tail_overflowed_ = true;
-      }
-    }
-  }
-  batch.p_->outbox.clear();
-  batch.p_->dead_letters.clear();
-  batch.p_->parks.clear();
+  hand_to_tail(p.outbox);
   parked_count_.fetch_add(parked);
   intake_count_.fetch_sub(std::min(intake_removed, intake_count_.load()));
   set_dedupe_floor();
   set_deadletter_floor();
-  wb.Clear();
-  batch.p_->seen.clear();
-  batch.p_->intake_done.clear();
-  batch.p_->timer_cancels.clear();
-  batch.p_->timer_adds.clear();
+  p.wb.Clear();
+  p.outbox.clear();
+  p.dead_letters.clear();
+  p.parks.clear();
+  p.seen.clear();
+  p.intake_done.clear();
+  p.timer_cancels.clear();
+  p.timer_adds.clear();
   batch.count_ = 0;
   return {};
 }

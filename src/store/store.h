@@ -277,8 +277,13 @@ class Store {
   void set_dedupe_floor();
   Result<void> open_dead_letters();
   void set_deadletter_floor();
+  void write_seen(Batch& batch);
+  uint64_t resolve_intake(Batch& batch);
+  void write_timers(Batch& batch);
   void write_dead_letters(Batch& batch);
   uint64_t resolve_parks(Batch& batch);
+  void write_outbox(Batch& batch);
+  void hand_to_tail(std::vector<OutboxRecord>& records);
 
   std::mutex commit_mu_;
   /// Dedupe seqs below this are out of the retention (read by the

@@ -145,140 +145,180 @@ std::string check_scores(const ReviewSpec& spec, const json& scores) {
   return {};
 }
 
-// Applies the event's data to the application's facts (DESIGN.md §6: the
-// data effect comes before the transition). Returns a rejection when the data
-// does not fit the event type.
-std::optional<Rejected> apply_data(const Workflow& wf, Application& app, const CloudEvent& e,
-                                   const Limits& limits) {
+// What one event records (DESIGN.md §6: the data effect comes before the
+// transition), one function per kind; a rejection when the data does not
+// fit the event type. `f` is the application's facts.
+using Effect = std::optional<Rejected>;
+
+Effect record_profile(json& f, const CloudEvent& e) {
+  if (!e.data.is_object())
+    return reject(Reason::invalid_data,
+                  "application.updated needs data, an object of profile fields");
+  if (!f["profile"].is_object()) f["profile"] = json::object();
+  f["profile"].merge_patch(e.data);
+  return std::nullopt;
+}
+
+Effect record_document(json& f, const CloudEvent& e, const Limits& limits) {
+  const std::string* kind = string_field(e.data, "kind");
+  if (kind == nullptr)
+    return reject(Reason::invalid_data,
+                  "application.document_added needs data.kind (e.g. \"transcript\", "
+                  "\"recommendation_letter\", \"cv\")");
+  json doc = {{"kind", *kind}, {"time", e.time}, {"event", e.id}};
+  if (const std::string* name = string_field(e.data, "name")) doc["name"] = *name;
+  if (const std::string* uri = string_field(e.data, "uri")) doc["uri"] = *uri;
+  json& documents = array_fact(f, "documents");
+  if (auto full = room_in(documents, "documents", e, limits)) return full;
+  documents.push_back(std::move(doc));
+  return std::nullopt;
+}
+
+Effect record_erasure(json& f, const CloudEvent& e) {
+  // Personal data goes; the record of where the application stood stays.
+  f["profile"] = json::object();
+  for (auto& doc : array_fact(f, "documents")) doc.erase("name"), doc.erase("uri");
+  f.erase("notes");
+  f["erased"] = {{"time", e.time}};
+  return std::nullopt;
+}
+
+Effect record_reviewer(json& f, const CloudEvent& e, const Limits& limits) {
+  const std::string* reviewer = string_field(e.data, "reviewer");
+  if (reviewer == nullptr)
+    return reject(Reason::invalid_data, e.type + " needs data.reviewer, the reviewer's id");
+  json& list = array_fact(f, "reviewers");
+  const auto it = std::find(list.begin(), list.end(), *reviewer);
+  if (e.type == "reviewer.assigned") {
+    const json& conflicts =
+        f["profile"].is_object() ? f["profile"].value("conflicts", json()) : json();
+    if (conflicts.is_array() &&
+        std::find(conflicts.begin(), conflicts.end(), *reviewer) != conflicts.end())
+      return reject(Reason::conflict_of_interest,
+                    "reviewer \"" + *reviewer +
+                        "\" is listed in the applicant's conflicts; assign another reviewer");
+    if (it != list.end()) return std::nullopt;
+    if (auto full = room_in(list, "reviewers", e, limits)) return full;
+    list.push_back(*reviewer);
+    return std::nullopt;
+  }
+  if (e.actorrole == "reviewer" && *reviewer != e.actorid)
+    return reject(Reason::unauthorized, "a reviewer recuses only itself");
+  if (it != list.end()) list.erase(it);
+  // A recused reviewer's scores no longer count.
+  json& reviews = array_fact(f, "reviews");
+  reviews.erase(std::remove_if(reviews.begin(), reviews.end(),
+                               [&](const json& r) { return r["reviewer"] == *reviewer; }),
+                reviews.end());
+  return std::nullopt;
+}
+
+// Who may review: the actor, as itself, and where anyone is assigned or the
+// stage asks for reviewers, only when assigned.
+Effect reviewer_rules(const Workflow& wf, const Application& app, const CloudEvent& e) {
+  const std::string& reviewer = e.actorid;
+  if (reviewer.empty())
+    return reject(Reason::invalid_data, "review.submitted needs the actorid of the reviewer");
+  if (const std::string* named = string_field(e.data, "reviewer"); named && *named != reviewer)
+    return reject(Reason::unauthorized, "review.submitted by \"" + reviewer +
+                                            "\" names reviewer \"" + *named +
+                                            "\"; a reviewer files reviews only as itself");
+  const json& f = app.facts;
+  const json& assigned = f.contains("reviewers") ? f["reviewers"] : json::array();
+  const State* here = wf.state(app.stage);
+  const bool needs_assignment =
+      !assigned.empty() || (here != nullptr && here->review && here->review->reviewers > 0);
+  if (needs_assignment && std::find(assigned.begin(), assigned.end(), reviewer) == assigned.end())
+    return reject(Reason::unauthorized, "reviewer \"" + reviewer +
+                                            "\" is not assigned to this application; send "
+                                            "reviewer.assigned first");
+  return std::nullopt;
+}
+
+Effect record_review(const Workflow& wf, Application& app, const CloudEvent& e,
+                     const Limits& limits) {
+  if (auto bad = reviewer_rules(wf, app, e)) return bad;
+  const json scores = e.data.is_object() ? e.data.value("scores", json()) : json();
+  if (const ReviewSpec* spec = wf.review_spec(app.stage)) {
+    if (auto msg = check_scores(*spec, scores); !msg.empty())
+      return reject(Reason::invalid_data, msg);
+  } else if (!scores.is_null() && !scores.is_object()) {
+    return reject(Reason::invalid_data, "review.submitted data.scores must be an object");
+  }
+  json review = {{"reviewer", e.actorid}, {"time", e.time}, {"scores", scores}};
+  if (const std::string* rec = string_field(e.data, "recommendation"))
+    review["recommendation"] = *rec;
+  json& reviews = array_fact(app.facts, "reviews");
+  // A reviewer's later review replaces the earlier one.
+  const auto old = std::find_if(reviews.begin(), reviews.end(),
+                                [&](const json& r) { return r["reviewer"] == e.actorid; });
+  if (old != reviews.end()) {
+    *old = std::move(review);
+    return std::nullopt;
+  }
+  if (auto full = room_in(reviews, "reviews", e, limits)) return full;
+  reviews.push_back(std::move(review));
+  return std::nullopt;
+}
+
+// Merged facts of one kind: the interview, the offer.
+void merge_into(json& f, const char* key, const json& data) {
+  json& fact = f[key];
+  if (!fact.is_object()) fact = json::object();
+  if (data.is_object()) fact.merge_patch(data);
+}
+
+// Lists of what was sent: reports and notes.
+Effect append_item(json& f, const char* key, json item, const CloudEvent& e, const Limits& limits) {
+  json& list = array_fact(f, key);
+  if (auto full = room_in(list, key, e, limits)) return full;
+  list.push_back(std::move(item));
+  return std::nullopt;
+}
+
+Effect record_decision(json& f, const CloudEvent& e) {
+  if (string_field(e.data, "outcome") == nullptr)
+    return reject(Reason::invalid_data,
+                  "decision.recorded needs data.outcome (e.g. \"advance\", \"reject\")");
+  f["decision"] = e.data;
+  f["decision"]["time"] = e.time;
+  if (!e.actorid.empty()) f["decision"]["actorid"] = e.actorid;
+  return std::nullopt;
+}
+
+Effect apply_data(const Workflow& wf, Application& app, const CloudEvent& e, const Limits& limits) {
   json& f = app.facts;
   const json& d = e.data;
   const std::string& t = e.type;
-  if (t == "application.updated") {
-    if (!d.is_object())
-      return reject(Reason::invalid_data,
-                    "application.updated needs data, an object of profile fields");
-    if (!f["profile"].is_object()) f["profile"] = json::object();
-    f["profile"].merge_patch(d);
-  } else if (t == "application.document_added") {
-    const std::string* kind = string_field(d, "kind");
-    if (kind == nullptr)
-      return reject(Reason::invalid_data,
-                    "application.document_added needs data.kind (e.g. \"transcript\", "
-                    "\"recommendation_letter\", \"cv\")");
-    json doc = {{"kind", *kind}, {"time", e.time}, {"event", e.id}};
-    if (const std::string* name = string_field(d, "name")) doc["name"] = *name;
-    if (const std::string* uri = string_field(d, "uri")) doc["uri"] = *uri;
-    json& documents = array_fact(f, "documents");
-    if (auto full = room_in(documents, "documents", e, limits)) return full;
-    documents.push_back(std::move(doc));
-  } else if (t == "application.withdrawn") {
+  if (t == "application.updated") return record_profile(f, e);
+  if (t == "application.document_added") return record_document(f, e, limits);
+  if (t == "application.erased") return record_erasure(f, e);
+  if (t == "reviewer.assigned" || t == "reviewer.recused") return record_reviewer(f, e, limits);
+  if (t == "review.submitted") return record_review(wf, app, e, limits);
+  if (t == "decision.recorded") return record_decision(f, e);
+  if (t == "application.withdrawn") {
     f["withdrawal"] = {{"time", e.time}, {"reason", d.is_object() ? d.value("reason", "") : ""}};
-  } else if (t == "application.erased") {
-    // Personal data goes; the record of where the application stood stays.
-    f["profile"] = json::object();
-    for (auto& doc : array_fact(f, "documents")) doc.erase("name"), doc.erase("uri");
-    f.erase("notes");
-    f["erased"] = {{"time", e.time}};
-  } else if (t == "reviewer.assigned" || t == "reviewer.recused") {
-    const std::string* reviewer = string_field(d, "reviewer");
-    if (reviewer == nullptr)
-      return reject(Reason::invalid_data, t + " needs data.reviewer, the reviewer's id");
-    json& list = array_fact(f, "reviewers");
-    const auto it = std::find(list.begin(), list.end(), *reviewer);
-    if (t == "reviewer.assigned") {
-      const json& conflicts =
-          f["profile"].is_object() ? f["profile"].value("conflicts", json()) : json();
-      if (conflicts.is_array() &&
-          std::find(conflicts.begin(), conflicts.end(), *reviewer) != conflicts.end())
-        return reject(Reason::conflict_of_interest,
-                      "reviewer \"" + *reviewer +
-                          "\" is listed in the applicant's conflicts; assign another reviewer");
-      if (it == list.end()) {
-        if (auto full = room_in(list, "reviewers", e, limits)) return full;
-        list.push_back(*reviewer);
-      }
-    } else {
-      if (e.actorrole == "reviewer" && *reviewer != e.actorid)
-        return reject(Reason::unauthorized, "a reviewer recuses only itself");
-      if (it != list.end()) list.erase(it);
-      // A recused reviewer's scores no longer count.
-      json& reviews = array_fact(f, "reviews");
-      reviews.erase(std::remove_if(reviews.begin(), reviews.end(),
-                                   [&](const json& r) { return r["reviewer"] == *reviewer; }),
-                    reviews.end());
-    }
-  } else if (t == "review.submitted") {
-    // The reviewer is the actor: nobody files a review in another's name.
-    const std::string& reviewer = e.actorid;
-    if (reviewer.empty())
-      return reject(Reason::invalid_data, "review.submitted needs the actorid of the reviewer");
-    if (const std::string* named = string_field(d, "reviewer"); named && *named != reviewer)
-      return reject(Reason::unauthorized, "review.submitted by \"" + reviewer +
-                                              "\" names reviewer \"" + *named +
-                                              "\"; a reviewer files reviews only as itself");
-    const json& assigned = f.contains("reviewers") ? f["reviewers"] : json::array();
-    const State* here = wf.state(app.stage);
-    const bool needs_assignment =
-        !assigned.empty() || (here != nullptr && here->review && here->review->reviewers > 0);
-    if (needs_assignment && std::find(assigned.begin(), assigned.end(), reviewer) == assigned.end())
-      return reject(Reason::unauthorized, "reviewer \"" + reviewer +
-                                              "\" is not assigned to this application; send "
-                                              "reviewer.assigned first");
-    const json scores = d.is_object() ? d.value("scores", json()) : json();
-    if (const ReviewSpec* spec = wf.review_spec(app.stage)) {
-      if (auto msg = check_scores(*spec, scores); !msg.empty())
-        return reject(Reason::invalid_data, msg);
-    } else if (!scores.is_null() && !scores.is_object()) {
-      return reject(Reason::invalid_data, "review.submitted data.scores must be an object");
-    }
-    json review = {{"reviewer", reviewer}, {"time", e.time}, {"scores", scores}};
-    if (const std::string* rec = string_field(d, "recommendation")) review["recommendation"] = *rec;
-    json& reviews = array_fact(f, "reviews");
-    // A reviewer's later review replaces the earlier one.
-    const auto old = std::find_if(reviews.begin(), reviews.end(),
-                                  [&](const json& r) { return r["reviewer"] == reviewer; });
-    if (old != reviews.end()) {
-      *old = std::move(review);
-    } else {
-      if (auto full = room_in(reviews, "reviews", e, limits)) return full;
-      reviews.push_back(std::move(review));
-    }
   } else if (t == "interview.scheduled" || t == "interview.completed") {
-    json& iv = f["interview"];
-    if (!iv.is_object()) iv = json::object();
-    if (d.is_object()) iv.merge_patch(d);
-    iv[t == "interview.scheduled" ? "scheduled_time" : "completed_time"] = e.time;
-    if (t == "interview.completed") iv["completed"] = true;
-  } else if (t == "decision.recorded") {
-    const std::string* outcome = string_field(d, "outcome");
-    if (outcome == nullptr)
-      return reject(Reason::invalid_data,
-                    "decision.recorded needs data.outcome (e.g. \"advance\", \"reject\")");
-    f["decision"] = d;
-    f["decision"]["time"] = e.time;
-    if (!e.actorid.empty()) f["decision"]["actorid"] = e.actorid;
+    merge_into(f, "interview", d);
+    f["interview"][t == "interview.scheduled" ? "scheduled_time" : "completed_time"] = e.time;
+    if (t == "interview.completed") f["interview"]["completed"] = true;
   } else if (t == "offer.extended" || t == "offer.accepted" || t == "offer.declined") {
-    json& offer = f["offer"];
-    if (!offer.is_object()) offer = json::object();
-    if (d.is_object()) offer.merge_patch(d);
+    merge_into(f, "offer", d);
     const std::string status = t.substr(6);  // extended / accepted / declined
-    offer["status"] = status;
-    offer[status + "_time"] = e.time;
+    f["offer"]["status"] = status;
+    f["offer"][status + "_time"] = e.time;
   } else if (t == "onboarding.completed") {
     f["onboarding"] = d.is_object() ? d : json::object();
     f["onboarding"]["time"] = e.time;
   } else if (t == "report.submitted") {
     json report = d.is_object() ? d : json::object();
     report["time"] = e.time;
-    json& reports = array_fact(f, "reports");
-    if (auto full = room_in(reports, "reports", e, limits)) return full;
-    reports.push_back(std::move(report));
+    return append_item(f, "reports", std::move(report), e, limits);
   } else if (t == "note.added") {
     const std::string* text = string_field(d, "text");
     if (text == nullptr) return reject(Reason::invalid_data, "note.added needs data.text");
-    json& notes = array_fact(f, "notes");
-    if (auto full = room_in(notes, "notes", e, limits)) return full;
-    notes.push_back({{"time", e.time}, {"actorid", e.actorid}, {"text", *text}});
+    return append_item(f, "notes", {{"time", e.time}, {"actorid", e.actorid}, {"text", *text}}, e,
+                       limits);
   }
   return std::nullopt;
 }
@@ -500,101 +540,124 @@ json guard_context(const Workflow& wf, const Application& app, const CloudEvent&
   return {{"application", std::move(application)}, {"event", std::move(ev)}};
 }
 
+namespace {
+
+// application.submitted: the application, new in the initial stage.
+Outcome create(const Workflow& wf, const CloudEvent& e) {
+  if (e.type != kSubmitted)
+    return reject(Reason::unknown_application,
+                  "application \"" + e.subject +
+                      "\" does not exist; its first event must be application.submitted");
+  if (const auto roles = default_roles(kSubmitted); !has(roles, e.actorrole))
+    return reject(Reason::unauthorized, "actorrole \"" + e.actorrole +
+                                            "\" may not submit an application; allowed: " +
+                                            joined({roles.begin(), roles.end()}));
+  Application app;
+  app.id = e.subject;
+  app.program = wf.program;
+  app.workflow_version = wf.version;
+  app.stage = wf.initial;
+  app.stage_entered_ms = app.created_ms = app.updated_ms = e.time_ms;
+  app.sequence = 1;
+  app.facts["profile"] = e.data.is_object() ? e.data : json::object();
+  app.facts["owner"] = owner_of(e);
+  Applied out;
+  out.next = std::move(app);
+  out.to = wf.initial;
+  out.moved = true;
+  enter(wf, wf.initial, e.time_ms, out);
+  return out;
+}
+
+// A timer's deadline for a stay already left: recorded, nothing else.
+Applied stale(const Application& current, const CloudEvent& e, std::string note) {
+  Applied out;
+  out.next = current;
+  out.next.sequence = current.sequence + 1;
+  out.next.updated_ms = e.time_ms;
+  out.from = current.stage;
+  out.to = current.stage;
+  out.note = std::move(note);
+  return out;
+}
+
+// Whether `e` may be applied in the application's stage at all: accepted
+// there, by an actor allowed to send it, under the rules no workflow lifts.
+std::optional<Rejected> admissible(const Workflow& wf, const Application& current, const State& st,
+                                   const CloudEvent& e,
+                                   const std::vector<const Transition*>& cands) {
+  const bool listed = std::find(st.accepts.begin(), st.accepts.end(), e.type) != st.accepts.end();
+  if (!listed && cands.empty())
+    return reject(Reason::not_accepted_in_stage, e.type + " is not accepted in stage \"" +
+                                                     current.stage + "\" of " + wf.program + " v" +
+                                                     std::to_string(wf.version));
+  // Every accepted event is checked, also one a stage merely accepts.
+  if (const auto roles = allowed_roles(st, e.type, cands); roles.count(e.actorrole) == 0)
+    return reject(Reason::unauthorized, "actorrole \"" + e.actorrole + "\" may not send " + e.type +
+                                            " in stage \"" + current.stage +
+                                            "\"; allowed: " + joined(roles));
+  if (auto bad = actor_rules(current, e)) return bad;
+  return eligibility_rule(wf, current, e);
+}
+
+// The first transition whose roles and guard admit the event moves the stage.
+void transition(const Workflow& wf, const std::vector<const Transition*>& cands,
+                const CloudEvent& e, const std::string& stage, Applied& out) {
+  json context;  // built once, only when a guard needs it
+  for (const Transition* t : cands) {
+    if (!role_allowed(*t, e.actorrole)) continue;
+    if (t->guard) {
+      if (context.is_null()) context = guard_context(wf, out.next, e, &wf.guard_reads);
+      if (!jsonlogic::truthy(t->guard->evaluate(context))) continue;
+    }
+    out.transition = t->index;
+    if (t->to != stage) {
+      out.moved = true;
+      out.to = t->to;
+      out.next.stage = t->to;
+      out.next.stage_entered_ms = e.time_ms;
+      enter(wf, t->to, e.time_ms, out);
+    }
+    return;
+  }
+}
+
+Outcome apply_existing(const Workflow& wf, const Application& current, const CloudEvent& e,
+                       const Limits& limits) {
+  if (e.type == kSubmitted)
+    return reject(Reason::application_exists,
+                  "application \"" + e.subject +
+                      "\" was already submitted; use application.updated to change it");
+  if (!e.program.empty() && e.program != current.program)
+    return reject(Reason::program_mismatch, "application \"" + e.subject + "\" belongs to \"" +
+                                                current.program + "\", not \"" + e.program + "\"");
+  if (auto note = stale_deadline(current, e)) return stale(current, e, std::move(*note));
+  const State* st = wf.state(current.stage);
+  if (st == nullptr)
+    return reject(Reason::engine_error, "stage \"" + current.stage + "\" is not in " + wf.program +
+                                            " v" + std::to_string(wf.version));
+  const auto cands = candidates(wf, *st, e.type);
+  if (auto bad = admissible(wf, current, *st, e, cands)) return *bad;
+  Applied out;
+  out.next = current;
+  if (auto bad = apply_data(wf, out.next, e, limits)) return *bad;
+  out.next.sequence = current.sequence + 1;
+  out.next.updated_ms = e.time_ms;
+  out.from = current.stage;
+  out.to = current.stage;
+  transition(wf, cands, e, current.stage, out);
+  return out;
+}
+
+}  // namespace
+
 Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& e,
               const Limits& limits) {
   try {
     if (!is_known_event_type(e.type))
       return reject(Reason::unknown_type,
                     "event type \"" + e.type + "\" is not in the stagewise vocabulary");
-    if (current == nullptr) {
-      if (e.type != kSubmitted)
-        return reject(Reason::unknown_application,
-                      "application \"" + e.subject +
-                          "\" does not exist; its first event must be application.submitted");
-      if (const auto roles = default_roles(kSubmitted); !has(roles, e.actorrole))
-        return reject(Reason::unauthorized, "actorrole \"" + e.actorrole +
-                                                "\" may not submit an application; allowed: " +
-                                                joined({roles.begin(), roles.end()}));
-      Application app;
-      app.id = e.subject;
-      app.program = wf.program;
-      app.workflow_version = wf.version;
-      app.stage = wf.initial;
-      app.stage_entered_ms = app.created_ms = app.updated_ms = e.time_ms;
-      app.sequence = 1;
-      app.facts["profile"] = e.data.is_object() ? e.data : json::object();
-      app.facts["owner"] = owner_of(e);
-      Applied out;
-      out.next = std::move(app);
-      out.to = wf.initial;
-      out.moved = true;
-      enter(wf, wf.initial, e.time_ms, out);
-      return out;
-    }
-    if (e.type == kSubmitted)
-      return reject(Reason::application_exists,
-                    "application \"" + e.subject +
-                        "\" was already submitted; use application.updated to change it");
-    if (!e.program.empty() && e.program != current->program)
-      return reject(Reason::program_mismatch, "application \"" + e.subject + "\" belongs to \"" +
-                                                  current->program + "\", not \"" + e.program +
-                                                  "\"");
-    if (auto stale = stale_deadline(*current, e)) {
-      Applied out;
-      out.next = *current;
-      out.next.sequence = current->sequence + 1;
-      out.next.updated_ms = e.time_ms;
-      out.from = current->stage;
-      out.to = current->stage;
-      out.note = std::move(*stale);
-      return out;
-    }
-    const State* st = wf.state(current->stage);
-    if (st == nullptr)
-      return reject(Reason::engine_error, "stage \"" + current->stage + "\" is not in " +
-                                              wf.program + " v" + std::to_string(wf.version));
-    const auto cands = candidates(wf, *st, e.type);
-    const bool listed =
-        std::find(st->accepts.begin(), st->accepts.end(), e.type) != st->accepts.end();
-    if (!listed && cands.empty())
-      return reject(Reason::not_accepted_in_stage, e.type + " is not accepted in stage \"" +
-                                                       current->stage + "\" of " + wf.program +
-                                                       " v" + std::to_string(wf.version));
-    // Every accepted event is checked, also one a stage merely accepts.
-    if (const auto roles = allowed_roles(*st, e.type, cands); roles.count(e.actorrole) == 0)
-      return reject(Reason::unauthorized, "actorrole \"" + e.actorrole + "\" may not send " +
-                                              e.type + " in stage \"" + current->stage +
-                                              "\"; allowed: " + joined(roles));
-    if (auto bad = actor_rules(*current, e)) return *bad;
-    if (auto bad = eligibility_rule(wf, *current, e)) return *bad;
-
-    Application next = *current;
-    if (auto bad = apply_data(wf, next, e, limits)) return *bad;
-    next.sequence = current->sequence + 1;
-    next.updated_ms = e.time_ms;
-
-    Applied out;
-    out.next = std::move(next);
-    out.from = current->stage;
-    out.to = current->stage;
-    json context;  // built once, only when a guard needs it
-    for (const Transition* t : cands) {
-      if (!role_allowed(*t, e.actorrole)) continue;
-      if (t->guard) {
-        if (context.is_null()) context = guard_context(wf, out.next, e, &wf.guard_reads);
-        if (!jsonlogic::truthy(t->guard->evaluate(context))) continue;
-      }
-      out.transition = t->index;
-      if (t->to != current->stage) {
-        out.moved = true;
-        out.to = t->to;
-        out.next.stage = t->to;
-        out.next.stage_entered_ms = e.time_ms;
-        enter(wf, t->to, e.time_ms, out);
-      }
-      break;
-    }
-    return out;
+    return current == nullptr ? create(wf, e) : apply_existing(wf, *current, e, limits);
   } catch (const std::exception& ex) {
     return reject(Reason::engine_error,
                   std::string("the engine failed on this event: ") + ex.what());
