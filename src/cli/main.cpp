@@ -3,7 +3,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iostream>
+#include <memory>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -20,10 +24,170 @@ void add_target(CLI::App* cmd, stagewise::cli::Target& t) {
   cmd->add_flag("--json", t.json, "Print JSON");
 }
 
+// Each command registers its options and says what to run once parsed;
+// the flags live in the action, which outlives parsing.
+using Action = std::function<int()>;
+using Commands = std::vector<std::pair<CLI::App*, Action>>;
+using namespace stagewise::cli;
+
+void add_serve(CLI::App& app, Commands& out) {
+  auto f = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve", "Run the processor and the HTTP API");
+  cmd->add_option("--config", f->config_file, "Config file (JSON)");
+  cmd->add_option("--data-dir", f->data_dir, "Where the state is stored");
+  cmd->add_option("--workflows", f->workflows, "Folder of workflow files");
+  cmd->add_option("--bootstrap-servers", f->bootstrap,
+                  "Kafka bootstrap servers; empty: start the embedded cluster")
+      ->each([f](const std::string&) { f->bootstrap_set = true; });
+  cmd->add_option("--http-port", f->http_port, "HTTP port; 0 picks a free one");
+  out.emplace_back(cmd, [f] { return serve(*f); });
+}
+
+void add_broker(CLI::App& app, Commands& out) {
+  auto partitions = std::make_shared<int>(8);
+  auto* cmd = app.add_subcommand("broker", "Run only the embedded Kafka cluster");
+  cmd->add_option("--partitions", *partitions, "Partitions per topic")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  out.emplace_back(cmd, [partitions] { return broker(*partitions); });
+}
+
+void add_submit(CLI::App& app, Commands& out) {
+  auto f = std::make_shared<SubmitFlags>();
+  auto* cmd = app.add_subcommand("submit",
+                                 "Send CloudEvents (one JSON object per line) to the input topic");
+  cmd->add_option("FILE", f->file, "File of JSON lines, or - for stdin")->required();
+  cmd->add_option("--bootstrap-servers", f->bootstrap,
+                  "Kafka bootstrap servers (default: those of the server on --data-dir)");
+  cmd->add_option("--data-dir", f->target.data_dir, "Data dir of a running serve")
+      ->capture_default_str();
+  cmd->add_option("--max-lag", f->max_lag,
+                  "Wait while the processor is more than this many events behind")
+      ->capture_default_str();
+  cmd->add_option("--group", f->group, "Consumer group of the processor")->capture_default_str();
+  cmd->add_flag("--rebase-time", f->rebase_time,
+                "Shift every event's time by the same amount so that the latest is now "
+                "(replay a recorded cohort as if it just happened)");
+  out.emplace_back(cmd, [f] { return submit(*f); });
+}
+
+// status, history, list, funnel: queries of a server or a data dir.
+void add_queries(CLI::App& app, Commands& out) {
+  struct Query {
+    Target target;
+    std::string id, program, stage;
+    size_t limit = 100;
+  };
+  auto q = std::make_shared<Query>();
+  auto* status_cmd = app.add_subcommand("status", "Where an application stands");
+  status_cmd->add_option("ID", q->id, "Application id")->required();
+  add_target(status_cmd, q->target);
+  auto* history_cmd = app.add_subcommand("history", "How an application got where it is");
+  history_cmd->add_option("ID", q->id, "Application id")->required();
+  add_target(history_cmd, q->target);
+  auto* list_cmd = app.add_subcommand("list", "Applications of a program, by stage");
+  list_cmd->add_option("PROGRAM", q->program, "Program")->required();
+  list_cmd->add_option("--stage", q->stage, "Only this stage");
+  list_cmd->add_option("--limit", q->limit, "At most this many")->capture_default_str();
+  add_target(list_cmd, q->target);
+  auto* funnel_cmd = app.add_subcommand("funnel", "How many applications are in each stage");
+  funnel_cmd->add_option("PROGRAM", q->program, "Program")->required();
+  add_target(funnel_cmd, q->target);
+  out.emplace_back(status_cmd, [q] { return status(q->target, q->id); });
+  out.emplace_back(history_cmd, [q] { return history(q->target, q->id); });
+  out.emplace_back(list_cmd, [q] { return list(q->target, q->program, q->stage, q->limit); });
+  out.emplace_back(funnel_cmd, [q] { return funnel(q->target, q->program); });
+}
+
+void add_workflows(CLI::App& app, Commands& out) {
+  struct Flags {
+    std::vector<std::string> paths;
+    bool json = false;
+    std::string program, format = "mermaid", dir = "workflows";
+    int version = 0;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* wf_cmd = app.add_subcommand("workflows", "Check workflow files");
+  wf_cmd->require_subcommand(1);
+  auto* validate_cmd = wf_cmd->add_subcommand("validate", "Validate workflow files or folders");
+  validate_cmd->add_option("PATH", f->paths, "Files or folders")->required();
+  validate_cmd->add_flag("--json", f->json, "Print JSON");
+  auto* graph_cmd = wf_cmd->add_subcommand("graph", "Draw a program's workflow");
+  graph_cmd->add_option("PROGRAM", f->program, "Program id, or a workflow file")->required();
+  graph_cmd->add_option("--format", f->format, "mermaid or dot")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mermaid", "dot"}));
+  graph_cmd->add_option("--workflows", f->dir, "Folder of workflow files")->capture_default_str();
+  graph_cmd->add_option("--version", f->version, "Version (default: the latest)");
+  out.emplace_back(validate_cmd, [f] { return workflows_validate(f->paths, f->json); });
+  out.emplace_back(graph_cmd,
+                   [f] { return workflows_graph(f->program, f->format, f->dir, f->version); });
+}
+
+void add_token(CLI::App& app, Commands& out) {
+  auto f = std::make_shared<TokenFlags>();
+  auto* cmd = app.add_subcommand(
+      "token", "Print a bearer token signed with the data dir's secret (zero-config auth)");
+  cmd->add_option("--data-dir", f->data_dir, "Data dir of stagewise serve")->capture_default_str();
+  cmd->add_option("--role", f->role,
+                  "applicant, reviewer, program_manager, hub_admin, admin or service")
+      ->required();
+  cmd->add_option("--sub", f->sub, "The actor id the token stands for")->required();
+  cmd->add_option("--program", f->programs, "A program it covers (repeatable)");
+  cmd->add_option("--university", f->university, "For hub_admin: the hub university it co-manages");
+  cmd->add_option("--application", f->applications,
+                  "For applicants: an application it may read (repeatable)");
+  cmd->add_option("--ttl", f->ttl, "How long it is valid (ISO-8601)")->capture_default_str();
+  out.emplace_back(cmd, [f] { return token(*f); });
+}
+
+void add_eval_guard(CLI::App& app, Commands& out) {
+  auto args = std::make_shared<std::pair<std::string, std::string>>();
+  auto* cmd = app.add_subcommand("eval-guard", "Evaluate a JsonLogic guard against data");
+  cmd->add_option("RULE_JSON", args->first, "The rule, as JSON")->required();
+  cmd->add_option("DATA_JSON", args->second, "The data, as JSON")->required();
+  out.emplace_back(cmd, [args] { return eval_guard(args->first, args->second); });
+}
+
+void add_simulate(CLI::App& app, Commands& out) {
+  auto f = std::make_shared<SimulateFlags>();
+  auto* cmd = app.add_subcommand(
+      "simulate",
+      "Send a seeded cohort of one program through the pipeline; print the expected funnel");
+  cmd->add_option("--program", f->program, "Program")->required();
+  cmd->add_option("--applicants", f->applicants, "Applications in the cohort")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10'000'000));
+  cmd->add_option("--seed", f->seed, "Seed: the same seed gives the same cohort")
+      ->capture_default_str();
+  cmd->add_option("--rate", f->rate, "Events per second; 0 sends as fast as possible")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--bad-fraction", f->bad_fraction,
+                  "Share of bad events (malformed, missing attributes, not accepted)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.95));
+  cmd->add_option("--days", f->days, "Length of the cohort's timeline, ending now")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3650));
+  cmd->add_option("--data-dir", f->data_dir, "Data dir of a running serve")->capture_default_str();
+  cmd->add_option("--bootstrap-servers", f->bootstrap,
+                  "Kafka bootstrap servers (default: those of the server on --data-dir)");
+  cmd->add_option("--workflows", f->workflows,
+                  "Folder of workflow files (default: the configured one)");
+  cmd->add_option("--max-lag", f->max_lag,
+                  "Wait while the processor is more than this many events behind")
+      ->capture_default_str();
+  cmd->add_flag("--json", f->json, "Print the summary as one JSON object");
+  cmd->add_flag("--dry-run", f->dry_run, "Generate and summarise; send nothing");
+  cmd->add_option("--write", f->write_to,
+                  "Also write the cohort to FILE, one message value per line (bad ones too)");
+  out.emplace_back(cmd, [f] { return simulate(*f); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace stagewise::cli;
   // Diagnostics (ours and librdkafka's) go to stderr, never into the JSON a
   // command prints on stdout; `serve` sets its configured level and format.
   stagewise::init_logging("warn", "text");
@@ -32,157 +196,17 @@ int main(int argc, char** argv) {
       "on Kafka"};
   app.require_subcommand(1);
   app.set_version_flag("--version", STAGEWISE_VERSION);
-
-  ServeFlags serve_flags;
-  auto* serve_cmd = app.add_subcommand("serve", "Run the processor and the HTTP API");
-  serve_cmd->add_option("--config", serve_flags.config_file, "Config file (JSON)");
-  serve_cmd->add_option("--data-dir", serve_flags.data_dir, "Where the state is stored");
-  serve_cmd->add_option("--workflows", serve_flags.workflows, "Folder of workflow files");
-  serve_cmd
-      ->add_option("--bootstrap-servers", serve_flags.bootstrap,
-                   "Kafka bootstrap servers; empty: start the embedded cluster")
-      ->each([&](const std::string&) { serve_flags.bootstrap_set = true; });
-  serve_cmd->add_option("--http-port", serve_flags.http_port, "HTTP port; 0 picks a free one");
-
-  int partitions = 8;
-  auto* broker_cmd = app.add_subcommand("broker", "Run only the embedded Kafka cluster");
-  broker_cmd->add_option("--partitions", partitions, "Partitions per topic")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-
-  SubmitFlags submit_flags;
-  auto* submit_cmd = app.add_subcommand(
-      "submit", "Send CloudEvents (one JSON object per line) to the input topic");
-  submit_cmd->add_option("FILE", submit_flags.file, "File of JSON lines, or - for stdin")
-      ->required();
-  submit_cmd->add_option("--bootstrap-servers", submit_flags.bootstrap,
-                         "Kafka bootstrap servers (default: those of the server on --data-dir)");
-  submit_cmd->add_option("--data-dir", submit_flags.target.data_dir, "Data dir of a running serve")
-      ->capture_default_str();
-  submit_cmd
-      ->add_option("--max-lag", submit_flags.max_lag,
-                   "Wait while the processor is more than this many events behind")
-      ->capture_default_str();
-  submit_cmd->add_option("--group", submit_flags.group, "Consumer group of the processor")
-      ->capture_default_str();
-  submit_cmd->add_flag("--rebase-time", submit_flags.rebase_time,
-                       "Shift every event's time by the same amount so that the latest is now "
-                       "(replay a recorded cohort as if it just happened)");
-
-  Target target;
-  std::string id, program, stage;
-  size_t limit = 100;
-  auto* status_cmd = app.add_subcommand("status", "Where an application stands");
-  status_cmd->add_option("ID", id, "Application id")->required();
-  add_target(status_cmd, target);
-  auto* history_cmd = app.add_subcommand("history", "How an application got where it is");
-  history_cmd->add_option("ID", id, "Application id")->required();
-  add_target(history_cmd, target);
-  auto* list_cmd = app.add_subcommand("list", "Applications of a program, by stage");
-  list_cmd->add_option("PROGRAM", program, "Program")->required();
-  list_cmd->add_option("--stage", stage, "Only this stage");
-  list_cmd->add_option("--limit", limit, "At most this many")->capture_default_str();
-  add_target(list_cmd, target);
-  auto* funnel_cmd = app.add_subcommand("funnel", "How many applications are in each stage");
-  funnel_cmd->add_option("PROGRAM", program, "Program")->required();
-  add_target(funnel_cmd, target);
-
-  auto* wf_cmd = app.add_subcommand("workflows", "Check workflow files");
-  wf_cmd->require_subcommand(1);
-  std::vector<std::string> paths;
-  bool validate_json = false;
-  auto* validate_cmd = wf_cmd->add_subcommand("validate", "Validate workflow files or folders");
-  validate_cmd->add_option("PATH", paths, "Files or folders")->required();
-  validate_cmd->add_flag("--json", validate_json, "Print JSON");
-
-  std::string graph_program, graph_format = "mermaid", graph_dir = "workflows";
-  int graph_version = 0;
-  auto* graph_cmd = wf_cmd->add_subcommand("graph", "Draw a program's workflow");
-  graph_cmd->add_option("PROGRAM", graph_program, "Program id, or a workflow file")->required();
-  graph_cmd->add_option("--format", graph_format, "mermaid or dot")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"mermaid", "dot"}));
-  graph_cmd->add_option("--workflows", graph_dir, "Folder of workflow files")
-      ->capture_default_str();
-  graph_cmd->add_option("--version", graph_version, "Version (default: the latest)");
-
-  TokenFlags token_flags;
-  auto* token_cmd = app.add_subcommand(
-      "token", "Print a bearer token signed with the data dir's secret (zero-config auth)");
-  token_cmd->add_option("--data-dir", token_flags.data_dir, "Data dir of stagewise serve")
-      ->capture_default_str();
-  token_cmd
-      ->add_option("--role", token_flags.role,
-                   "applicant, reviewer, program_manager, hub_admin, admin or service")
-      ->required();
-  token_cmd->add_option("--sub", token_flags.sub, "The actor id the token stands for")->required();
-  token_cmd->add_option("--program", token_flags.programs, "A program it covers (repeatable)");
-  token_cmd->add_option("--university", token_flags.university,
-                        "For hub_admin: the hub university it co-manages");
-  token_cmd->add_option("--application", token_flags.applications,
-                        "For applicants: an application it may read (repeatable)");
-  token_cmd->add_option("--ttl", token_flags.ttl, "How long it is valid (ISO-8601)")
-      ->capture_default_str();
-
-  std::string rule, data;
-  auto* eval_cmd = app.add_subcommand("eval-guard", "Evaluate a JsonLogic guard against data");
-  eval_cmd->add_option("RULE_JSON", rule, "The rule, as JSON")->required();
-  eval_cmd->add_option("DATA_JSON", data, "The data, as JSON")->required();
-
-  SimulateFlags sim_flags;
-  auto* sim_cmd = app.add_subcommand(
-      "simulate",
-      "Send a seeded cohort of one program through the pipeline; print the expected funnel");
-  sim_cmd->add_option("--program", sim_flags.program, "Program")->required();
-  sim_cmd->add_option("--applicants", sim_flags.applicants, "Applications in the cohort")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 10'000'000));
-  sim_cmd->add_option("--seed", sim_flags.seed, "Seed: the same seed gives the same cohort")
-      ->capture_default_str();
-  sim_cmd->add_option("--rate", sim_flags.rate, "Events per second; 0 sends as fast as possible")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sim_cmd
-      ->add_option("--bad-fraction", sim_flags.bad_fraction,
-                   "Share of bad events (malformed, missing attributes, not accepted)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.95));
-  sim_cmd->add_option("--days", sim_flags.days, "Length of the cohort's timeline, ending now")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3650));
-  sim_cmd->add_option("--data-dir", sim_flags.data_dir, "Data dir of a running serve")
-      ->capture_default_str();
-  sim_cmd->add_option("--bootstrap-servers", sim_flags.bootstrap,
-                      "Kafka bootstrap servers (default: those of the server on --data-dir)");
-  sim_cmd->add_option("--workflows", sim_flags.workflows,
-                      "Folder of workflow files (default: the configured one)");
-  sim_cmd
-      ->add_option("--max-lag", sim_flags.max_lag,
-                   "Wait while the processor is more than this many events behind")
-      ->capture_default_str();
-  sim_cmd->add_flag("--json", sim_flags.json, "Print the summary as one JSON object");
-  sim_cmd->add_flag("--dry-run", sim_flags.dry_run, "Generate and summarise; send nothing");
-  sim_cmd->add_option("--write", sim_flags.write_to,
-                      "Also write the cohort to FILE, one message value per line (bad ones too)");
-
+  Commands commands;
+  for (auto add : {add_serve, add_broker, add_submit, add_queries, add_workflows, add_token,
+                   add_eval_guard, add_simulate})
+    add(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-
-  if (*serve_cmd) return serve(serve_flags);
-  if (*broker_cmd) return broker(partitions);
-  if (*submit_cmd) return submit(submit_flags);
-  if (*status_cmd) return status(target, id);
-  if (*history_cmd) return history(target, id);
-  if (*list_cmd) return list(target, program, stage, limit);
-  if (*funnel_cmd) return funnel(target, program);
-  if (*validate_cmd) return workflows_validate(paths, validate_json);
-  if (*graph_cmd) return workflows_graph(graph_program, graph_format, graph_dir, graph_version);
-  if (*eval_cmd) return eval_guard(rule, data);
-  if (*token_cmd) return token(token_flags);
-  if (*sim_cmd) return simulate(sim_flags);
+  for (const auto& [cmd, run] : commands)
+    if (*cmd) return run();
   return 2;
 }
