@@ -329,10 +329,25 @@ bool decode(std::string_view in, HistoryEntry& h) {
   return i.r.ok() && i.r.done();
 }
 void encode(std::string& out, const OutboxRecord& r) {
-  write(out, kOutbox, r);
+  if (r.partition < 0 && !r.bundle) return write(out, kOutbox, r);
+  Out o{Writer(out)};
+  o.w.u8(kOutbox2);
+  fields(o, r);
+  o.sint(r.partition);
+  o.w.u8(r.bundle ? 1 : 0);
 }
 bool decode(std::string_view in, OutboxRecord& r) {
-  return read(in, kOutbox, r);
+  In i{Reader(in)};
+  const uint8_t tag = i.r.u8();
+  if (tag != kOutbox && tag != kOutbox2) return false;
+  fields(i, r);
+  r.partition = -1;
+  r.bundle = false;
+  if (tag == kOutbox2) {
+    i.sint(r.partition);
+    r.bundle = i.r.u8() == 1;
+  }
+  return i.r.ok() && i.r.done();
 }
 void encode(std::string& out, const TimerRecord& t) {
   write(out, kTimer, t);

@@ -25,6 +25,7 @@ enum Tag : uint8_t {
   kDeadLetter = 5,
   kParked = 6,
   kHistory2 = 7,  ///< kHistory and the authenticated principal
+  kOutbox2 = 8,   ///< kOutbox and the partition, bundle flag
 };
 
 class Writer {

@@ -1,6 +1,10 @@
 #include "store/store.h"
 
+#include "common/partition.h"
+#include "store/changelog.h"
 #include "store/codec.h"
+#include "store/detail/keys.h"
+#include "store/detail/pending.h"
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
@@ -15,142 +19,7 @@
 #include <set>
 
 namespace stagewise::store {
-namespace {
-
-using nlohmann::json;
-
-enum Cf : size_t {
-  kDefault,
-  kApplications,
-  kHistory,
-  kStageIndex,
-  kOutbox,
-  kDedupe,
-  kMeta,
-  kIntake,
-  kTimers,
-  kDeadLetters,
-  kCount
-};
-const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index",
-                                      "outbox",  "dedupe",       "meta",    "intake",
-                                      "timers",  "deadletters"};
-
-// Keys are built for prefix scans: big-endian numbers sort numerically.
-void put_be64(std::string& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-}
-uint64_t get_be64(std::string_view s) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
-  return v;
-}
-std::string be64(uint64_t v) {
-  std::string s;
-  put_be64(s, v);
-  return s;
-}
-
-std::string join_key(std::initializer_list<std::string_view> parts) {
-  std::string k;
-  for (const auto p : parts) {
-    if (!k.empty()) k.push_back('\0');
-    k.append(p);
-  }
-  return k;
-}
-
-std::string history_key(const std::string& id, uint64_t seq) {
-  std::string k = id;
-  k.push_back('\0');
-  put_be64(k, seq);
-  return k;
-}
-
-std::string stage_key(const std::string& program, const std::string& stage, const std::string& id) {
-  return join_key({program, stage, id});
-}
-
-std::string position_key(const std::string& topic, int32_t partition) {
-  std::string k = "input/" + topic + "/";
-  put_be64(k, static_cast<uint64_t>(partition));
-  return k;
-}
-
-// Dedupe: "k" + source \0 id -> the seq it was applied as (be64). Entries
-// older than the retention read as unseen and are dropped by compaction.
-// Stores written before held "" values plus an "s" + seq -> key index; open()
-// converts them.
-const std::string kDedupeByKey = "k";
-const std::string kMetaDedupeNext = "dedupe/next";
-// Intake: "q" + seq -> record (arrival order), "k" + source \0 id -> seq.
-const std::string kIntakeBySeq = "q";
-const std::string kIntakeByKey = "k";
-const std::string kDedupeBySeq = "s";  // the earlier layout's index, converted
-
-// Dead letters: "i" + id -> be64(seq) + record, "s" + be64(seq) -> be64(seq)
-// + id (newest first listing); both dropped by compaction once past the
-// retention. Parked outbox records: "p" + be64(outbox seq) -> record, kept.
-const std::string kDeadById = "i";
-const std::string kDeadBySeq = "s";
-const std::string kParked = "p";
-const std::string kMetaDeadNext = "deadletters/next";
-
-uint64_t record_bytes(const OutboxRecord& r) {
-  uint64_t n = r.topic.size() + r.key.size() + r.value.size() + 64;
-  for (const auto& [k, v] : r.headers) n += k.size() + v.size();
-  return n;
-}
-
-// Timers: "d" + partition + due + application \0 kind index -> record (firing
-// order per partition), "a" + application \0 + the "d" key -> "" (per
-// application, to cancel and to list).
-const std::string kTimerByDue = "d";
-const std::string kTimerByApp = "a";
-
-std::string be32(uint32_t v) {
-  std::string s;
-  for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-  return s;
-}
-
-std::string timer_due_key(const TimerRecord& t) {
-  std::string k = kTimerByDue + be32(static_cast<uint32_t>(t.partition));
-  put_be64(k, static_cast<uint64_t>(t.timer.due_ms));
-  k += t.application;
-  k.push_back('\0');
-  k.push_back(t.timer.kind == workflow::Timer::Kind::deadline ? 'd' : 'r');
-  k += be32(static_cast<uint32_t>(t.timer.index));
-  return k;
-}
-
-std::string timer_app_key(const std::string& application, const std::string& due_key) {
-  std::string k = kTimerByApp + application;
-  k.push_back('\0');
-  return k + due_key;
-}
-
-std::string encode(const json& j) {
-  const auto bytes = json::to_msgpack(j);
-  return std::string(bytes.begin(), bytes.end());
-}
-
-Result<json> decode(const std::string& bytes, const std::string& what) {
-  // from_msgpack recurses once per level: bound the depth first.
-  if (!codec::msgpack_depth_within(bytes, codec::kMaxMsgpackDepth))
-    return make_error(Errc::corruption, what + " nests deeper than the store ever writes");
-  json j = json::from_msgpack(bytes, true, false);
-  if (j.is_discarded()) return make_error(Errc::corruption, what + " is not valid msgpack");
-  return j;
-}
-
-Error from_status(const rocksdb::Status& s, const std::string& what) {
-  if (s.IsNotFound()) return make_error(Errc::not_found, what + " not found");
-  if (s.IsCorruption()) return make_error(Errc::corruption, what + ": " + s.ToString());
-  return make_error(Errc::io_error, what + ": " + s.ToString());
-}
-
-}  // namespace
+using namespace detail;  // NOLINT: the key layout is this file's vocabulary
 
 json to_json(const HistoryEntry& h) {
   json j = {{"sequence", h.sequence},
@@ -260,26 +129,6 @@ class DeadLetterRetention : public rocksdb::CompactionFilter {
 
 // ---- Batch ----
 
-struct Batch::Pending {
-  rocksdb::WriteBatch wb;
-  std::vector<rocksdb::ColumnFamilyHandle*> cf;
-  std::string scratch;                   // encoding buffer, reused
-  std::vector<OutboxRecord> outbox;      // numbered at commit, in commit order
-  std::vector<std::string> seen;         // dedupe keys, numbered at commit
-  std::vector<std::string> intake_done;  // intake keys, resolved at commit
-  // Timer changes, resolved at commit: cancelled applications (their
-  // committed timers go) and timers added after any cancel in this batch.
-  std::set<std::string> timer_cancels;
-  std::map<std::string, std::vector<TimerRecord>> timer_adds;
-  std::vector<DeadLetter> dead_letters;  // numbered at commit
-  struct Park {
-    uint64_t seq;
-    std::string reason;
-    int64_t time_ms;
-  };
-  std::vector<Park> parks;  // resolved at commit
-};
-
 Batch::Batch() : p_(std::make_unique<Pending>()) {}
 Batch::~Batch() = default;
 Batch::Batch(Batch&&) noexcept = default;
@@ -292,6 +141,8 @@ size_t Batch::put_application(const workflow::Application& app, const std::strin
   codec::encode(v, app);
   if (v.size() > max_bytes) return 0;
   p_->wb.Put(p_->cf[kApplications], app.id, v).PermitUncheckedError();
+  if (p_->mirror_n > 0)
+    p_->mirror[p_->mirror_partition(app.id)].push_back({changelog::app_key(app.id), v});
   if (old_stage != app.stage) {
     if (!old_stage.empty())
       p_->wb.Delete(p_->cf[kStageIndex], stage_key(app.program, old_stage, app.id))
@@ -309,6 +160,9 @@ void Batch::add_history(const std::string& application_id, const HistoryEntry& e
   codec::encode(v, entry);
   p_->wb.Put(p_->cf[kHistory], history_key(application_id, entry.sequence), v)
       .PermitUncheckedError();
+  if (p_->mirror_n > 0)
+    p_->mirror[p_->mirror_partition(application_id)].push_back(
+        {changelog::history_key(application_id, entry.sequence), v});
   ++count_;
 }
 
@@ -322,6 +176,8 @@ void Batch::set_input_position(const InputPosition& pos) {
       .Put(p_->cf[kMeta], position_key(pos.topic, pos.partition),
            be64(static_cast<uint64_t>(pos.next_offset)))
       .PermitUncheckedError();
+  if (p_->mirror_n > 0 && pos.topic == p_->input_topic)
+    p_->positions[pos.partition] = pos.next_offset;
   ++count_;
 }
 
@@ -349,19 +205,30 @@ void Batch::park_outbox(uint64_t seq, const std::string& reason, int64_t time_ms
   ++count_;
 }
 
+void Batch::clear() {
+  p_->clear();
+  count_ = 0;
+}
+
 void Batch::cancel_timers(const std::string& application) {
+  if (p_->mirror_n > 0) p_->timer_apps[application] = p_->mirror_partition(application);
   p_->timer_cancels.insert(application);
   p_->timer_adds.erase(application);
   ++count_;
 }
 
 void Batch::add_timer(const TimerRecord& timer) {
+  if (p_->mirror_n > 0) p_->timer_apps[timer.application] = p_->mirror_partition(timer.application);
   p_->timer_adds[timer.application].push_back(timer);
   ++count_;
 }
 
 void Batch::delete_timer(const TimerRecord& timer) {
   const std::string due = timer_due_key(timer);
+  if (p_->mirror_n > 0) {
+    p_->timer_apps[timer.application] = p_->mirror_partition(timer.application);
+    p_->timer_deletes.push_back(timer);
+  }
   p_->wb.Delete(p_->cf[kTimers], due).PermitUncheckedError();
   p_->wb.Delete(p_->cf[kTimers], timer_app_key(timer.application, due)).PermitUncheckedError();
   ++count_;
@@ -439,6 +306,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
   }
   if (auto r = store->open_dedupe(); !r) return r.error();
   if (auto r = store->open_dead_letters(); !r) return r.error();
+  if (auto r = store->open_partitions(); !r) return r.error();
   {
     std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kIntake]));
     uint64_t n = 0, last = 0;
@@ -466,25 +334,15 @@ Store::~Store() {
 }
 
 Result<workflow::Application> Store::application(const std::string& id) const {
+  if (!owns(id)) return not_owned(id);
   std::string bytes;
   const auto s = db_->Get({}, cf_[kApplications], id, &bytes);
   if (!s.ok()) return from_status(s, "application \"" + id + "\"");
-  workflow::Application a;
-  if (codec::tagged(bytes, codec::kApplication)) {
-    if (!codec::decode(bytes, a))
-      return make_error(Errc::corruption, "application \"" + id + "\" is not well-formed");
-    return a;
-  }
-  auto j = decode(bytes, "application \"" + id + "\"");
-  if (!j) return j.error();
-  try {
-    return workflow::application_from_json(*j);
-  } catch (const std::exception& e) {
-    return make_error(Errc::corruption, "application \"" + id + "\": " + e.what());
-  }
+  return read_application(bytes, id);
 }
 
 Result<std::vector<HistoryEntry>> Store::history(const std::string& id) const {
+  if (!owns(id)) return not_owned(id);
   std::vector<HistoryEntry> out;
   std::string prefix = id;
   prefix.push_back('\0');
@@ -516,8 +374,10 @@ Result<std::vector<std::string>> Store::list_stage(const std::string& program,
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kStageIndex]));
   it->Seek(after.empty() ? prefix : prefix + after);
   if (!after.empty() && it->Valid() && it->key().ToStringView() == prefix + after) it->Next();
-  for (; it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next())
-    out.push_back(it->key().ToString().substr(prefix.size()));
+  for (; it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next()) {
+    std::string id = it->key().ToString().substr(prefix.size());
+    if (owns(id)) out.push_back(std::move(id));
+  }
   if (!it->status().ok()) return from_status(it->status(), "stage index");
   return out;
 }
@@ -528,7 +388,9 @@ Result<std::map<std::string, uint64_t>> Store::stage_counts(const std::string& p
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kStageIndex]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::string_view rest = it->key().ToStringView().substr(prefix.size());
-    ++out[std::string(rest.substr(0, rest.find('\0')))];
+    const size_t nul = rest.find('\0');
+    if (nul == std::string_view::npos || !owns(rest.substr(nul + 1))) continue;
+    ++out[std::string(rest.substr(0, nul))];
   }
   if (!it->status().ok()) return from_status(it->status(), "stage index");
   return out;
@@ -589,7 +451,7 @@ namespace {
 Result<OutboxRecord> outbox_from_bytes(std::string_view bytes, uint64_t seq) {
   OutboxRecord r;
   r.seq = seq;
-  if (codec::tagged(bytes, codec::kOutbox)) {
+  if (codec::tagged(bytes, codec::kOutbox) || codec::tagged(bytes, codec::kOutbox2)) {
     if (!codec::decode(bytes, r))
       return make_error(Errc::corruption,
                         "outbox record " + std::to_string(seq) + " is not well-formed");
@@ -691,6 +553,10 @@ void Store::set_deadletter_floor() {
 Batch Store::batch() {
   Batch b;
   b.p_->cf = cf_;
+  if (mirroring()) {
+    b.p_->mirror_n = partitions_.load();
+    b.p_->input_topic = input_topic_;
+  }
   return b;
 }
 
@@ -834,6 +700,66 @@ void Store::write_outbox(Batch& batch) {
   }
 }
 
+// Under commit_mu_, before write_timers: an application's timers as they
+// will be once the batch is written (committed ones, less what it cancels
+// or deletes, plus what it adds), encoded; "" when none are left.
+Result<std::string> Store::final_timers(Batch& batch, const std::string& application) const {
+  auto& p = *batch.p_;
+  std::vector<TimerRecord> timers;
+  if (!p.timer_cancels.contains(application)) {
+    auto committed = timers_of(application);
+    if (!committed) return committed.error();
+    timers = std::move(*committed);
+  }
+  std::erase_if(timers, [&](const TimerRecord& t) {
+    return std::any_of(p.timer_deletes.begin(), p.timer_deletes.end(),
+                       [&](const TimerRecord& d) { return timer_due_key(d) == timer_due_key(t); });
+  });
+  if (auto it = p.timer_adds.find(application); it != p.timer_adds.end())
+    timers.insert(timers.end(), it->second.begin(), it->second.end());
+  if (timers.empty()) return std::string();
+  std::string v;
+  changelog::encode(v, timers);
+  return v;
+}
+
+// Under commit_mu_: one Bundle outbox record per partition the batch
+// changes, after the batch's other outbox records, closed by the round's
+// marker; the partition's lineage moves on in the same write. `next` gets
+// the lineages to keep once the write succeeded.
+Result<void> Store::write_mirror(Batch& batch, std::map<int32_t, Lineage>& next) {
+  auto& p = *batch.p_;
+  if (p.mirror_n == 0) return {};
+  for (const auto& [app, partition] : p.timer_apps) {
+    auto v = final_timers(batch, app);
+    if (!v) return v.error();  // the commit fails rather than mirror a guess
+    ChangelogEntry e{changelog::timers_key(app), std::nullopt};
+    if (!v->empty()) e.value = std::move(*v);
+    p.mirror[partition].push_back(std::move(e));
+  }
+  for (const auto& [partition, offset] : p.positions) p.mirror[partition];  // a marker at least
+  for (auto& [partition, entries] : p.mirror) {
+    Lineage l = lineage(partition);
+    l.known = true;
+    ++l.round;
+    if (auto pos = p.positions.find(partition); pos != p.positions.end())
+      l.next_offset = pos->second;
+    Bundle b{partition, l.epoch, std::move(entries),
+             RoundMarker{id_, l.epoch, l.round, l.next_offset}};
+    OutboxRecord rec;
+    rec.topic = changelog_topic_;
+    rec.partition = partition;
+    rec.bundle = true;
+    changelog::encode(rec.value, b);
+    p.outbox.push_back(std::move(rec));
+    std::string lv;
+    changelog::encode(lv, l);
+    p.wb.Put(cf_[kMeta], lineage_key(partition), lv).PermitUncheckedError();
+    next[partition] = l;
+  }
+  return {};
+}
+
 // After a durable commit: the relay's in-memory tail gets the batch's
 // records, unless it is past its byte bound (then the relay reads RocksDB).
 void Store::hand_to_tail(std::vector<OutboxRecord>& records) {
@@ -856,6 +782,9 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   auto& p = *batch.p_;
   const uint64_t first_seq = next_dedupe_seq_, first_outbox = next_outbox_seq_,
                  first_dead = next_deadletter_seq_;
+  std::map<int32_t, Lineage> lineages;  // of the partitions this commit mirrors
+  // Reads the committed timers: before write_timers.
+  if (auto m = write_mirror(batch, lineages); !m) return m.error();
   write_seen(batch);
   const uint64_t intake_removed = resolve_intake(batch);
   write_timers(batch);
@@ -877,15 +806,11 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   intake_count_.fetch_sub(std::min(intake_removed, intake_count_.load()));
   set_dedupe_floor();
   set_deadletter_floor();
-  p.wb.Clear();
-  p.outbox.clear();
-  p.dead_letters.clear();
-  p.parks.clear();
-  p.seen.clear();
-  p.intake_done.clear();
-  p.timer_cancels.clear();
-  p.timer_adds.clear();
-  batch.count_ = 0;
+  if (!lineages.empty()) {
+    std::lock_guard guard(lineage_mu_);
+    for (auto& [partition, l] : lineages) lineage_[partition] = l;
+  }
+  batch.clear();
   return {};
 }
 
@@ -1014,7 +939,7 @@ Result<std::vector<TimerRecord>> Store::timers_due_before(int64_t until_ms, size
     }
     auto t = read_timer(it->value().ToStringView());
     if (!t) return t.error();
-    out.push_back(std::move(*t));
+    if (owns_partition(t->partition)) out.push_back(std::move(*t));
     it->Next();
   }
   if (!it->status().ok()) return from_status(it->status(), "timers");

@@ -9,11 +9,15 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -62,6 +66,10 @@ struct OutboxRecord {
   std::string key;
   std::string value;
   Headers headers;
+  int32_t partition = -1;  ///< -1: the key picks it
+  /// A changelog Bundle (changelog.h) the relay sends as one message per
+  /// entry, then the marker, to `partition`.
+  bool bundle = false;
 };
 
 /// A rejected input as kept in the store (GET /v1/deadletters/{id}): the
@@ -125,6 +133,43 @@ struct InputPosition {
   bool operator==(const InputPosition&) const = default;
 };
 
+/// One key of a partition's state as mirrored.
+struct ChangelogEntry {
+  std::string key;
+  std::optional<std::string> value;  ///< nullopt: deleted (a tombstone)
+  bool operator==(const ChangelogEntry&) const = default;
+};
+
+/// Closes a round in the changelog: the state up to this marker is the
+/// state its writer had committed with `next_offset` as the next input.
+struct RoundMarker {
+  std::string owner;         ///< the writing store's id
+  uint64_t epoch = 0;        ///< grows each time the partition changes hands
+  uint64_t round = 0;        ///< rounds mirrored within the epoch
+  int64_t next_offset = -1;  ///< input offset to go on from; -1: none yet
+  bool operator==(const RoundMarker&) const = default;
+};
+
+/// What one outbox record of the changelog carries: the messages of a round
+/// of one partition (or a part of a re-seeding snapshot, without marker).
+struct Bundle {
+  int32_t partition = 0;
+  uint64_t epoch = 0;
+  std::vector<ChangelogEntry> entries;
+  std::optional<RoundMarker> marker;
+};
+
+/// Where this process's copy of a partition stands: the epoch it owns it
+/// in, the last round it committed (and mirrored, or will), the input
+/// offset that round ended at.
+struct Lineage {
+  bool known = false;
+  uint64_t epoch = 0;
+  uint64_t round = 0;
+  int64_t next_offset = -1;
+  bool operator==(const Lineage&) const = default;
+};
+
 /// A set of writes committed atomically by Store::commit. Not thread-safe;
 /// one batch belongs to one thread.
 class Batch {
@@ -169,6 +214,8 @@ class Batch {
 
   size_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
+  /// Forgets every write not yet committed (a round voided by a revoke).
+  void clear();
 
  private:
   friend class Store;
@@ -254,6 +301,11 @@ class Store {
   /// Intake records not yet processed (kept in memory; exact).
   uint64_t intake_count() const { return intake_count_.load(); }
 
+  /// The seq of the newest committed outbox record (0: none yet).
+  uint64_t last_outbox_seq() {
+    std::lock_guard lock(commit_mu_);
+    return next_outbox_seq_ - 1;
+  }
   /// Starts a batch whose outbox records get sequence numbers from this store.
   Batch batch();
   /// Writes the batch atomically (and durably when Options::sync, unless
@@ -267,6 +319,54 @@ class Store {
   /// Approximate size of the data on disk, in bytes.
   uint64_t disk_bytes() const;
 
+  // ---- Partitions and the changelog (DESIGN.md §9, docs/scale-out.md) ----
+
+  /// The input topic's partition count: applications live in
+  /// partition_of(id, n). 0 (the default) until set.
+  void set_partitions(int32_t n) { partitions_ = n; }
+  int32_t partitions() const { return partitions_.load(); }
+  /// From now on every commit that changes a partition's state (its
+  /// applications, history, timers, or `input_topic` position) also queues
+  /// that change for `changelog_topic`: one Bundle outbox record per
+  /// partition and commit, after the commit's other records, closed by a
+  /// RoundMarker. Call before the batches to mirror are made.
+  void mirror_to(const std::string& changelog_topic, const std::string& input_topic);
+  bool mirroring() const { return !changelog_topic_.empty(); }
+  /// This store's id (made at its creation, kept): the owner in markers.
+  const std::string& id() const { return id_; }
+  /// Where this copy of `partition` stands (known false when never owned).
+  Lineage lineage(int32_t partition) const;
+  /// The partitions this process serves and applies now. Reads of an
+  /// application of any other partition answer `unavailable` (a stale copy
+  /// is never served). Until the first call every application is served.
+  void set_owned(const std::vector<int32_t>& partitions);
+  bool owns(std::string_view application_id) const;
+  bool owns_partition(int32_t partition) const;
+  std::vector<int32_t> owned() const;
+  /// Whether anything of `partition` is stored: an application, a timer or
+  /// an input position of the input topic.
+  Result<bool> holds(int32_t partition, const std::string& input_topic) const;
+  /// Deletes this copy of `partition`: its applications, their history and
+  /// stage index entries, timers, input position and lineage.
+  Result<void> drop_partition(int32_t partition, const std::string& input_topic);
+  /// Writes changelog entries of `partition` read back from the topic, in
+  /// their order (a restore); dedupe ids are rebuilt from history entries.
+  Result<void> restore_entries(const std::vector<ChangelogEntry>& entries);
+  /// Ends a restore: `partition`'s lineage and its input position become
+  /// those of `lineage`, durably.
+  Result<void> set_lineage(int32_t partition, const std::string& input_topic,
+                           const Lineage& lineage);
+  /// The whole state of `partition` as changelog entries, in key order (a
+  /// snapshot re-seeds the changelog with it).
+  Result<void> scan_partition(int32_t partition,
+                              const std::function<void(ChangelogEntry&&)>& each) const;
+  /// Queues `entries` (a snapshot of `partition`, in parts of at most
+  /// `part_bytes`) for the changelog under a new epoch, closed by a marker,
+  /// and makes that the partition's lineage; atomically.
+  Result<void> reseed(int32_t partition, const std::string& input_topic,
+                      std::vector<ChangelogEntry> entries, uint64_t epoch, int64_t next_offset,
+                      size_t part_bytes = 1 << 20);
+
   /// Tests: the `n`-th commit from now fails with an I/O error, as a full or
   /// failing disk would make it.
   void fail_commit_after(int n) { fail_commits_ = n; }
@@ -274,6 +374,14 @@ class Store {
  private:
   Store() = default;
   Result<void> open_dedupe();
+  Result<void> open_partitions();
+  Result<void> restore_application(rocksdb::WriteBatch& wb, const std::string& id,
+                                   const std::optional<std::string>& value);
+  Result<void> restore_history(rocksdb::WriteBatch& wb, const std::string& id, uint64_t seq,
+                               const std::optional<std::string>& value);
+  Result<void> restore_timers(rocksdb::WriteBatch& wb, const std::string& id,
+                              const std::optional<std::string>& value);
+  Error not_owned(std::string_view application_id) const;
   void set_dedupe_floor();
   Result<void> open_dead_letters();
   void set_deadletter_floor();
@@ -284,6 +392,9 @@ class Store {
   uint64_t resolve_parks(Batch& batch);
   void write_outbox(Batch& batch);
   void hand_to_tail(std::vector<OutboxRecord>& records);
+  Result<void> write_mirror(Batch& batch, std::map<int32_t, Lineage>& next);
+  Result<std::string> final_timers(Batch& batch, const std::string& application) const;
+  bool owns_locked(int32_t partition) const;
 
   std::mutex commit_mu_;
   /// Dedupe seqs below this are out of the retention (read by the
@@ -305,6 +416,15 @@ class Store {
   uint64_t next_deadletter_seq_ = 1;  // under commit_mu_
   std::atomic<uint64_t> parked_count_{0};
   std::atomic<int> fail_commits_{0};
+
+  std::string id_;
+  std::atomic<int32_t> partitions_{0};
+  std::string changelog_topic_, input_topic_;  // set once, before mirroring batches
+  mutable std::shared_mutex owned_mu_;
+  std::atomic<bool> owned_set_{false};
+  std::set<int32_t> owned_;
+  mutable std::mutex lineage_mu_;
+  std::map<int32_t, Lineage> lineage_;  // written under commit_mu_ too
 
   std::atomic<uint64_t> next_intake_seq_{1};
   std::atomic<uint64_t> intake_count_{0};
