@@ -30,6 +30,8 @@ std::string_view reason_code(Reason r) {
       return "invalid_data";
     case Reason::conflict_of_interest:
       return "conflict_of_interest";
+    case Reason::wrong_partition:
+      return "wrong_partition";
     case Reason::engine_error:
       return "engine_error";
   }

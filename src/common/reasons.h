@@ -20,6 +20,7 @@ enum class Reason {
   not_accepted_in_stage,
   invalid_data,
   conflict_of_interest,
+  wrong_partition,  ///< not in the partition its application lives in
   engine_error,
 };
 

@@ -129,7 +129,8 @@ std::string cluster_id(const Properties& props, int timeout_ms) {
 }
 
 Result<void> ensure_topics(const Properties& props, const std::vector<std::string>& topics,
-                           int partitions, int timeout_ms) {
+                           int partitions, int timeout_ms,
+                           const std::map<std::string, Properties>& configs) {
   auto conf = make_conf(props);
   if (!conf) return conf.error();
   auto rk = new_handle(RD_KAFKA_PRODUCER, std::move(*conf));
@@ -153,6 +154,10 @@ Result<void> ensure_topics(const Properties& props, const std::vector<std::strin
     // -1: the broker's default replication factor.
     owned.emplace_back(rd_kafka_NewTopic_new(t.c_str(), partitions, -1, errstr, sizeof errstr));
     if (!owned.back()) return make_error(Errc::invalid_argument, "topic " + t + ": " + errstr);
+    if (auto c = configs.find(t); c != configs.end())
+      for (const auto& [k, v] : c->second)
+        if (auto e = rd_kafka_NewTopic_set_config(owned.back().get(), k.c_str(), v.c_str()); e)
+          return kafka_error(e, "topic " + t + " config " + k);
     raw.push_back(owned.back().get());
   }
   rd_kafka_CreateTopics(rk->get(), raw.data(), raw.size(), nullptr, queue.get());
@@ -398,20 +403,150 @@ Result<void> Consumer::commit(const std::vector<Assigned>& next, bool async) {
   return {};
 }
 
-Result<std::pair<int64_t, int64_t>> Consumer::watermarks(const std::string& topic,
-                                                         int32_t partition, int timeout_ms) {
+namespace {
+Result<std::pair<int64_t, int64_t>> watermarks_of(rd_kafka_t* rk, const std::string& topic,
+                                                  int32_t partition, int timeout_ms) {
   int64_t lo = 0, hi = 0;
   const auto err =
-      rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &lo, &hi, timeout_ms);
+      rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     return kafka_error(err, "watermarks of " + topic + "/" + std::to_string(partition));
   return std::make_pair(lo, hi);
+}
+}  // namespace
+
+Result<std::pair<int64_t, int64_t>> Consumer::watermarks(const std::string& topic,
+                                                         int32_t partition, int timeout_ms) {
+  return watermarks_of(rk_.get(), topic, partition, timeout_ms);
 }
 
 void Consumer::close() {
   if (closed_ || !rk_) return;
   closed_ = true;
   rd_kafka_consumer_close(rk_.get());
+}
+
+Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  const auto err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(err, "metadata of " + topic);
+  int32_t n = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1) {
+    n = md->topics[0].partition_cnt;
+    topic_err = md->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_error(topic_err, "topic " + topic);
+  if (n <= 0) return make_error(Errc::kafka, "topic " + topic + " has no partitions");
+  return n;
+}
+
+// ---- PartitionReader ----
+
+Result<std::unique_ptr<PartitionReader>> PartitionReader::create(const Properties& props) {
+  Properties p = props;
+  // librdkafka 2.0 refuses assign() without a group id; this one is never
+  // joined (no subscribe) and never committed to.
+  p["group.id"] = (props.contains("group.id") ? props.at("group.id") : "stagewise") + ".reader";
+  p.erase("group.instance.id");
+  p["enable.auto.commit"] = "false";
+  p["enable.auto.offset.store"] = "false";
+  p["enable.partition.eof"] = "true";
+  p["fetch.wait.max.ms"] = "10";  // a restore reads what is there; it waits for nothing new
+  p["log_level"] = "3";
+  auto conf = make_conf(p);
+  if (!conf) return conf.error();
+  auto rk = new_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk) return rk.error();
+  std::unique_ptr<PartitionReader> self(new PartitionReader());
+  self->rk_ = std::move(*rk);
+  rd_kafka_poll_set_consumer(self->rk_.get());
+  return self;
+}
+
+PartitionReader::~PartitionReader() {
+  if (rk_) rd_kafka_consumer_close(rk_.get());
+}
+
+Result<std::pair<int64_t, int64_t>> PartitionReader::watermarks(const std::string& topic,
+                                                                int32_t partition, int timeout_ms) {
+  return watermarks_of(rk_.get(), topic, partition, timeout_ms);
+}
+
+Result<void> PartitionReader::read(const std::string& topic, int32_t partition, int64_t from,
+                                   int64_t to, const std::function<Result<void>(Message&)>& each,
+                                   int idle_timeout_ms) {
+  if (from >= to) return {};
+  auto list = to_list({{topic, partition, from}});
+  if (const auto err = rd_kafka_assign(rk_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(err, "assigning " + topic + "/" + std::to_string(partition));
+  Result<void> result;
+  int64_t next = from;
+  auto idle_since = std::chrono::steady_clock::now();
+  while (next < to) {
+    rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 100);
+    if (raw == nullptr) {
+      if (std::chrono::steady_clock::now() - idle_since >
+          std::chrono::milliseconds(idle_timeout_ms)) {
+        result = make_error(Errc::timeout, "reading " + topic + "/" + std::to_string(partition) +
+                                               ": nothing after offset " + std::to_string(next) +
+                                               " (of " + std::to_string(to) + ") for " +
+                                               std::to_string(idle_timeout_ms) + " ms");
+        break;
+      }
+      continue;
+    }
+    Message m(raw);
+    idle_since = std::chrono::steady_clock::now();
+    if (m.err() == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      next = std::max(next, m.offset());
+      if (next < to) {
+        result =
+            make_error(Errc::kafka, topic + "/" + std::to_string(partition) + " ends at " +
+                                        std::to_string(next) + ", before " + std::to_string(to));
+        break;
+      }
+      continue;
+    }
+    if (m.err() != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const Error e = m.error();
+      if (e.fatal || m.err() == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        result = e;
+        break;
+      }
+      continue;
+    }
+    next = m.offset() + 1;
+    if (m.offset() >= to) break;
+    if (auto r = each(m); !r) {
+      result = r;
+      break;
+    }
+  }
+  rd_kafka_assign(rk_.get(), nullptr);
+  return result;
+}
+
+Result<void> PartitionReader::follow(const std::string& topic, int32_t partitions) {
+  std::vector<Assigned> all;
+  for (int32_t p = 0; p < partitions; ++p) all.push_back({topic, p, RD_KAFKA_OFFSET_BEGINNING});
+  auto list = to_list(all);
+  if (const auto err = rd_kafka_assign(rk_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(err, "following " + topic);
+  return {};
+}
+
+std::optional<Message> PartitionReader::poll(int timeout_ms) {
+  for (;;) {
+    rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+    if (raw == nullptr) return std::nullopt;
+    Message m(raw);
+    if (m.err() == RD_KAFKA_RESP_ERR_NO_ERROR) return m;
+    timeout_ms = 0;  // an end-of-partition note or an error: look again, without waiting
+  }
 }
 
 // ---- GroupLag ----

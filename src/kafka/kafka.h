@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,8 +78,10 @@ struct Topics {
   std::string notifications = "stagewise.notifications";
   std::string deadletter = "stagewise.deadletter";
   std::string changelog = "stagewise.changelog";
+  /// Internal: each serve process's address and partitions (DESIGN.md §9).
+  std::string members = "stagewise.members";
   std::vector<std::string> all() const {
-    return {events, status, notifications, deadletter, changelog};
+    return {events, status, notifications, deadletter, changelog, members};
   }
 };
 
@@ -110,10 +113,12 @@ class EmbeddedCluster {
 /// time). librdkafka's embedded cluster reports "mockCluster…".
 std::string cluster_id(const Properties& props, int timeout_ms);
 
-/// Creates topics on a real cluster through the Admin API; topics that
-/// exist already are fine.
+/// Creates topics on a real cluster through the Admin API, with the topic
+/// configs given per topic (e.g. cleanup.policy=compact); topics that exist
+/// already are fine (and keep their configs).
 Result<void> ensure_topics(const Properties& props, const std::vector<std::string>& topics,
-                           int partitions, int timeout_ms);
+                           int partitions, int timeout_ms,
+                           const std::map<std::string, Properties>& configs = {});
 
 /// What the broker said about one produced message.
 struct DeliveryReport {
@@ -232,6 +237,37 @@ class Consumer {
   OnRevoke on_revoke_;
   RdKafkaPtr rk_;
   bool closed_ = false;
+};
+
+/// Partitions of `topic`, from the broker's metadata.
+Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+
+/// Reads one partition from a given offset up to another, outside any
+/// group (a restore from the changelog). Not thread-safe.
+class PartitionReader {
+ public:
+  static Result<std::unique_ptr<PartitionReader>> create(const Properties& props);
+  ~PartitionReader();
+  PartitionReader(const PartitionReader&) = delete;
+  PartitionReader& operator=(const PartitionReader&) = delete;
+
+  Result<std::pair<int64_t, int64_t>> watermarks(const std::string& topic, int32_t partition,
+                                                 int timeout_ms);
+  /// Calls `each` for every message at offsets from..to-1 in order, stopping
+  /// at its first error. Fails when the partition ends early, the offsets
+  /// were trimmed, or nothing arrives for `idle_timeout_ms`.
+  Result<void> read(const std::string& topic, int32_t partition, int64_t from, int64_t to,
+                    const std::function<Result<void>(Message&)>& each, int idle_timeout_ms);
+  /// Follows every partition of `topic` from its start: messages come from
+  /// poll() as they arrive.
+  Result<void> follow(const std::string& topic, int32_t partitions);
+  /// The next message followed, or nothing within `timeout_ms`.
+  std::optional<Message> poll(int timeout_ms);
+  rd_kafka_t* handle() const { return rk_.get(); }
+
+ private:
+  PartitionReader() = default;
+  RdKafkaPtr rk_;
 };
 
 /// How far a consumer group is behind on a topic, from the group's committed

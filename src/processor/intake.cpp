@@ -69,6 +69,8 @@ void Intake::on_delivery(const kafka::DeliveryReport& d) {
     const uint64_t seq = d.token & ~kDurableBit;
     if (!d.ok) produced_.erase(seq);
     if (!d.ok && d.error.permanent) refused_.emplace_back(seq, d.error.message);
+    if (d.ok && options_.owned_here && !options_.owned_here(d.partition))
+      handed_off_.push_back(seq);
     return;
   }
   const auto it = pending_.find(d.token);
@@ -107,6 +109,7 @@ void Intake::relay_loop() {
   while (!stop_) {
     lock.unlock();
     settle_refused();
+    settle_handed_off();
     uint64_t after = 0, oldest = UINT64_MAX;
     while (options_.store->intake_count() > 0) {
       auto recs = options_.store->intake_pending(1000, after);
@@ -130,6 +133,26 @@ void Intake::relay_loop() {
     produced_.erase(produced_.begin(), produced_.lower_bound(oldest));
     stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
   }
+}
+
+// Records of applications another process owns leave the intake once the
+// broker has them: that process applies them, and only its store could
+// say when (DESIGN.md §9); keeping them here would re-produce them forever.
+void Intake::settle_handed_off() {
+  std::vector<uint64_t> seqs;
+  {
+    std::lock_guard lock(mu_);
+    seqs.swap(handed_off_);
+  }
+  if (seqs.empty()) return;
+  store::Batch b = options_.store->batch();
+  for (const uint64_t seq : seqs) {
+    auto recs = options_.store->intake_pending(1, seq - 1);
+    if (!recs || recs->empty() || (*recs)[0].seq != seq) continue;
+    b.intake_done((*recs)[0].source, (*recs)[0].id);
+  }
+  if (auto c = options_.store->commit(b); !c)
+    spdlog::error("intake: cannot hand records over to their owners: {}", c.error().message);
 }
 
 // Records the broker refused for good become dead letters (reason

@@ -61,6 +61,10 @@ class Intake {
     int64_t max_event_bytes = 256 * 1024;
     EnvelopeLimits envelope;
     TimeWindow time_window;
+    /// Whether this process applies what lands in an input partition; null:
+    /// it applies everything. Records of other partitions are done with once
+    /// the broker acknowledged them.
+    std::function<bool(int32_t partition)> owned_here;
   };
   static Result<std::unique_ptr<Intake>> create(Options options);
   ~Intake();
@@ -91,6 +95,7 @@ class Intake {
   void relay_loop();
   void produce_durable(const store::IntakeRecord& r);
   void settle_refused();
+  void settle_handed_off();
   bool wait_for_room();
 
   Options options_;
@@ -100,6 +105,7 @@ class Intake {
   std::map<uint64_t, std::pair<Waiter*, size_t>> pending_;              // ack waits (no store)
   std::map<uint64_t, std::chrono::steady_clock::time_point> produced_;  // intake seq -> when
   std::vector<std::pair<uint64_t, std::string>> refused_;  // seqs the broker refused for good
+  std::vector<uint64_t> handed_off_;  // seqs acknowledged into another process's partition
   std::thread poller_;
   std::thread relay_;
   bool stop_ = false;

@@ -1,6 +1,7 @@
 #include "processor/processor.h"
 
 #include "common/cloudevent.h"
+#include "common/partition.h"
 #include "common/time.h"
 #include "processor/outputs.h"
 #include "workflow/engine.h"
@@ -73,6 +74,10 @@ struct Processor::Loop {
   // arbitrary entry goes when full (by count or by bytes).
   std::unordered_map<std::string, Held> cache;
   uint64_t cache_bytes = 0;
+  // Set by a revoke inside poll(): the round being collected was built
+  // partly for partitions no longer owned, and is dropped (its events are
+  // read again from the stored positions by whoever owns them now).
+  bool void_round = false;
 
   // Two rounds: one being built, one (`inflight`) being committed.
   std::array<Round, 2> rounds;
@@ -115,11 +120,16 @@ Result<void> Processor::start() {
       [this](const std::vector<kafka::Assigned>& parts) { on_revoke(parts); });
   if (!consumer) return consumer.error();
   loop_->consumer = std::move(*consumer);
+  if (auto r = init_partitions(); !r) return r;
   if (auto r = loop_->consumer->subscribe({options_.topics.events}); !r) return r;
 
-  relay_ = std::make_unique<Relay>(
-      store_,
-      Relay::Options{.kafka = options_.kafka, .transactional_id = options_.transactional_id});
+  Relay::Options ro;
+  ro.kafka = options_.kafka;
+  ro.transactional_id = options_.transactional_id;
+  ro.may_mirror = [this](int32_t partition, uint64_t epoch) {
+    return may_mirror(partition, epoch);
+  };
+  relay_ = std::make_unique<Relay>(store_, std::move(ro));
   if (auto r = relay_->start(); !r) return r;
 
   if (options_.timers) {
@@ -137,6 +147,45 @@ Result<void> Processor::start() {
   started_ = true;
   loop_thread_ = std::thread([this] { run_loop(); });
   return {};
+}
+
+// The input's partition count (applications live in partition_of(id, n));
+// with a changelog, its topic must mirror the input partition for partition.
+Result<void> Processor::init_partitions() {
+  const auto& t = options_.topics;
+  auto n = kafka::partition_count(loop_->consumer->handle(), t.events, 10'000);
+  if (!n) return n.error();
+  partitions_ = *n;
+  store_.set_partitions(*n);
+  if (!options_.changelog) return {};
+  auto c = kafka::partition_count(loop_->consumer->handle(), t.changelog, 10'000);
+  if (!c) return c.error();
+  if (*c != *n)
+    return make_error(Errc::invalid_argument,
+                      "topic " + t.changelog + " has " + std::to_string(*c) + " partitions and " +
+                          t.events + " has " + std::to_string(*n) +
+                          ": one changelog partition mirrors one input partition; recreate " +
+                          t.changelog + " with " + std::to_string(*n));
+  store_.mirror_to(t.changelog, t.events);
+  Takeover::Options to;
+  to.kafka = options_.kafka;
+  to.changelog_topic = t.changelog;
+  to.input_topic = t.events;
+  to.reset_grace_ms = options_.reset_grace_ms;
+  takeover_ = std::make_unique<Takeover>(store_, std::move(to), takeover_stats_);
+  return {};
+}
+
+// The relay's gate for changelog bundles: sent only by the process that
+// owns the partition in the bundle's epoch (or re-seeds it for others after
+// a reset), never after the partition moved on.
+bool Processor::may_mirror(int32_t partition, uint64_t epoch) const {
+  {
+    std::lock_guard lock(owned_mu_);
+    const bool mine = assigned_.contains(partition) || reseeding_for_others_.contains(partition);
+    if (!mine) return false;
+  }
+  return store_.lineage(partition).epoch == epoch;
 }
 
 std::vector<int32_t> Processor::owned_partitions() const {
@@ -171,13 +220,6 @@ void Processor::stop() {
 
 void Processor::on_assign(std::vector<kafka::Assigned>& parts) {
   finish_round();  // the stored positions must include the round in flight
-  const auto positions = store_.input_positions();
-  if (!positions) {
-    // Never fall back to the group's or librdkafka's offsets: that could
-    // apply events twice or skip them. Take no partitions and stop.
-    parts.clear();
-    return fail("cannot read the stored input positions: " + positions.error().message);
-  }
   Loop& lp = *loop_;
   char* cid = rd_kafka_clusterid(lp.consumer->handle(), 5000);
   lp.cluster_id = cid ? cid : "";
@@ -185,65 +227,151 @@ void Processor::on_assign(std::vector<kafka::Assigned>& parts) {
   const auto stored_cluster = store_.meta("cluster_id");
   const bool new_cluster =
       stored_cluster.ok() && !lp.cluster_id.empty() && *stored_cluster != lp.cluster_id;
+  if (takeover_ && !take_over(parts, new_cluster)) {
+    parts.clear();
+    return;
+  }
+  const auto positions = store_.input_positions();
+  if (!positions) {
+    // Never fall back to the group's or librdkafka's offsets: that could
+    // apply events twice or skip them. Take no partitions and stop.
+    parts.clear();
+    return fail("cannot read the stored input positions: " + positions.error().message);
+  }
   store::Batch fix = store_.batch();
   for (auto& p : parts) {
-    const TopicPartition tp{p.topic, p.partition};
     const store::InputPosition* stored = nullptr;
     for (const auto& s : *positions)
       if (s.topic == p.topic && s.partition == p.partition) stored = &s;
-    int64_t start = 0;
-    if (stored != nullptr) {
-      const auto wm = lp.consumer->watermarks(p.topic, p.partition, 5000);
-      const int64_t lo = wm ? wm->first : 0, hi = wm ? wm->second : stored->next_offset;
-      if (new_cluster || stored->next_offset > hi) {
-        spdlog::warn(
-            "input log of {} was reset (stored offset {} is past its end {}{}): the broker's "
-            "log is new; continuing from its start with the stored state intact",
-            tp_name(tp), stored->next_offset, hi, new_cluster ? ", new cluster id" : "");
-        stats_.log_resets.fetch_add(1);
-        start = lo;
-      } else if (stored->next_offset < lo) {
-        spdlog::error(
-            "GAP in {}: offsets {}..{} were trimmed by the broker before they were consumed; {} "
-            "events are lost to stagewise and recorded as a gap",
-            tp_name(tp), stored->next_offset, lo - 1, lo - stored->next_offset);
-        stats_.gaps.fetch_add(1);
-        stats_.gap_messages.fetch_add(static_cast<uint64_t>(lo - stored->next_offset));
-        fix.set_meta("gap/" + tp_name(tp) + "/" + std::to_string(stored->next_offset),
-                     std::to_string(lo));
-        start = lo;
-      } else {
-        start = stored->next_offset;
-      }
-      if (start != stored->next_offset) fix.set_input_position({p.topic, p.partition, start});
-    }
+    const int64_t start = stored != nullptr ? start_offset(*stored, new_cluster, fix) : -1;
     p.offset = stored != nullptr ? start : RD_KAFKA_OFFSET_BEGINNING;
-    lp.next_offset[tp] = stored != nullptr ? start : -1;
+    lp.next_offset[{p.topic, p.partition}] = start;
   }
   if (!lp.cluster_id.empty()) fix.set_meta("cluster_id", lp.cluster_id);
+  std::vector<int32_t> owned;
+  std::string assigned;  // what this process had when the broker's log was replaced, if it is
+  for (const auto& p : parts) {
+    if (p.topic != options_.topics.events) continue;
+    owned.push_back(p.partition);
+    assigned += (assigned.empty() ? "" : ",") + std::to_string(p.partition);
+  }
+  fix.set_meta("assigned", assigned);
   if (auto r = store_.commit(fix); !r) {
     parts.clear();
     return fail("cannot record input positions: " + r.error().message);
   }
-  {
-    std::lock_guard lock(owned_mu_);
-    owned_.clear();
-    for (const auto& p : parts)
-      if (p.topic == options_.topics.events) owned_.push_back(p.partition);
-  }
-  if (timers_) timers_->poke();  // overdue timers of these partitions fire now
-  spdlog::info("assigned {} input partitions", parts.size());
-  ready_ = true;
+  start_serving(std::move(owned));
 }
 
+// Where an assigned partition resumes: its stored position, unless the
+// broker's log is new (its start) or was trimmed past it (a gap, recorded
+// in `fix`).
+int64_t Processor::start_offset(const store::InputPosition& stored, bool new_cluster,
+                                store::Batch& fix) {
+  const TopicPartition tp{stored.topic, stored.partition};
+  const auto wm = loop_->consumer->watermarks(stored.topic, stored.partition, 5000);
+  const int64_t lo = wm ? wm->first : 0, hi = wm ? wm->second : stored.next_offset;
+  int64_t start = stored.next_offset;
+  if (new_cluster || stored.next_offset > hi) {
+    spdlog::warn(
+        "input log of {} was reset (stored offset {} is past its end {}{}): the broker's "
+        "log is new; continuing from its start with the stored state intact",
+        tp_name(tp), stored.next_offset, hi, new_cluster ? ", new cluster id" : "");
+    stats_.log_resets.fetch_add(1);
+    start = lo;
+  } else if (stored.next_offset < lo) {
+    spdlog::error(
+        "GAP in {}: offsets {}..{} were trimmed by the broker before they were consumed; {} "
+        "events are lost to stagewise and recorded as a gap",
+        tp_name(tp), stored.next_offset, lo - 1, lo - stored.next_offset);
+    stats_.gaps.fetch_add(1);
+    stats_.gap_messages.fetch_add(static_cast<uint64_t>(lo - stored.next_offset));
+    fix.set_meta("gap/" + tp_name(tp) + "/" + std::to_string(stored.next_offset),
+                 std::to_string(lo));
+    start = lo;
+  }
+  if (start != stored.next_offset) fix.set_input_position({stored.topic, stored.partition, start});
+  return start;
+}
+
+// The assigned partitions are taken over and their positions durable: they
+// are served, applied and their timers fired from now on.
+void Processor::start_serving(std::vector<int32_t> owned) {
+  if (takeover_) store_.set_owned(owned);
+  const size_t n = owned.size();
+  {
+    std::lock_guard lock(owned_mu_);
+    owned_ = std::move(owned);
+  }
+  if (timers_) timers_->poke();  // overdue timers of these partitions fire now
+  spdlog::info("assigned {} input partitions", n);
+  ready_ = true;
+  if (options_.on_owned_changed) options_.on_owned_changed();
+}
+
+// Takes each assigned input partition over (Takeover: keep, restore,
+// re-seed or drop the local copy) before anything is applied to it. After
+// a reset, copies this process had then and is not assigned now are
+// re-seeded for their new owners. False when the process failed.
+bool Processor::take_over(const std::vector<kafka::Assigned>& parts, bool reset) {
+  std::set<int32_t> at_reset;
+  if (reset)
+    if (auto a = store_.meta("assigned"); a.ok())
+      for (size_t pos = 0; pos < a->size();) {
+        const size_t comma = std::min(a->find(',', pos), a->size());
+        at_reset.insert(std::atoi(a->substr(pos, comma - pos).c_str()));
+        pos = comma + 1;
+      }
+  std::set<int32_t> now;
+  for (const auto& p : parts)
+    if (p.topic == options_.topics.events) now.insert(p.partition);
+  {
+    std::lock_guard lock(owned_mu_);  // what a take-over re-seeds may be mirrored
+    assigned_ = now;
+  }
+  for (const auto& p : parts) {
+    if (p.topic != options_.topics.events) continue;
+    if (auto r = takeover_->take(p.partition, reset, at_reset.contains(p.partition)); !r) {
+      fail("cannot take over input partition " + std::to_string(p.partition) + ": " +
+           r.error().message);
+      return false;
+    }
+  }
+  for (const int32_t p : at_reset) {
+    if (now.contains(p)) continue;
+    {
+      std::lock_guard lock(owned_mu_);
+      reseeding_for_others_.insert(p);
+    }
+    if (auto r = takeover_->reseed_for_others(p); !r)
+      spdlog::warn("partition {}: cannot re-seed the changelog for its new owner: {}", p,
+                   r.error().message);
+  }
+  return true;
+}
+
+// Losing partitions: the round in flight (built while they were owned) is
+// committed and mirrored before they go; the round being collected is
+// dropped; nothing of them is served or cached any more.
 void Processor::on_revoke(const std::vector<kafka::Assigned>& parts) {
   ready_ = false;
   finish_round();
-  for (const auto& p : parts) loop_->next_offset.erase({p.topic, p.partition});
+  Loop& lp = *loop_;
+  lp.void_round = true;
+  if (takeover_ && relay_ && !relay_->drain(store_.last_outbox_seq(), std::chrono::seconds(10)))
+    spdlog::warn(
+        "revoke: the outbox was not published within 10 s; the next owner restores "
+        "from what was");
+  for (const auto& p : parts) lp.next_offset.erase({p.topic, p.partition});
+  lp.cache.clear();
+  lp.cache_bytes = 0;
+  if (takeover_) store_.set_owned({});
   {
     std::lock_guard lock(owned_mu_);
     owned_.clear();
+    assigned_.clear();
   }
+  if (options_.on_owned_changed) options_.on_owned_changed();
   spdlog::info("revoked {} input partitions", parts.size());
 }
 
@@ -292,6 +420,13 @@ void Processor::collect_round(Round& r) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(max_wait - elapsed).count())
             : 100;
     auto msgs = loop_->consumer->poll(max_events - n, std::max(timeout, 0));
+    if (loop_->void_round) {  // partitions were revoked inside poll()
+      loop_->void_round = false;
+      r.batch.clear();
+      r.reset();
+      n = 0;
+      any = false;
+    }
     if (msgs.empty()) {
       if (any) break;
       finish_round();  // idle: settle the round in flight (cache, group offsets)
@@ -340,6 +475,8 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
   // and one awaited gets its outcome.
   if (store_.intake_count() > 0) r.batch.intake_done(ev.source, ev.id);
   std::string dedupe_key = OutcomeBoard::key(ev.source, ev.id);
+  if (auto why = misplaced(ev, tp))
+    return reject(r, in, Reason::wrong_partition, *why, ev.id, ev.subject, &dedupe_key);
   // The message's timestamp is part of the log, so a replay decides alike.
   if (const int64_t sent = m.timestamp(); sent > 0)
     if (auto late = check_time(ev, sent, options_.time_window))
@@ -348,6 +485,20 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
     return reject(r, in, Reason::unauthorized, *why, ev.id, ev.subject, &dedupe_key);
   if (is_duplicate(r, ev, dedupe_key)) return;
   apply_event(r, in, std::move(ev), std::move(dedupe_key));
+}
+
+// Why an event is in the wrong input partition, if it is: every event of
+// an application must arrive in the one partition its owner applies.
+std::optional<std::string> Processor::misplaced(const CloudEvent& ev,
+                                                const std::pair<std::string, int32_t>& tp) const {
+  const int32_t n = partitions_.load();
+  if (n <= 0 || tp.first != options_.topics.events) return std::nullopt;
+  const int32_t home = partition_of(ev.subject, n);
+  if (home == tp.second) return std::nullopt;
+  return "application \"" + ev.subject + "\" lives in input partition " + std::to_string(home) +
+         " of " + std::to_string(n) + " (CRC-32 of its id, librdkafka's default partitioner), " +
+         "but this event arrived in partition " + std::to_string(tp.second) +
+         ": produce events with their subject as the key and that partitioner";
 }
 
 // Whether (source, id) was applied already: in this round, the round in
@@ -572,14 +723,29 @@ void Processor::cache_round(Round& r) {
 
 void Processor::update_lag() {
   int64_t lag = 0;
+  std::map<int32_t, int64_t> by_partition;
   for (const auto& [tp, next] : loop_->next_offset) {
     int64_t lo = 0, hi = 0;
     if (rd_kafka_get_watermark_offsets(loop_->consumer->handle(), tp.first.c_str(), tp.second, &lo,
                                        &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
       continue;
-    lag += std::max<int64_t>(0, hi - std::max(next, lo));
+    const int64_t behind = std::max<int64_t>(0, hi - std::max(next, lo));
+    lag += behind;
+    by_partition[tp.second] = behind;
   }
   stats_.lag = lag;
+  std::lock_guard lock(owned_mu_);
+  lag_by_partition_ = std::move(by_partition);
+}
+
+std::map<int32_t, int64_t> Processor::partition_lag() const {
+  std::lock_guard lock(owned_mu_);
+  std::map<int32_t, int64_t> out;
+  for (const int32_t p : owned_) {
+    const auto it = lag_by_partition_.find(p);
+    out[p] = it == lag_by_partition_.end() ? 0 : it->second;
+  }
+  return out;
 }
 
 }  // namespace stagewise::processor

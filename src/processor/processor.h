@@ -9,6 +9,7 @@
 #include "processor/outcomes.h"
 #include "processor/outputs.h"
 #include "processor/relay.h"
+#include "processor/takeover.h"
 #include "processor/timers.h"
 #include "store/store.h"
 #include "workflow/engine.h"
@@ -17,8 +18,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -47,6 +52,15 @@ struct Options {
   /// processor is their only writer, so the copy never goes stale.
   uint64_t cache_applications = 20'000;
   uint64_t cache_bytes = 64 << 20;
+  /// Mirror each round to the changelog topic and restore assigned
+  /// partitions from it (DESIGN.md §9): needed whenever processes may share
+  /// the input. Off only for a process alone on a broker it embeds.
+  bool changelog = true;
+  /// After the broker's log was replaced: how long a process waits for the
+  /// partition's previous owner to re-seed the changelog (docs/scale-out.md).
+  int reset_grace_ms = 10'000;
+  /// Called (on the consumer's thread) whenever the owned partitions change.
+  std::function<void()> on_owned_changed;
 };
 
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::engine_error) + 1;
@@ -105,8 +119,13 @@ class Processor {
   const RelayStats* relay_stats() const { return relay_ ? &relay_->stats() : nullptr; }
   /// Null when timers are off.
   const TimerStats* timer_stats() const { return timers_ ? &timers_->stats() : nullptr; }
-  /// The input partitions assigned to this process now.
+  /// The input partitions assigned to this process now (and made current).
   std::vector<int32_t> owned_partitions() const;
+  /// Input events not yet processed, per owned partition.
+  std::map<int32_t, int64_t> partition_lag() const;
+  /// The input topic's partition count (0 before start()).
+  int32_t partitions() const { return partitions_.load(); }
+  const TakeoverStats& takeover_stats() const { return takeover_stats_; }
   /// Wakes the timer service (tests moving a fake clock).
   void poke_timers() {
     if (timers_) timers_->poke();
@@ -123,6 +142,8 @@ class Processor {
   void collect_round(Round& r);
   void handle_message(Round& r, kafka::Message& m);
   bool is_duplicate(Round& r, const CloudEvent& ev, const std::string& key);
+  std::optional<std::string> misplaced(const CloudEvent& ev,
+                                       const std::pair<std::string, int32_t>& tp) const;
   bool load_current(Round& r, const std::string& id, Current& out);
   void apply_event(Round& r, const InputRef& in, CloudEvent&& ev, std::string&& dedupe_key);
   void record_applied(Round& r, const InputRef& in, workflow::Applied& applied, CloudEvent&& ev,
@@ -130,8 +151,13 @@ class Processor {
   void reject(Round& r, const InputRef& in, Reason reason, const std::string& message,
               const std::string& event_id, const std::string& subject,
               const std::string* outcome_key = nullptr);
+  Result<void> init_partitions();
   void on_assign(std::vector<kafka::Assigned>& parts);
+  bool take_over(const std::vector<kafka::Assigned>& parts, bool reset);
+  int64_t start_offset(const store::InputPosition& stored, bool new_cluster, store::Batch& fix);
+  void start_serving(std::vector<int32_t> owned);
   void on_revoke(const std::vector<kafka::Assigned>& parts);
+  bool may_mirror(int32_t partition, uint64_t epoch) const;
   bool hand_over(Round* r);
   bool finish_round();
   void cache_round(Round& r);
@@ -154,6 +180,12 @@ class Processor {
   SystemClock system_clock_;
   mutable std::mutex owned_mu_;
   std::vector<int32_t> owned_;
+  std::map<int32_t, int64_t> lag_by_partition_;  // under owned_mu_
+  std::set<int32_t> assigned_;                   // under owned_mu_: mirrored from the take-over on
+  std::set<int32_t> reseeding_for_others_;       // under owned_mu_
+  std::atomic<int32_t> partitions_{0};
+  TakeoverStats takeover_stats_;
+  std::unique_ptr<Takeover> takeover_;
   std::unique_ptr<Relay> relay_;
   std::unique_ptr<TimerService> timers_;
   std::unique_ptr<Loop> loop_;

@@ -1,11 +1,13 @@
 #include "processor/relay.h"
 
 #include "common/time.h"
+#include "store/changelog.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 namespace stagewise::processor {
 namespace {
@@ -63,6 +65,17 @@ void Relay::wake() {
   cv_.notify_one();
 }
 
+bool Relay::drain(uint64_t seq, std::chrono::milliseconds timeout) {
+  const auto until = Clock::now() + timeout;
+  for (;;) {
+    const auto first = store_.outbox(1, 0);
+    if (first.ok() && (first->empty() || first->front().seq > seq)) return true;
+    if (failed_ || Clock::now() > until) return false;
+    wake();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 std::string Relay::failure() const {
   std::lock_guard lock(failure_mu_);
   return failure_;
@@ -98,6 +111,8 @@ void Relay::run() {
       retry_ = false;
       cursor_ = 0;
       scanning_ = true;
+      queue_.clear();
+      bundle_left_.clear();
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     } else if (produced > 0) {
@@ -122,16 +137,16 @@ void Relay::wait_for_work(bool idle) {
   wake_flag_ = false;
 }
 
-// Queues the next committed records: from the store's in-memory tail, or
-// read back from RocksDB at start, after a retry, or when the tail
-// overflowed. Returns how many were queued.
-size_t Relay::produce_round() {
+// Takes the next committed records into the queue: from the store's
+// in-memory tail, or read back from RocksDB at start, after a retry, or when
+// the tail overflowed.
+void Relay::refill() {
   recs_.clear();
   if (scanning_) {
     auto got = store_.outbox(kRound, cursor_);
     if (!got) {
       spdlog::error("relay: cannot read the outbox: {}", got.error().message);
-      return 0;
+      return;
     }
     recs_ = std::move(*got);
     // Caught up: what is committed from now on is in the tail (which also
@@ -141,8 +156,15 @@ size_t Relay::produce_round() {
     scanning_ = true;  // the tail overflowed; read the outbox itself
     recs_.clear();
   }
-  std::erase_if(recs_, [&](const store::OutboxRecord& rec) { return rec.seq <= cursor_; });
-  if (recs_.empty()) return 0;
+  for (auto& rec : recs_)
+    if (rec.seq > cursor_) queue_.push_back(std::move(rec));
+  recs_.clear();
+}
+
+// Queues the next records for sending. Returns how many were queued.
+size_t Relay::produce_round() {
+  if (queue_.empty()) refill();
+  if (queue_.empty()) return 0;
   const bool txn = !options_.transactional_id.empty();
   if (txn) {
     if (auto b = producer_->begin_transaction(); !b) {
@@ -153,9 +175,15 @@ size_t Relay::produce_round() {
     }
   }
   size_t produced = 0;
-  for (auto& rec : recs_) {
-    if (!produce(rec)) break;
+  while (!queue_.empty()) {
+    auto& rec = queue_.front();
+    // A round's changelog bundle goes once everything before it (the
+    // round's outputs) is acknowledged: a restored owner never lacks an
+    // output of a round it does not redo.
+    if (rec.bundle && in_flight_ > 0) break;
+    if (!(rec.bundle ? produce_bundle(rec) : produce(rec))) break;
     cursor_ = rec.seq;
+    queue_.pop_front();
     ++produced;
   }
   if (txn) {
@@ -175,7 +203,7 @@ size_t Relay::produce_round() {
 
 // Queues one record; false when the round must stop here (retry later).
 bool Relay::produce(store::OutboxRecord& rec) {
-  auto p = producer_->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq);
+  auto p = producer_->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq, rec.partition);
   if (p) {
     ++in_flight_;
     return true;
@@ -193,8 +221,71 @@ bool Relay::produce(store::OutboxRecord& rec) {
   return false;
 }
 
+// Queues a changelog bundle: one message per entry, then the marker, all to
+// its partition. Dropped (deleted unsent) when this process may not mirror
+// that partition's epoch any more: it lost the partition, or restored a
+// newer copy; the new owner's changelog must not be overwritten by it.
+bool Relay::produce_bundle(store::OutboxRecord& rec) {
+  store::Bundle b;
+  if (!store::changelog::decode(rec.value, b)) {
+    fail(make_error(Errc::corruption, "changelog record " + std::to_string(rec.seq) +
+                                          " in the outbox is not well-formed"));
+    return false;
+  }
+  if (!options_.may_mirror || !options_.may_mirror(b.partition, b.epoch)) {
+    delivered_.push_back(rec.seq);
+    stats_.mirror_dropped.fetch_add(1);
+    spdlog::info(
+        "relay: changelog round of partition {} (epoch {}) dropped: not this process's "
+        "to mirror any more",
+        b.partition, b.epoch);
+    return true;
+  }
+  uint64_t sent = 0;
+  auto send = [&](std::string_view key, std::string_view value) {
+    auto p = producer_->produce(rec.topic, key, value, {}, rec.seq, b.partition);
+    if (p) {
+      ++sent;
+      return true;
+    }
+    // A changelog message the broker can never take would leave a hole no
+    // restore could see: stop, and say what to change.
+    if (p.error().permanent || p.error().fatal)
+      fail(make_error(Errc::kafka, "cannot mirror partition " + std::to_string(b.partition) +
+                                       " to " + rec.topic + ": " + p.error().message +
+                                       " (raise the topic's max.message.bytes or lower "
+                                       "processor.max_application_bytes)"));
+    else
+      retry_ = true;
+    return false;
+  };
+  bool ok = true;
+  for (const auto& e : b.entries) {
+    ok = send(e.key, e.value ? std::string_view(*e.value) : std::string_view());
+    if (!ok) break;
+  }
+  if (ok && b.marker) {
+    std::string marker;
+    store::changelog::encode(marker, *b.marker);
+    ok = send(store::changelog::kMarkerKey, marker);
+  }
+  in_flight_ += sent;
+  if (sent > 0) bundle_left_[rec.seq] += sent;
+  if (ok && sent == 0) delivered_.push_back(rec.seq);  // nothing to send
+  return ok;
+}
+
 void Relay::on_delivery(const kafka::DeliveryReport& d) {
   --in_flight_;
+  if (auto b = bundle_left_.find(d.token); b != bundle_left_.end()) {
+    if (!d.ok) return on_bundle_failure(d);
+    stats_.mirrored.fetch_add(1);
+    if (--b->second == 0) {
+      bundle_left_.erase(b);
+      delivered_.push_back(d.token);
+    }
+    return;
+  }
   if (d.ok) {
     delivered_.push_back(d.token);
     stats_.published.fetch_add(1);
@@ -212,6 +303,22 @@ void Relay::on_delivery(const kafka::DeliveryReport& d) {
                  d.error.message);
     retry_ = true;
   }
+}
+
+// A changelog message failed: retried as a whole bundle, unless it can
+// never be sent (then mirroring stops the process; see produce_bundle).
+void Relay::on_bundle_failure(const kafka::DeliveryReport& d) {
+  stats_.publish_failures.fetch_add(1);
+  if (d.error.permanent || d.error.fatal) {
+    fail(make_error(Errc::kafka,
+                    "the broker refused a changelog record for good: " + d.error.message +
+                        " (raise the changelog topic's max.message.bytes or lower "
+                        "processor.max_application_bytes)"));
+    return;
+  }
+  spdlog::warn("relay: mirroring outbox record {} failed, will retry: {}", d.token,
+               d.error.message);
+  retry_ = true;
 }
 
 // Deletes what was acknowledged and parks what was refused for good.

@@ -5,8 +5,12 @@
 #include "store/store.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +24,8 @@ struct RelayStats {
   std::atomic<uint64_t> published{0};
   std::atomic<uint64_t> publish_failures{0};  ///< retried
   std::atomic<uint64_t> parked{0};            ///< refused for good, set aside
+  std::atomic<uint64_t> mirrored{0};          ///< changelog messages acknowledged
+  std::atomic<uint64_t> mirror_dropped{0};    ///< changelog rounds not this process's to send
 };
 
 /// Publishes the store's outbox (DESIGN.md §2): records committed by any
@@ -41,6 +47,10 @@ class Relay {
     std::string transactional_id;  ///< publish each round in a Kafka transaction when set
     size_t max_in_flight = 20'000;
     std::chrono::seconds drain{5};  ///< how long stop() keeps publishing
+    /// Whether this process may mirror `epoch` of `partition` now (it owns
+    /// the partition in that epoch); changelog bundles it may not are
+    /// dropped unsent. Unset: none may.
+    std::function<bool(int32_t partition, uint64_t epoch)> may_mirror;
   };
   Relay(store::Store& store, Options options);
   ~Relay();
@@ -52,6 +62,9 @@ class Relay {
   void stop();
   /// New records were committed.
   void wake();
+  /// Waits until every outbox record up to `seq` is published (or set
+  /// aside), at most `timeout`. False when some are left.
+  bool drain(uint64_t seq, std::chrono::milliseconds timeout);
   /// True once a fatal Kafka error stopped the relay (the process should
   /// exit; a restart resumes from the outbox).
   bool failed() const { return failed_.load(); }
@@ -63,9 +76,12 @@ class Relay {
  private:
   struct Delivery;
   void run();
+  void refill();
   size_t produce_round();
   bool produce(store::OutboxRecord& rec);
+  bool produce_bundle(store::OutboxRecord& rec);
   void on_delivery(const kafka::DeliveryReport& d);
+  void on_bundle_failure(const kafka::DeliveryReport& d);
   void settle();
   void fail(const Error& e);
   void wait_for_work(bool idle);
@@ -90,6 +106,8 @@ class Relay {
   std::vector<uint64_t> delivered_;
   std::vector<std::pair<uint64_t, std::string>> to_park_;
   std::vector<store::OutboxRecord> recs_;
+  std::deque<store::OutboxRecord> queue_;     // taken, not yet sent
+  std::map<uint64_t, uint64_t> bundle_left_;  // bundle seq -> messages not yet acknowledged
   // Declared last: destroyed first, while the members its delivery
   // callbacks write are still alive.
   std::unique_ptr<kafka::Producer> producer_;

@@ -96,7 +96,15 @@ class ProcessorTest : public ::testing::Test {
     for (const auto& r : processor_->stats().rejected) n += r;
     return n;
   }
+  /// Waits until the relay published everything committed so far.
+  void wait_published() {
+    EXPECT_TRUE(eventually([&] {
+      auto left = store_->outbox(1, 0);
+      return left.ok() && left->empty();
+    }));
+  }
   std::map<std::string, json> dead_letters() {
+    wait_published();
     std::map<std::string, json> out;  // by reason, the last one
     for (const auto& m : read_topic(cluster_->bootstrap(), "stagewise.deadletter", kPartitions))
       out[m.json()["data"]["reason"].get<std::string>()] = m.json();

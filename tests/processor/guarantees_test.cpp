@@ -1,6 +1,7 @@
 // Integration tests of DESIGN.md §5 against the embedded cluster: gaps,
 // durable intake, outcomes, and broker faults injected with the mock
 // cluster's fault injection.
+#include "common/partition.h"
 #include "processor/fixture.h"
 #include "processor/intake.h"
 #include "processor/outcomes.h"
@@ -86,16 +87,23 @@ TEST_F(GuaranteesTest, TrimmedInputIsDetectedCountedAndRecordedAsAGap) {
   // that compression does not shrink it.
   std::mt19937 rng(42);
   std::string filler(2000, ' ');
+  // Subjects that live in that partition, as every application's events do.
+  auto subject = [&](int i) {
+    for (int k = 0;; ++k) {
+      std::string s = "filler-" + std::to_string(i) + "-" + std::to_string(k);
+      if (partition_of(s, kPartitions) == partition) return s;
+    }
+  };
   for (int i = 0; i < 5000; ++i) {
     for (auto& ch : filler) ch = static_cast<char>('a' + rng() % 26);
-    ASSERT_TRUE(
-        producer_
-            ->produce("stagewise.events", "filler",
-                      event("fill-" + std::to_string(i), "note.added",
-                            "filler-" + std::to_string(i), "program_manager", {{"text", filler}})
-                          .dump(),
-                      {}, 0, partition)
-            .ok());
+    const std::string id = subject(i);
+    ASSERT_TRUE(producer_
+                    ->produce("stagewise.events", id,
+                              event("fill-" + std::to_string(i), "note.added", id,
+                                    "program_manager", {{"text", filler}})
+                                  .dump(),
+                              {}, 0, partition)
+                    .ok());
   }
   ASSERT_TRUE(producer_->flush(60000).ok());
   open_store();

@@ -29,6 +29,7 @@ TEST_F(ProcessorTest, SourcesClaimOnlyTheRolesTheyAreGiven) {
   EXPECT_EQ(stage("src-3"), "(none)");
   EXPECT_EQ(processor_->stats().rejected[static_cast<size_t>(Reason::unauthorized)], 3u);
   std::vector<std::string> messages;
+  wait_published();
   for (const auto& m : read_topic(cluster_->bootstrap(), "stagewise.deadletter", kPartitions))
     messages.push_back(m.json()["data"]["message"]);
   const auto mentions = [&](const std::string& what) {
