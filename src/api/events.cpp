@@ -1,10 +1,12 @@
 // POST /v1/events: the events of an authenticated caller, made to speak for
 // it (DESIGN.md §11) and handed to the durable intake.
 #include "api/detail/replies.h"
+#include "api/forward.h"
 #include "api/routes.h"
 #include "auth/scope.h"
 #include "auth/signature.h"
 #include "common/json_limits.h"
+#include "common/partition.h"
 
 #include <algorithm>
 
@@ -182,6 +184,23 @@ void answer(const std::vector<processor::IntakeResult>& results, int wait_ms,
 // someone the token is not; otherwise each event says whether it was taken
 // and the status names the worst problem: 413 an event too large, 400 an
 // invalid one, 503 busy or unavailable.
+// When every event belongs to applications one other process owns, that
+// process takes the request (true: answered).
+bool forward_wait(const Call& c, const httplib::Request& req, httplib::Response& res,
+                  const std::vector<json>& events) {
+  if (c.ctx.members == nullptr || events.empty()) return false;
+  std::string first;
+  for (const auto& e : events) {
+    const std::string subject = text_of(e, "subject");
+    if (subject.empty() || c.ctx.store->owns(subject)) return false;
+    const int32_t n = c.ctx.store->partitions();
+    const auto owner = c.ctx.members->owner_of(n > 0 ? partition_of(subject, n) : -1);
+    if (!owner || (!first.empty() && owner->id != first)) return false;
+    first = owner->id;
+  }
+  return forward_to_owner(c.ctx, req, res, text_of(events[0], "subject"));
+}
+
 void post_events(const Call& c, const httplib::Request& req, httplib::Response& res) {
   if (c.ctx.intake == nullptr)
     return fail(res, 503, "unavailable", "this server does not take events");
@@ -195,6 +214,9 @@ void post_events(const Call& c, const httplib::Request& req, httplib::Response& 
       return fail(res, 403, "forbidden",
                   "event " + std::to_string(i) + " (" + utf8_prefix(text_of(events[i], "id"), 64) +
                       "): " + why);
+  // Outcomes are known where the events are applied: a wait for events of
+  // another process's applications is that process's to answer.
+  if (wait_ms > 0 && forward_wait(c, req, res, events)) return;
   // A wait holds a worker: only so many at once; the rest are not awaited.
   const bool slot = wait_ms > 0 && c.ctx.waiting->fetch_add(1) < c.ctx.max_waiting_requests;
   const int waited = slot ? wait_ms : 0;

@@ -3,6 +3,7 @@
 // outside a caller's scope answers 404, as if it did not exist.
 #include "api/dashboard.h"
 #include "api/detail/replies.h"
+#include "api/forward.h"
 #include "api/routes.h"
 #include "auth/scope.h"
 #include "common/time.h"
@@ -73,12 +74,16 @@ struct Visible {
   workflow::Application app;
   auth::Scope scope = auth::Scope::none;
 };
-std::optional<Visible> visible(const Call& c, const std::string& id, httplib::Response& res) {
+// Another process's application: its owner answers (forward.h).
+std::optional<Visible> visible(const Call& c, const httplib::Request& req, const std::string& id,
+                               httplib::Response& res) {
   auto app = c.ctx.store->application(id);
   if (!app) {
     if (app.error().is_not_found())
       not_found(res, id);
-    else
+    else if (app.error().code == Errc::unavailable && !forward_to_owner(c.ctx, req, res, id))
+      fail(res, 503, "not_owner", app.error().message);
+    else if (app.error().code != Errc::unavailable)
       fail(res, 500, "store_error", app.error().message);
     return std::nullopt;
   }
@@ -91,20 +96,54 @@ std::optional<Visible> visible(const Call& c, const std::string& id, httplib::Re
   return Visible{std::move(*app), scope};
 }
 
+// The input partitions this process answers for.
+json owned(const Call& c) {
+  return c.ctx.processor != nullptr ? json(c.ctx.processor->owned_partitions()) : json::array();
+}
+
+// For the reads that gather every owner's part (forward.h): a request for
+// this process's part is answered with `local` (and its partitions); else
+// the other processes' parts, or nothing when some partition has no
+// answer (503 written).
+std::optional<Gathered> others_too(const Call& c, const httplib::Request& req,
+                                   httplib::Response& res, json local) {
+  if (local_only(req)) {
+    local["partitions"] = owned(c);
+    reply(res, 200, local);
+    return std::nullopt;
+  }
+  Gathered g = gather(c.ctx, req);
+  if (c.ctx.members != nullptr && !g.complete(c.ctx.store->partitions())) {
+    incomplete(c.ctx, g, res);
+    return std::nullopt;
+  }
+  return g;
+}
+
 void healthz(const Call&, const httplib::Request&, httplib::Response& res) {
   reply(res, 200, {{"status", "ok"}});
 }
 
+// Ready once the assigned partitions are taken over (restored when need
+// be); says which they are and which one is being restored.
 void readyz(const Call& c, const httplib::Request&, httplib::Response& res) {
-  const bool ready = c.ctx.processor == nullptr || c.ctx.processor->ready();
-  reply(res, ready ? 200 : 503, {{"ready", ready}});
+  const auto* p = c.ctx.processor;
+  const bool ready = p == nullptr || p->ready();
+  json out = {{"ready", ready}};
+  if (p != nullptr) {
+    out["partitions"] = p->owned_partitions();
+    const int32_t restoring = p->takeover_stats().restoring.load();
+    out["restoring"] = restoring >= 0 ? json(restoring) : json();
+  }
+  reply(res, ready ? 200 : 503, out);
 }
 
 void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
   const auto* p = c.ctx.processor;
-  res.set_content(metrics_text(p ? &p->stats() : nullptr, p ? p->relay_stats() : nullptr,
-                               p ? p->timer_stats() : nullptr, c.ctx.store),
-                  "text/plain; version=0.0.4");
+  std::string text = metrics_text(p ? &p->stats() : nullptr, p ? p->relay_stats() : nullptr,
+                                  p ? p->timer_stats() : nullptr, c.ctx.store);
+  if (p != nullptr) text += partition_metrics_text(*p);
+  res.set_content(text, "text/plain; version=0.0.4");
 }
 
 void dashboard(const Call&, const httplib::Request&, httplib::Response& res) {
@@ -114,8 +153,22 @@ void dashboard(const Call&, const httplib::Request&, httplib::Response& res) {
 // Paths and addresses only for admins.
 void info(const Call& c, const httplib::Request&, httplib::Response& res) {
   json out = c.ctx.info;
+  if (const auto* p = c.ctx.processor; p != nullptr) {
+    json lag = json::object();
+    for (const auto& [partition, behind] : p->partition_lag())
+      lag[std::to_string(partition)] = behind;
+    out["partitions"] = {
+        {"count", p->partitions()}, {"owned", p->owned_partitions()}, {"lag", lag}};
+  }
+  if (c.ctx.members != nullptr) {
+    json members = json::array();
+    for (const auto& m : c.ctx.members->others())
+      members.push_back({{"id", m.id}, {"url", m.url}, {"partitions", m.partitions}});
+    out["members"] = std::move(members);
+    out["member_id"] = c.ctx.members->self_id();
+  }
   if (c.who->role != Role::admin)
-    for (const char* k : {"data_dir", "bootstrap_servers", "group_id"}) out.erase(k);
+    for (const char* k : {"data_dir", "bootstrap_servers", "group_id", "members"}) out.erase(k);
   out["you"] = {{"sub", c.who->sub}, {"role", auth::role_name(c.who->role)}};
   reply(res, 200, out);
 }
@@ -144,7 +197,7 @@ void graph(const Call& c, const httplib::Request& req, httplib::Response& res) {
 
 void application(const Call& c, const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
-  const auto v = visible(c, id, res);
+  const auto v = visible(c, req, id, res);
   if (!v) return;
   auto timers = c.ctx.store->timers_of(id);
   const json view = application_view(v->app, timers ? *timers : std::vector<store::TimerRecord>{});
@@ -153,7 +206,7 @@ void application(const Call& c, const httplib::Request& req, httplib::Response& 
 
 void history(const Call& c, const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
-  const auto v = visible(c, id, res);
+  const auto v = visible(c, req, id, res);
   if (!v) return;
   auto h = c.ctx.store->history(id);
   if (!h) return fail(res, 500, "store_error", h.error().message);
@@ -192,6 +245,19 @@ void list(const Call& c, const httplib::Request& req, httplib::Response& res) {
       if (listed(c, id)) apps.push_back({{"id", id}, {"stage", stage}});
     if (apps.size() >= *limit) break;
   }
+  const auto g = others_too(c, req, res, {{"applications", apps}});
+  if (!g) return;
+  for (const auto& a : g->answers)
+    for (const auto& app : a.value("applications", json::array())) apps.push_back(app);
+  // Every owner listed its first `limit` in stage order, then id order.
+  std::map<std::string, size_t> rank;
+  for (size_t i = 0; i < stages.size(); ++i) rank[stages[i]] = i;
+  std::sort(apps.begin(), apps.end(), [&](const json& a, const json& b) {
+    const auto ra = rank[a.value("stage", "")], rb = rank[b.value("stage", "")];
+    return ra != rb ? ra < rb : a.value("id", "") < b.value("id", "");
+  });
+  if (apps.size() > *limit)
+    apps.erase(apps.begin() + static_cast<std::ptrdiff_t>(*limit), apps.end());
   reply(res, 200, {{"program", program}, {"applications", apps}});
 }
 
@@ -211,6 +277,13 @@ void deadlines(const Call& c, const httplib::Request& req, httplib::Response& re
   json list = json::array();
   for (const auto& t : *due)
     if (t.program == program) list.push_back(timer_view(t));
+  const auto g = others_too(c, req, res, {{"deadlines", list}});
+  if (!g) return;
+  for (const auto& a : g->answers)
+    for (const auto& t : a.value("deadlines", json::array())) list.push_back(t);
+  std::stable_sort(list.begin(), list.end(), [](const json& a, const json& b) {
+    return a.value("due", "") < b.value("due", "");  // RFC 3339 in UTC sorts as text
+  });
   reply(res, 200,
         {{"program", program}, {"before", format_rfc3339_ms(before)}, {"deadlines", list}});
 }
@@ -221,6 +294,13 @@ void funnel(const Call& c, const httplib::Request& req, httplib::Response& res) 
   if (wf == nullptr) return;
   auto counts = c.ctx.store->stage_counts(program);
   if (!counts) return fail(res, 500, "store_error", counts.error().message);
+  const auto g = others_too(c, req, res, {{"counts", *counts}});
+  if (!g) return;
+  for (const auto& a : g->answers) {
+    const json their = a.value("counts", json::object());  // items() would outlive a temporary
+    for (const auto& [stage, n] : their.items())
+      if (n.is_number_unsigned()) (*counts)[stage] += n.get<uint64_t>();
+  }
   reply(res, 200, funnel_view(*wf, *counts));
 }
 

@@ -126,6 +126,45 @@ void Server::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::string partition_metrics_text(const processor::Processor& p) {
+  std::ostringstream o;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
+      << name << ' ' << v << '\n';
+  };
+  const auto lag = p.partition_lag();
+  o << "# HELP stagewise_partitions_owned Input partitions this process owns.\n"
+    << "# TYPE stagewise_partitions_owned gauge\nstagewise_partitions_owned " << lag.size() << '\n';
+  o << "# HELP stagewise_partition_lag Input events not yet processed, per owned partition.\n"
+    << "# TYPE stagewise_partition_lag gauge\n";
+  for (const auto& [partition, behind] : lag)
+    o << "stagewise_partition_lag{partition=\"" << partition << "\"} " << behind << '\n';
+  const auto& t = p.takeover_stats();
+  counter("stagewise_partition_restores_total", "Partitions restored from the changelog.",
+          t.restored);
+  counter("stagewise_partition_restored_records_total", "Changelog records restored.",
+          t.restored_records);
+  o << "# HELP stagewise_partition_restore_seconds_total Time spent restoring partitions.\n"
+    << "# TYPE stagewise_partition_restore_seconds_total counter\n"
+    << "stagewise_partition_restore_seconds_total "
+    << static_cast<double>(t.restore_ms.load()) / 1000.0 << '\n';
+  counter("stagewise_partition_reseeds_total", "Changelogs re-seeded from a local copy.",
+          t.reseeded);
+  counter("stagewise_partition_copies_kept_total", "Local copies found current on assignment.",
+          t.kept);
+  counter("stagewise_partition_copies_dropped_total", "Stale local copies dropped.", t.dropped);
+  o << "# HELP stagewise_partition_restoring The partition being restored now (-1: none).\n"
+    << "# TYPE stagewise_partition_restoring gauge\nstagewise_partition_restoring "
+    << t.restoring.load() << '\n';
+  if (const auto* relay = p.relay_stats()) {
+    counter("stagewise_changelog_messages_total", "Changelog messages acknowledged by Kafka.",
+            relay->mirrored);
+    counter("stagewise_changelog_rounds_dropped_total",
+            "Changelog rounds not sent: the partition had moved on.", relay->mirror_dropped);
+  }
+  return o.str();
+}
+
 std::string metrics_text(const processor::Stats* st, const processor::RelayStats* relay,
                          const processor::TimerStats* timers, const store::Store* store) {
   std::ostringstream o;

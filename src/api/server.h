@@ -2,6 +2,7 @@
 
 #include "api/http_limits.h"
 #include "auth/tokens.h"
+#include "cluster/members.h"
 #include "common/result.h"
 #include "processor/intake.h"
 #include "processor/processor.h"
@@ -38,6 +39,8 @@ struct Context {
   /// starve everyone else. Beyond it, the 202 comes without waiting.
   int max_waiting_requests = 8;
   std::shared_ptr<std::atomic<int>> waiting = std::make_shared<std::atomic<int>>(0);
+  /// The other serve processes sharing the input (null: this one alone).
+  const cluster::Directory* members = nullptr;
 };
 
 /// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).
@@ -61,6 +64,10 @@ class Server {
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };
+
+/// Prometheus text of the partitions this process owns, their lag, and
+/// what taking them over did (DESIGN.md §9).
+std::string partition_metrics_text(const processor::Processor& p);
 
 /// Prometheus text exposition of the processor's counters.
 std::string metrics_text(const processor::Stats* stats, const processor::RelayStats* relay,

@@ -17,6 +17,9 @@ struct ServeFlags {
   std::string bootstrap;
   bool bootstrap_set = false;
   int http_port = -1;  ///< -1: from config
+  /// Where the HS256 token secret and the internal key are kept (made when
+  /// missing); processes sharing the input share it. Empty: the data dir.
+  std::string secrets_dir;
 };
 int serve(const ServeFlags& flags);
 

@@ -40,6 +40,9 @@ void add_serve(CLI::App& app, Commands& out) {
                   "Kafka bootstrap servers; empty: start the embedded cluster")
       ->each([f](const std::string&) { f->bootstrap_set = true; });
   cmd->add_option("--http-port", f->http_port, "HTTP port; 0 picks a free one");
+  cmd->add_option("--secrets-dir", f->secrets_dir,
+                  "Where the token secret and internal key are kept, made when missing; "
+                  "processes sharing the input give the same (default: the data dir)");
   out.emplace_back(cmd, [f] { return serve(*f); });
 }
 

@@ -3,6 +3,7 @@
 #include "auth/secret.h"
 #include "auth/tokens.h"
 #include "cli/commands.h"
+#include "cluster/members.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
 #include "processor/intake.h"
@@ -82,21 +83,21 @@ struct Keys {
   std::string internal_file;
 };
 
-Result<Keys> load_keys(const Config& cfg) {
+Result<Keys> load_keys(const Config& cfg, const std::string& secrets_dir) {
   Keys k;
   if (auto r = auth::private_dir(cfg.store.data_dir); !r) return r.error();
-  const std::string dir = cfg.store.data_dir + "/auth/";
+  const std::string home = secrets_dir.empty() ? cfg.store.data_dir : secrets_dir;
+  const std::string dir = home + "/auth/";
   k.token_secret_file =
       cfg.auth.hs256_secret_file.empty() ? dir + "token.secret" : cfg.auth.hs256_secret_file;
-  auto token = cfg.auth.hs256_secret_file.empty()
-                   ? auth::ensure_secret(cfg.store.data_dir, "token.secret")
-                   : auth::read_secret(cfg.auth.hs256_secret_file);
+  auto token = cfg.auth.hs256_secret_file.empty() ? auth::ensure_secret(home, "token.secret")
+                                                  : auth::read_secret(cfg.auth.hs256_secret_file);
   if (!token) return token.error();
   k.token_secret = std::move(*token);
   k.internal_file = cfg.auth.internal_secret_file.empty() ? dir + "internal.secret"
                                                           : cfg.auth.internal_secret_file;
   auto internal = cfg.auth.internal_secret_file.empty()
-                      ? auth::ensure_secret(cfg.store.data_dir, "internal.secret")
+                      ? auth::ensure_secret(home, "internal.secret")
                       : auth::read_secret(cfg.auth.internal_secret_file);
   if (!internal) return internal.error();
   k.internal = std::move(*internal);
@@ -127,7 +128,12 @@ Result<std::unique_ptr<kafka::EmbeddedCluster>> start_kafka(const Config& cfg,
     spdlog::info("embedded Kafka cluster (in memory) at {}", embedded->bootstrap());
   } else {
     props["bootstrap.servers"] = cfg.kafka.bootstrap_servers;
-    if (auto r = kafka::ensure_topics(props, topics.all(), cfg.kafka.partitions, 15000); !r)
+    // The changelog keeps the latest value per key (DESIGN.md §9).
+    const std::map<std::string, kafka::Properties> configs = {
+        {topics.changelog, {{"cleanup.policy", "compact"}}},
+        {topics.members, {{"cleanup.policy", "compact"}}}};
+    if (auto r = kafka::ensure_topics(props, topics.all(), cfg.kafka.partitions, 15000, configs);
+        !r)
       spdlog::warn("could not create topics (they may exist already): {}", r.error().message);
   }
   return embedded;
@@ -197,6 +203,7 @@ json info_of(const Config& cfg, const workflow::Registry& registry, const kafka:
 // reverse by run().
 struct Serving {
   Config cfg;
+  std::string secrets_dir;
   Keys keys;
   auth::Verifier verifier{auth::VerifierOptions{}};
   std::unique_ptr<store::Store> store;
@@ -204,6 +211,7 @@ struct Serving {
   std::unique_ptr<kafka::EmbeddedCluster> embedded;
   std::string bootstrap;
   processor::OutcomeBoard outcomes;
+  std::unique_ptr<cluster::Directory> members;  // with other processes only; outlives proc
   std::unique_ptr<processor::Processor> proc;
   std::unique_ptr<processor::Intake> intake;
   std::unique_ptr<api::Server> http;
@@ -213,7 +221,7 @@ struct Serving {
 // Opens the store, Kafka, the processor, the intake and the HTTP server;
 // the error names what could not start.
 Result<void> start(Serving& s, const workflow::Registry& registry) {
-  auto keys = load_keys(s.cfg);
+  auto keys = load_keys(s.cfg, s.secrets_dir);
   if (!keys) return keys.error();
   s.keys = std::move(*keys);
   s.verifier = auth::Verifier({.hs256_secret = s.keys.token_secret,
@@ -235,10 +243,27 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   s.bootstrap = props["bootstrap.servers"];
   auto popts = processor_options(s.cfg, props, s.topics, s.keys);
   popts.outcomes = &s.outcomes;
+  // A broker this process embeds dies with it: nobody could restore from
+  // its changelog, so none is written (DESIGN.md §9, docs/scale-out.md).
+  popts.changelog = s.embedded == nullptr;
+  if (popts.changelog) {
+    cluster::Directory::Options mo;
+    mo.kafka = props;
+    mo.topic = s.topics.members;
+    mo.self_id = s.store->id();
+    mo.owned = [&s] { return s.proc ? s.proc->owned_partitions() : std::vector<int32_t>{}; };
+    s.members = std::make_unique<cluster::Directory>(std::move(mo));
+    popts.on_owned_changed = [m = s.members.get()] { m->announce(); };
+  }
   s.proc = std::make_unique<processor::Processor>(registry, *s.store, popts);
   if (auto r = s.proc->start(); !r)
     return make_error(r.error().code, "cannot start the processor: " + r.error().message);
-  auto intake = processor::Intake::create(intake_options(s.cfg, popts, s.store.get(), *s.proc));
+  auto iopts = intake_options(s.cfg, popts, s.store.get(), *s.proc);
+  if (s.members)
+    iopts.owned_here = [st = s.store.get()](int32_t partition) {
+      return st->owns_partition(partition);
+    };
+  auto intake = processor::Intake::create(std::move(iopts));
   if (!intake) return intake.error();
   s.intake = std::move(*intake);
   api::Context ctx;
@@ -254,10 +279,15 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   ctx.internal_key = s.keys.internal;
   ctx.metrics_token = s.cfg.auth.metrics_token;
   ctx.max_waiting_requests = std::max(1, s.cfg.http.threads / 2);
+  ctx.members = s.members.get();
   s.http = std::make_unique<api::Server>(ctx, api::http_limits(s.cfg.http));
   auto port = s.http->start(s.cfg.http.host, s.cfg.http.port);
   if (!port) return port.error();
   s.url = "http://" + s.cfg.http.host + ":" + std::to_string(*port);
+  if (s.members) {
+    s.members->set_self_url(s.cfg.http.advertise.empty() ? s.url : s.cfg.http.advertise);
+    if (auto r = s.members->start(); !r) return r;
+  }
   return {};
 }
 
@@ -298,6 +328,7 @@ int run(Serving& s, const sigset_t& signals) {
     spdlog::info("stopping: finishing the current batch");
   s.http->stop();
   s.proc->stop();
+  if (s.members) s.members->stop();  // says it leaves: nobody forwards here any more
   std::error_code ec;
   std::filesystem::remove(serve_file(s.cfg.store.data_dir), ec);
   if (!failed) spdlog::info("stopped");
@@ -319,6 +350,7 @@ int serve(const ServeFlags& flags) {
   if (!flags.workflows.empty()) s.cfg.workflows.dir = flags.workflows;
   if (flags.bootstrap_set) s.cfg.kafka.bootstrap_servers = flags.bootstrap;
   if (flags.http_port >= 0) s.cfg.http.port = flags.http_port;
+  s.secrets_dir = flags.secrets_dir;
   init_logging(s.cfg.log.level, s.cfg.log.format);
 
   std::vector<workflow::Problem> problems;

@@ -143,6 +143,7 @@ const std::array kSettings = {
     setting<&C::store, &C::Store::data_dir>("store", "data_dir"),
     setting<&C::store, &C::Store::sync>("store", "sync"),
     setting<&C::http, &C::Http::host>("http", "host"),
+    setting<&C::http, &C::Http::advertise>("http", "advertise"),
     setting<&C::http, &C::Http::port>("http", "port", 0, 65535),
     setting<&C::http, &C::Http::threads>("http", "threads", 2, 1024),
     setting<&C::http, &C::Http::listen_backlog>("http", "listen_backlog", 1, 65535),

@@ -47,6 +47,9 @@ struct Config {
     int64_t request_timeout_ms = 10000;    ///< a request's head and body must arrive within this
     int64_t max_body_bytes = 8 << 20;      ///< larger bodies get 413
     int max_events_per_request = 1000;     ///< larger arrays get 413
+    /// The URL other stagewise processes reach this one's API at (reads of
+    /// applications it owns are forwarded there); empty: http://HOST:PORT.
+    std::string advertise;
   } http;
   struct Workflows {
     std::string dir = "workflows";
