@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 namespace stagewise::store {
 using namespace detail;  // NOLINT: the key layout is this file's vocabulary
@@ -723,6 +724,24 @@ Result<std::string> Store::final_timers(Batch& batch, const std::string& applica
   return v;
 }
 
+namespace {
+// Drops every entry a later one with the same key overrides, keeping the
+// order of the rest.
+void keep_last_per_key(std::vector<ChangelogEntry>& entries) {
+  if (entries.size() < 2) return;
+  std::unordered_set<std::string_view> later;
+  std::vector<bool> keep(entries.size());
+  for (size_t i = entries.size(); i-- > 0;) keep[i] = later.insert(entries[i].key).second;
+  size_t out = 0;
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (keep[i]) {
+      if (out != i) entries[out] = std::move(entries[i]);
+      ++out;
+    }
+  entries.resize(out);
+}
+}  // namespace
+
 // Under commit_mu_: one Bundle outbox record per partition the batch
 // changes, after the batch's other outbox records, closed by the round's
 // marker; the partition's lineage moves on in the same write. `next` gets
@@ -739,6 +758,7 @@ Result<void> Store::write_mirror(Batch& batch, std::map<int32_t, Lineage>& next)
   }
   for (const auto& [partition, offset] : p.positions) p.mirror[partition];  // a marker at least
   for (auto& [partition, entries] : p.mirror) {
+    keep_last_per_key(entries);  // an application changed by several events goes once
     Lineage l = lineage(partition);
     l.known = true;
     ++l.round;

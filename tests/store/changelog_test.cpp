@@ -3,6 +3,7 @@
 #include "store/changelog.h"
 
 #include "common/partition.h"
+#include "store/codec.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
 
@@ -103,7 +104,8 @@ TEST_F(ChangelogTest, ACommitMirrorsItsChangesPerPartitionAfterItsOutputsClosedB
   const std::string a = id_in(1, "a");
   const std::string b = id_in(2, "b");
   Batch batch = s->batch();
-  batch.put_application(app(a, "submitted", 1), "");
+  batch.put_application(app(a, "new", 1), "");  // overridden below: mirrored once, last
+  batch.put_application(app(a, "submitted", 1), "new");
   batch.add_history(a, entry(1, "e1"));
   batch.add_timer(timer(a, 1000));
   batch.put_application(app(b, "submitted", 1), "");
@@ -134,6 +136,9 @@ TEST_F(ChangelogTest, ACommitMirrorsItsChangesPerPartitionAfterItsOutputsClosedB
   for (const auto& e : one.entries) keys.push_back(e.key);
   EXPECT_EQ(keys, (std::vector<std::string>{changelog::app_key(a), changelog::history_key(a, 1),
                                             changelog::timers_key(a)}));
+  workflow::Application mirrored;
+  ASSERT_TRUE(codec::decode(*one.entries[0].value, mirrored));
+  EXPECT_EQ(mirrored.stage, "submitted") << "the last write of a key is the one mirrored";
   EXPECT_EQ(s->lineage(1), (Lineage{true, 3, 8, 42}));
   EXPECT_EQ(by[2].marker->round, 1u);  // a partition never owned before starts at round 1
 
