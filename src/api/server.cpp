@@ -191,6 +191,8 @@ std::string metrics_text(const processor::Stats* st, const processor::RelayStats
     counter("stagewise_input_gap_messages_total", "Input messages lost to gaps.", st->gap_messages);
     counter("stagewise_consumer_errors_total", "Errors reported by the Kafka consumer.",
             st->consumer_errors);
+    counter("stagewise_partitions_lost_total",
+            "Input partitions taken away when the group session ran out.", st->partitions_lost);
   }
   if (relay != nullptr) {
     counter("stagewise_outbox_published_total", "Output events acknowledged by Kafka.",

@@ -344,7 +344,7 @@ void Consumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     auto list = to_list(assigned);
     rd_kafka_assign(rk, list.get());
   } else {
-    if (self->on_revoke_) self->on_revoke_(to_assigned(parts));
+    if (self->on_revoke_) self->on_revoke_(to_assigned(parts), rd_kafka_assignment_lost(rk) == 1);
     rd_kafka_assign(rk, nullptr);
   }
 }

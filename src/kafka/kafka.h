@@ -207,7 +207,9 @@ struct Assigned {
 class Consumer {
  public:
   using OnAssign = std::function<void(std::vector<Assigned>&)>;
-  using OnRevoke = std::function<void(const std::vector<Assigned>&)>;
+  /// `lost`: taken away without a rebalance (the session ran out); another
+  /// member may own them already.
+  using OnRevoke = std::function<void(const std::vector<Assigned>&, bool lost)>;
   static Result<std::unique_ptr<Consumer>> create(const Properties& props, OnAssign on_assign,
                                                   OnRevoke on_revoke);
   ~Consumer();

@@ -117,7 +117,7 @@ Result<void> Processor::start() {
   if (!options_.group_instance_id.empty()) cprops["group.instance.id"] = options_.group_instance_id;
   auto consumer = kafka::Consumer::create(
       cprops, [this](std::vector<kafka::Assigned>& parts) { on_assign(parts); },
-      [this](const std::vector<kafka::Assigned>& parts) { on_revoke(parts); });
+      [this](const std::vector<kafka::Assigned>& parts, bool lost) { on_revoke(parts, lost); });
   if (!consumer) return consumer.error();
   loop_->consumer = std::move(*consumer);
   if (auto r = init_partitions(); !r) return r;
@@ -350,25 +350,39 @@ bool Processor::take_over(const std::vector<kafka::Assigned>& parts, bool reset)
   return true;
 }
 
-// Losing partitions: the round in flight (built while they were owned) is
-// committed and mirrored before they go; the round being collected is
-// dropped; nothing of them is served or cached any more.
-void Processor::on_revoke(const std::vector<kafka::Assigned>& parts) {
+// Losing partitions: they are not served and their timers not fired from
+// now on; the round in flight (built while they were owned) is committed,
+// and mirrored before they go, unless they were lost (the session ran out:
+// another process may own them already, so nothing more of them is
+// mirrored); the round being collected is dropped.
+void Processor::on_revoke(const std::vector<kafka::Assigned>& parts, bool lost) {
   ready_ = false;
+  if (takeover_) store_.set_owned({});
+  {
+    std::lock_guard lock(owned_mu_);
+    owned_.clear();
+    if (lost) assigned_.clear();
+  }
+  if (lost) {
+    stats_.partitions_lost.fetch_add(parts.size());
+    spdlog::warn(
+        "lost {} input partitions (the group session ran out); their last round is "
+        "kept here but not mirrored",
+        parts.size());
+  }
   finish_round();
   Loop& lp = *loop_;
   lp.void_round = true;
-  if (takeover_ && relay_ && !relay_->drain(store_.last_outbox_seq(), std::chrono::seconds(10)))
+  if (!lost && takeover_ && relay_ &&
+      !relay_->drain(store_.last_outbox_seq(), std::chrono::seconds(10)))
     spdlog::warn(
         "revoke: the outbox was not published within 10 s; the next owner restores "
         "from what was");
   for (const auto& p : parts) lp.next_offset.erase({p.topic, p.partition});
   lp.cache.clear();
   lp.cache_bytes = 0;
-  if (takeover_) store_.set_owned({});
   {
     std::lock_guard lock(owned_mu_);
-    owned_.clear();
     assigned_.clear();
   }
   if (options_.on_owned_changed) options_.on_owned_changed();

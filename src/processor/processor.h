@@ -76,6 +76,7 @@ struct Stats {
   std::atomic<uint64_t> gaps{0};
   std::atomic<uint64_t> gap_messages{0};
   std::atomic<uint64_t> consumer_errors{0};
+  std::atomic<uint64_t> partitions_lost{0};  ///< taken away when the group session ran out
   std::array<std::atomic<uint64_t>, kReasonCount> rejected{};
   std::atomic<int64_t> lag{0};  ///< input events on the broker not yet processed
   std::atomic<uint64_t> cache_bytes{0};
@@ -156,7 +157,7 @@ class Processor {
   bool take_over(const std::vector<kafka::Assigned>& parts, bool reset);
   int64_t start_offset(const store::InputPosition& stored, bool new_cluster, store::Batch& fix);
   void start_serving(std::vector<int32_t> owned);
-  void on_revoke(const std::vector<kafka::Assigned>& parts);
+  void on_revoke(const std::vector<kafka::Assigned>& parts, bool lost);
   bool may_mirror(int32_t partition, uint64_t epoch) const;
   bool hand_over(Round* r);
   bool finish_round();

@@ -270,6 +270,38 @@ TEST_F(ScaleOutTest, APartitionTakenBackIsRestoredNeverServedFromTheStaleCopy) {
   }
 }
 
+TEST_F(ScaleOutTest, PartitionsLostWhenTheSessionRunsOutComeBackConsistent) {
+  start(oracle_);
+  start(members_[0]);
+  start(members_[1]);
+  wait_settled();
+  int sent = 0;
+  const auto ids = submit_cohort(30, "l", sent);
+  wait_handled(sent);
+  // The coordinator forgets member 0: its next heartbeats fail, and its
+  // partitions are lost, not revoked in a rebalance.
+  for (int i = 0; i < 3; ++i)
+    rd_kafka_mock_push_request_errors(cluster_->mock(), 12 /* Heartbeat */, 1,
+                                      RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return members_[0].proc->stats().partitions_lost +
+                   members_[1].proc->stats().partitions_lost >
+               0;
+      },
+      30))
+      << "no partitions were lost";
+  wait_settled();
+  for (size_t i = 1; i < ids.size(); i += 2)
+    send(event(ids[i] + "-e", "decision.recorded", ids[i], "program_manager",
+               {{"outcome", "eligible"}}, 2));
+  flush();
+  sent += static_cast<int>(ids.size() / 2);
+  wait_handled(sent);
+  wait_settled();
+  expect_answers_match_oracle(ids);
+}
+
 TEST_F(ScaleOutTest, TimersFireOnceAcrossOwnerChanges) {
   start(members_[0]);
   wait_settled();

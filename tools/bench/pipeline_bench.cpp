@@ -118,7 +118,7 @@ double passthrough(const std::string& bootstrap, const Args& a, const Arena& are
   auto consumer = kafka::Consumer::create(
       {{"bootstrap.servers", bootstrap}, {"group.id", "bench-passthrough"}},
       [&](std::vector<kafka::Assigned>&) { assigned = true; },
-      [](const std::vector<kafka::Assigned>&) {});
+      [](const std::vector<kafka::Assigned>&, bool) {});
   if (!consumer) throw std::runtime_error(consumer.error().message);
   if (auto r = (*consumer)->subscribe({"bench.passthrough.in"}); !r)
     throw std::runtime_error(r.error().message);
