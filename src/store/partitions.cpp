@@ -125,6 +125,16 @@ Result<bool> Store::holds(int32_t partition, const std::string& input_topic) con
   return false;
 }
 
+// The dedupe ids of the events applied to `id` (every applied event has a
+// history entry), deleted in `wb`: a copy dropped for a restore must not
+// take the events it had applied for repeats when they come again.
+void Store::forget_applied(rocksdb::WriteBatch& wb, const std::string& id) const {
+  auto entries = read_history(id);
+  if (!entries) return;  // unreadable history: its ids age out with the retention
+  for (const auto& h : *entries)
+    wb.Delete(cf_[kDedupe], kDedupeByKey + join_key({h.source, h.id})).PermitUncheckedError();
+}
+
 Result<void> Store::drop_partition(int32_t partition, const std::string& input_topic) {
   const int32_t n = partitions_.load();
   if (n <= 0) return make_error(Errc::invalid_argument, "the partition count is not set");
@@ -146,6 +156,7 @@ Result<void> Store::drop_partition(int32_t partition, const std::string& input_t
     if (codec::decode(it->value().ToStringView(), app))
       wb.Delete(cf_[kStageIndex], stage_key(app.program, app.stage, id)).PermitUncheckedError();
     wb.Delete(cf_[kApplications], id).PermitUncheckedError();
+    forget_applied(wb, id);
     wb.DeleteRange(cf_[kHistory], id + std::string(1, '\0'), history_end(id))
         .PermitUncheckedError();
     const std::string by_app = kTimerByApp + id;
@@ -303,7 +314,7 @@ Result<void> Store::scan_partition(int32_t partition,
       HistoryEntry h;
       std::string hv(hist->value().ToStringView());
       if (!codec::is_history(hv)) {
-        auto all = history(id);  // a legacy entry: read them the slow way
+        auto all = read_history(id);  // a legacy entry: read them the slow way
         if (!all) return all.error();
         for (const auto& e : *all)
           if (e.sequence == seq) h = e;

@@ -344,6 +344,10 @@ Result<workflow::Application> Store::application(const std::string& id) const {
 
 Result<std::vector<HistoryEntry>> Store::history(const std::string& id) const {
   if (!owns(id)) return not_owned(id);
+  return read_history(id);
+}
+
+Result<std::vector<HistoryEntry>> Store::read_history(const std::string& id) const {
   std::vector<HistoryEntry> out;
   std::string prefix = id;
   prefix.push_back('\0');

@@ -375,6 +375,8 @@ class Store {
   Store() = default;
   Result<void> open_dedupe();
   Result<void> open_partitions();
+  void forget_applied(rocksdb::WriteBatch& wb, const std::string& id) const;
+  Result<std::vector<HistoryEntry>> read_history(const std::string& id) const;  // any partition
   Result<void> restore_application(rocksdb::WriteBatch& wb, const std::string& id,
                                    const std::optional<std::string>& value);
   Result<void> restore_history(rocksdb::WriteBatch& wb, const std::string& id, uint64_t seq,
