@@ -196,6 +196,16 @@ class ScaleOutTest : public ::testing::Test {
     return ids;
   }
 
+  // Makes eligible the applications submit_cohort left undecided.
+  void decide_the_rest(const std::vector<std::string>& ids, int& sent) {
+    for (size_t i = 1; i < ids.size(); i += 2) {
+      send(event(ids[i] + "-e", "decision.recorded", ids[i], "program_manager",
+                 {{"outcome", "eligible"}}, 2));
+      ++sent;
+    }
+    flush();
+  }
+
   TempDir dir_;
   FakeClock clock_{stagewise::testing::test_epoch_ms()};
   workflow::Registry registry_;
@@ -225,11 +235,7 @@ TEST_F(ScaleOutTest, ANewMemberRestoresItsPartitionsFromTheChangelogAndOnlyOwner
   expect_answers_match_oracle(ids);
 
   // Both go on, each with its own partitions.
-  for (size_t i = 1; i < ids.size(); i += 2)
-    send(event(ids[i] + "-e", "decision.recorded", ids[i], "program_manager",
-               {{"outcome", "eligible"}}, 2));
-  flush();
-  sent += static_cast<int>(ids.size() / 2);
+  decide_the_rest(ids, sent);
   wait_handled(sent);
   expect_answers_match_oracle(ids);
   for (const auto& id : ids) EXPECT_EQ(owner_of(id)->store->application(id)->stage, "documents");
@@ -292,11 +298,7 @@ TEST_F(ScaleOutTest, PartitionsLostWhenTheSessionRunsOutComeBackConsistent) {
       30))
       << "no partitions were lost";
   wait_settled();
-  for (size_t i = 1; i < ids.size(); i += 2)
-    send(event(ids[i] + "-e", "decision.recorded", ids[i], "program_manager",
-               {{"outcome", "eligible"}}, 2));
-  flush();
-  sent += static_cast<int>(ids.size() / 2);
+  decide_the_rest(ids, sent);
   wait_handled(sent);
   wait_settled();
   expect_answers_match_oracle(ids);
