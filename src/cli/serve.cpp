@@ -4,6 +4,7 @@
 #include "auth/tokens.h"
 #include "cli/commands.h"
 #include "cluster/members.h"
+#include "cluster/reviewers.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
 #include "processor/intake.h"
@@ -131,7 +132,8 @@ Result<std::unique_ptr<kafka::EmbeddedCluster>> start_kafka(const Config& cfg,
     // The changelog keeps the latest value per key (DESIGN.md §9).
     const std::map<std::string, kafka::Properties> configs = {
         {topics.changelog, {{"cleanup.policy", "compact"}}},
-        {topics.members, {{"cleanup.policy", "compact"}}}};
+        {topics.members, {{"cleanup.policy", "compact"}}},
+        {topics.reviewers, {{"cleanup.policy", "compact"}}}};
     if (auto r = kafka::ensure_topics(props, topics.all(), cfg.kafka.partitions, 15000, configs);
         !r)
       spdlog::warn("could not create topics (they may exist already): {}", r.error().message);
@@ -194,7 +196,8 @@ json info_of(const Config& cfg, const workflow::Registry& registry, const kafka:
             {"status", topics.status},
             {"notifications", topics.notifications},
             {"deadletter", topics.deadletter},
-            {"changelog", topics.changelog}}},
+            {"changelog", topics.changelog},
+            {"reviewers", topics.reviewers}}},
           {"data_dir", cfg.store.data_dir},
           {"workflows", wfs}};
 }
@@ -211,8 +214,10 @@ struct Serving {
   std::unique_ptr<kafka::EmbeddedCluster> embedded;
   std::string bootstrap;
   processor::OutcomeBoard outcomes;
+  reviews::ReviewerPool reviewers;              // every reviewer (DESIGN.md §12)
   std::unique_ptr<cluster::Directory> members;  // with other processes only; outlives proc
   std::unique_ptr<processor::Processor> proc;
+  std::unique_ptr<cluster::ReviewerFollower> follower;  // with other processes only
   std::unique_ptr<processor::Intake> intake;
   std::unique_ptr<api::Server> http;
   std::string url;
@@ -243,6 +248,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   s.bootstrap = props["bootstrap.servers"];
   auto popts = processor_options(s.cfg, props, s.topics, s.keys);
   popts.outcomes = &s.outcomes;
+  popts.reviewers = &s.reviewers;
   // A broker this process embeds dies with it: nobody could restore from
   // its changelog, so none is written (DESIGN.md §9, docs/scale-out.md).
   popts.changelog = s.embedded == nullptr;
@@ -258,6 +264,12 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   s.proc = std::make_unique<processor::Processor>(registry, *s.store, popts);
   if (auto r = s.proc->start(); !r)
     return make_error(r.error().code, "cannot start the processor: " + r.error().message);
+  if (popts.changelog) {  // other processes apply some reviewers' events
+    s.follower = std::make_unique<cluster::ReviewerFollower>(
+        *s.store, s.reviewers,
+        cluster::ReviewerFollower::Options{props, s.topics.reviewers, s.cfg.kafka.partitions});
+    if (auto r = s.follower->start(); !r) return r;
+  }
   auto iopts = intake_options(s.cfg, popts, s.store.get(), *s.proc);
   if (s.members)
     iopts.owned_here = [st = s.store.get()](int32_t partition) {

@@ -80,8 +80,11 @@ struct Topics {
   std::string changelog = "stagewise.changelog";
   /// Internal: each serve process's address and partitions (DESIGN.md §9).
   std::string members = "stagewise.members";
+  /// Reference data: every reviewer's latest record, keyed by reviewer id
+  /// (compacted), read in full by every process (DESIGN.md §12).
+  std::string reviewers = "stagewise.reviewers";
   std::vector<std::string> all() const {
-    return {events, status, notifications, deadletter, changelog, members};
+    return {events, status, notifications, deadletter, changelog, members, reviewers};
   }
 };
 

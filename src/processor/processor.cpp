@@ -5,6 +5,7 @@
 #include "common/time.h"
 #include "processor/outputs.h"
 #include "workflow/engine.h"
+#include "workflow/vocabulary.h"
 
 #include <spdlog/spdlog.h>
 
@@ -49,7 +50,8 @@ struct Processor::Round {
   std::unordered_set<std::string> seen;        // dedupe keys applied
   std::map<TopicPartition, int64_t> advanced;  // next offsets
   Counts counts;
-  std::vector<std::pair<std::string, nlohmann::json>> outcomes;  // only when awaited
+  std::vector<std::pair<std::string, nlohmann::json>> outcomes;     // only when awaited
+  std::unordered_map<std::string, reviews::ReviewerPtr> reviewers;  // written in this round
   bool timers_added = false;
   Result<void> result;  // of the commit
 
@@ -59,6 +61,7 @@ struct Processor::Round {
     advanced.clear();
     counts = {};
     outcomes.clear();
+    reviewers.clear();
     timers_added = false;
     result = {};
   }
@@ -97,13 +100,17 @@ struct Processor::Current {
 };
 
 Processor::Processor(const workflow::Registry& registry, store::Store& store, Options options)
-    : registry_(registry), store_(store), options_(std::move(options)) {}
+    : registry_(registry),
+      store_(store),
+      options_(std::move(options)),
+      pool_(options_.reviewers ? options_.reviewers : &own_pool_) {}
 
 Processor::~Processor() {
   stop();
 }
 
 Result<void> Processor::start() {
+  if (auto r = load_reviewers(); !r) return r;
   loop_ = std::make_unique<Loop>();
   // A member that vanished without leaving holds its partitions until the
   // session times out; 10 s (not Kafka's 45 s) bounds that stall. Config wins.
@@ -498,6 +505,8 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
   if (auto why = options_.trust.refuse(ev))
     return reject(r, in, Reason::unauthorized, *why, ev.id, ev.subject, &dedupe_key);
   if (is_duplicate(r, ev, dedupe_key)) return;
+  if (workflow::is_reference_type(ev.type))
+    return apply_reference(r, in, std::move(ev), std::move(dedupe_key));
   apply_event(r, in, std::move(ev), std::move(dedupe_key));
 }
 
@@ -565,11 +574,28 @@ bool Processor::load_current(Round& r, const std::string& id, Current& out) {
   return true;
 }
 
+// The reviewer profiles an event sees: this round's, the round in flight's,
+// then the pool's (DESIGN.md §12).
+class Processor::RoundReviewers : public workflow::ReviewerDirectory {
+ public:
+  RoundReviewers(const Processor& p, const Round& r) : p_(p), r_(r) {}
+  const nlohmann::json* profile(const std::string& reviewer) const override {
+    held_ = p_.current_reviewer(r_, reviewer);
+    return held_ ? &held_->profile : nullptr;
+  }
+
+ private:
+  const Processor& p_;
+  const Round& r_;
+  mutable reviews::ReviewerPtr held_;  // keeps the profile alive during apply()
+};
+
 void Processor::apply_event(Round& r, const InputRef& in, CloudEvent&& ev,
                             std::string&& dedupe_key) {
   Current current;
   if (!load_current(r, ev.subject, current)) return;
-  auto outcome = workflow::apply(registry_, current.app, ev, options_.engine);
+  const RoundReviewers reviewers(*this, r);
+  auto outcome = workflow::apply(registry_, current.app, ev, options_.engine, &reviewers);
   if (auto* rej = std::get_if<workflow::Rejected>(&outcome))
     return reject(r, in, rej->reason, rej->message, ev.id, ev.subject, &dedupe_key);
   auto& applied = std::get<workflow::Applied>(outcome);
@@ -618,6 +644,56 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   r.batch.add_history(subject,
                       history_entry(applied, std::move(ev), in.topic, in.partition, in.offset));
   r.apps.insert_or_assign(subject, Held{std::move(applied.next), bytes});
+}
+
+reviews::ReviewerPtr Processor::current_reviewer(const Round& r, const std::string& id) const {
+  if (auto it = r.reviewers.find(id); it != r.reviewers.end()) return it->second;
+  if (const Round* prev = loop_->inflight)
+    if (auto it = prev->reviewers.find(id); it != prev->reviewers.end()) return it->second;
+  return pool_->get(id);
+}
+
+// A reviewer's profile or affinity scores (reference data, DESIGN.md §12):
+// kept in the store with the round, mirrored with its id's partition, and
+// published on the reviewers topic for every process's pool.
+void Processor::apply_reference(Round& r, const InputRef& in, CloudEvent&& ev,
+                                std::string&& dedupe_key) {
+  const auto held = current_reviewer(r, ev.subject);
+  auto outcome = reviews::apply_reference(held.get(), ev, options_.profile_limits);
+  if (auto* rej = std::get_if<reviews::ReferenceRejected>(&outcome))
+    return reject(r, in, rej->reason, rej->message, ev.id, ev.subject, &dedupe_key);
+  auto next = std::make_shared<const reviews::ReviewerRecord>(
+      std::move(std::get<reviews::ReviewerRecord>(outcome)));
+  std::string value = reviews::to_json(*next).dump();
+  r.batch.put_reviewer(next->id, value);
+  store::OutboxRecord out;
+  out.topic = options_.topics.reviewers;
+  out.key = next->id;
+  out.value = std::move(value);
+  out.headers = {{"content-type", "application/json"}};
+  r.batch.add_outbox(std::move(out));
+  r.batch.mark_seen(ev.source, ev.id);
+  if (options_.outcomes != nullptr && options_.outcomes->wanted())
+    r.outcomes.emplace_back(dedupe_key, nlohmann::json{{"status", "applied"},
+                                                       {"reviewer", next->id},
+                                                       {"revision", next->revision}});
+  r.seen.insert(std::move(dedupe_key));
+  ++r.counts.applied;
+  r.reviewers.insert_or_assign(next->id, std::move(next));
+}
+
+// Every reviewer the store holds goes into the pool before the first event.
+Result<void> Processor::load_reviewers() {
+  size_t bad = 0;
+  auto each = [&](const std::string& id, std::string&& value) {
+    const auto j = nlohmann::json::parse(value, nullptr, false);
+    auto rec = reviews::reviewer_from_json(j);
+    if (!rec || rec->id != id) return void(++bad);
+    pool_->put(std::make_shared<const reviews::ReviewerRecord>(std::move(*rec)));
+  };
+  if (auto r = store_.reviewers(each); !r) return r;
+  if (bad > 0) spdlog::warn("{} stored reviewer records could not be read; skipped", bad);
+  return {};
 }
 
 // Dead-letters an input; its outcome is published when someone waits for it
@@ -678,6 +754,7 @@ void Processor::run_committer() {
       stats_.duplicates.fetch_add(r->counts.duplicates);
       for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(r->counts.rejected[i]);
       for (auto& [key, outcome] : r->outcomes) options_.outcomes->publish(key, std::move(outcome));
+      for (auto& [id, reviewer] : r->reviewers) pool_->put(reviewer);
       wake_relay();
     }
     {

@@ -11,6 +11,7 @@
 #include "processor/relay.h"
 #include "processor/takeover.h"
 #include "processor/timers.h"
+#include "reviews/pool.h"
 #include "store/store.h"
 #include "workflow/engine.h"
 #include "workflow/workflow.h"
@@ -59,6 +60,11 @@ struct Options {
   /// After the broker's log was replaced: how long a process waits for the
   /// partition's previous owner to re-seed the changelog (docs/scale-out.md).
   int reset_grace_ms = 10'000;
+  /// Every reviewer (DESIGN.md §12): loaded from the store at start, kept
+  /// current by each committed reviewer event; the engine checks conflicts
+  /// of interest against it. A private pool when null.
+  reviews::ReviewerPool* reviewers = nullptr;
+  reviews::ProfileLimits profile_limits;
   /// Called (on the consumer's thread) whenever the owned partitions change.
   std::function<void()> on_owned_changed;
 };
@@ -127,6 +133,8 @@ class Processor {
   /// The input topic's partition count (0 before start()).
   int32_t partitions() const { return partitions_.load(); }
   const TakeoverStats& takeover_stats() const { return takeover_stats_; }
+  /// Every reviewer this process knows (the pool given in Options, or its own).
+  const reviews::ReviewerPool& reviewers() const { return *pool_; }
   /// Wakes the timer service (tests moving a fake clock).
   void poke_timers() {
     if (timers_) timers_->poke();
@@ -137,6 +145,7 @@ class Processor {
  private:
   struct Loop;
   struct Round;
+  class RoundReviewers;
   struct Current;
   void run_loop();
   void run_committer();
@@ -147,6 +156,9 @@ class Processor {
                                        const std::pair<std::string, int32_t>& tp) const;
   bool load_current(Round& r, const std::string& id, Current& out);
   void apply_event(Round& r, const InputRef& in, CloudEvent&& ev, std::string&& dedupe_key);
+  void apply_reference(Round& r, const InputRef& in, CloudEvent&& ev, std::string&& dedupe_key);
+  reviews::ReviewerPtr current_reviewer(const Round& r, const std::string& id) const;
+  Result<void> load_reviewers();
   void record_applied(Round& r, const InputRef& in, workflow::Applied& applied, CloudEvent&& ev,
                       const std::string& old_stage, bool existed, std::string&& dedupe_key);
   void reject(Round& r, const InputRef& in, Reason reason, const std::string& message,
@@ -186,6 +198,8 @@ class Processor {
   std::set<int32_t> reseeding_for_others_;       // under owned_mu_
   std::atomic<int32_t> partitions_{0};
   TakeoverStats takeover_stats_;
+  reviews::ReviewerPool own_pool_;
+  reviews::ReviewerPool* pool_ = nullptr;
   std::unique_ptr<Takeover> takeover_;
   std::unique_ptr<Relay> relay_;
   std::unique_ptr<TimerService> timers_;

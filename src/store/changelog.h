@@ -9,6 +9,7 @@
 //   "a/ID"            the application (binary encoding; see codec.h)
 //   "h/ID/SEQ"        one history entry (SEQ: 16 hex digits)
 //   "t/ID"            the application's pending timers (a tombstone: none)
+//   "r/ID"            a reviewer's reference record (JSON; its id's partition)
 //   "round"           the marker closing the round (RoundMarker)
 // Dedupe ids are not mirrored: they are the (source, id) of the history
 // entries, rebuilt from them on restore.
@@ -30,8 +31,9 @@ inline constexpr std::string_view kMarkerKey = "round";
 std::string app_key(std::string_view id);
 std::string history_key(std::string_view id, uint64_t seq);
 std::string timers_key(std::string_view id);
+std::string reviewer_key(std::string_view id);
 
-/// A changelog key taken apart; kind is 'a', 'h', 't' or 0 when unknown.
+/// A changelog key taken apart; kind is 'a', 'h', 't', 'r' or 0 when unknown.
 struct Key {
   char kind = 0;
   std::string id;

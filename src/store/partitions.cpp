@@ -193,6 +193,7 @@ Result<void> Store::restore_entries(const std::vector<ChangelogEntry>& entries) 
     if (k.kind == 'a') r = restore_application(wb, k.id, e->value);
     if (k.kind == 'h') r = restore_history(wb, k.id, k.seq, e->value);
     if (k.kind == 't') r = restore_timers(wb, k.id, e->value);
+    if (k.kind == 'r') r = restore_reviewer(wb, k.id, e->value);
     if (!r) {
       next_dedupe_seq_ = first_dedupe;
       return r;
@@ -332,7 +333,9 @@ Result<void> Store::scan_partition(int32_t partition,
     }
   }
   if (!apps->status().ok()) return from_status(apps->status(), "applications");
-  return {};
+  return reviewers([&](const std::string& id, std::string&& value) {
+    if (partition_of(id, n) == partition) each({changelog::reviewer_key(id), std::move(value)});
+  });
 }
 
 Result<void> Store::reseed(int32_t partition, const std::string& input_topic,

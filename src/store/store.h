@@ -203,6 +203,10 @@ class Batch {
   void add_timer(const TimerRecord& timer);
   /// Removes one fired timer.
   void delete_timer(const TimerRecord& timer);
+  /// Writes reviewer `id`'s reference record (DESIGN.md §12; `value` is
+  /// its JSON text, with a `revision`), mirrored to the changelog of the
+  /// reviewer id's partition like an application.
+  void put_reviewer(const std::string& id, const std::string& value);
   /// Marks an accepted intake event as processed (applied or rejected);
   /// nothing happens when it did not come through the intake.
   void intake_done(const std::string& source, const std::string& id);
@@ -319,6 +323,19 @@ class Store {
   /// Approximate size of the data on disk, in bytes.
   uint64_t disk_bytes() const;
 
+  // ---- Reference data (DESIGN.md §12): every reviewer, in every process ----
+  // Not partitioned: each store keeps a copy of every reviewer (its own
+  // commits, and what the reviewers topic brings); a copy with a larger
+  // `revision` replaces an older one, never the reverse.
+  /// Reviewer `id`'s record (JSON text), not_found when none is stored.
+  Result<std::string> reviewer(const std::string& id) const;
+  /// Every stored reviewer record, in id order.
+  Result<void> reviewers(
+      const std::function<void(const std::string& id, std::string&& value)>& each) const;
+  /// Stores a copy read from the reviewers topic when it is newer than the
+  /// one stored (durably, whatever Options::sync says); true when kept.
+  Result<bool> keep_reviewer(const std::string& id, const std::string& value);
+
   // ---- Partitions and the changelog (DESIGN.md §9, docs/scale-out.md) ----
 
   /// The input topic's partition count: applications live in
@@ -381,6 +398,8 @@ class Store {
                                    const std::optional<std::string>& value);
   Result<void> restore_history(rocksdb::WriteBatch& wb, const std::string& id, uint64_t seq,
                                const std::optional<std::string>& value);
+  Result<void> restore_reviewer(rocksdb::WriteBatch& wb, const std::string& id,
+                                const std::optional<std::string>& value);
   Result<void> restore_timers(rocksdb::WriteBatch& wb, const std::string& id,
                               const std::optional<std::string>& value);
   Error not_owned(std::string_view application_id) const;

@@ -1,6 +1,7 @@
 #include "workflow/engine.h"
 
 #include "common/time.h"
+#include "reviews/conflicts.h"
 #include "workflow/vocabulary.h"
 
 #include <algorithm>
@@ -168,6 +169,15 @@ Effect record_document(json& f, const CloudEvent& e, const Limits& limits) {
   json doc = {{"kind", *kind}, {"time", e.time}, {"event", e.id}};
   if (const std::string* name = string_field(e.data, "name")) doc["name"] = *name;
   if (const std::string* uri = string_field(e.data, "uri")) doc["uri"] = *uri;
+  // A letter's author is checked for conflicts of interest (DESIGN.md §12).
+  if (const std::string* author = string_field(e.data, "author")) {
+    doc["author"] = *author;
+  } else if (e.data.contains("author") && e.data["author"].is_object()) {
+    json who = json::object();
+    for (const char* key : {"name", "orcid"})
+      if (const std::string* v = string_field(e.data["author"], key)) who[key] = *v;
+    if (!who.empty()) doc["author"] = std::move(who);
+  }
   json& documents = array_fact(f, "documents");
   if (auto full = room_in(documents, "documents", e, limits)) return full;
   documents.push_back(std::move(doc));
@@ -177,35 +187,62 @@ Effect record_document(json& f, const CloudEvent& e, const Limits& limits) {
 Effect record_erasure(json& f, const CloudEvent& e) {
   // Personal data goes; the record of where the application stood stays.
   f["profile"] = json::object();
-  for (auto& doc : array_fact(f, "documents")) doc.erase("name"), doc.erase("uri");
+  for (auto& doc : array_fact(f, "documents"))
+    doc.erase("name"), doc.erase("uri"), doc.erase("author");
   f.erase("notes");
   f["erased"] = {{"time", e.time}};
   return std::nullopt;
 }
 
-Effect record_reviewer(json& f, const CloudEvent& e, const Limits& limits) {
+// Refuses a reviewer with a conflict of interest (DESIGN.md §12), computed
+// from both profiles as of the event's time.
+Effect check_conflicts(const Application& app, const std::string& reviewer, const CloudEvent& e,
+                       const ReviewerDirectory* reviewers) {
+  const json* profile = reviewers ? reviewers->profile(reviewer) : nullptr;
+  static const json kNone = json::object();
+  const auto found =
+      reviews::find_conflicts(app.id, app.facts, reviewer, profile ? *profile : kNone, e.time_ms);
+  if (found.empty()) return std::nullopt;
+  std::string why;
+  for (const auto& c : found) why += (why.empty() ? "" : "; ") + c.reason + ": " + c.evidence;
+  return reject(Reason::conflict_of_interest, "reviewer \"" + reviewer +
+                                                  "\" has a conflict of interest with \"" + app.id +
+                                                  "\" (" + why + "); assign another reviewer");
+}
+
+// What an assignment records beside the reviewer's id: when, by whom, and
+// the affinity an assignment run chose it with.
+void record_assignment(json& f, const std::string& reviewer, const CloudEvent& e) {
+  json entry = {{"time", e.time}, {"actorid", e.actorid}};
+  if (e.data.contains("affinity") && e.data["affinity"].is_number())
+    entry["affinity"] = e.data["affinity"];
+  if (const std::string* run = string_field(e.data, "assignment")) entry["assignment"] = *run;
+  json& all = f["assignments"];
+  if (!all.is_object()) all = json::object();
+  all[reviewer] = std::move(entry);
+}
+
+Effect record_reviewer(Application& app, const CloudEvent& e, const Limits& limits,
+                       const ReviewerDirectory* reviewers) {
+  json& f = app.facts;
   const std::string* reviewer = string_field(e.data, "reviewer");
   if (reviewer == nullptr)
     return reject(Reason::invalid_data, e.type + " needs data.reviewer, the reviewer's id");
   json& list = array_fact(f, "reviewers");
   const auto it = std::find(list.begin(), list.end(), *reviewer);
   if (e.type == "reviewer.assigned") {
-    const json& conflicts =
-        f["profile"].is_object() ? f["profile"].value("conflicts", json()) : json();
-    if (conflicts.is_array() &&
-        std::find(conflicts.begin(), conflicts.end(), *reviewer) != conflicts.end())
-      return reject(Reason::conflict_of_interest,
-                    "reviewer \"" + *reviewer +
-                        "\" is listed in the applicant's conflicts; assign another reviewer");
+    if (auto conflicted = check_conflicts(app, *reviewer, e, reviewers)) return conflicted;
     if (it != list.end()) return std::nullopt;
     if (auto full = room_in(list, "reviewers", e, limits)) return full;
     list.push_back(*reviewer);
+    record_assignment(f, *reviewer, e);
     return std::nullopt;
   }
   if (e.actorrole == "reviewer" && *reviewer != e.actorid)
     return reject(Reason::unauthorized, "a reviewer recuses only itself");
   if (it != list.end()) list.erase(it);
-  // A recused reviewer's scores no longer count.
+  if (f.contains("assignments") && f["assignments"].is_object()) f["assignments"].erase(*reviewer);
+  // A recused reviewer's scores no longer count, and its load is freed.
   json& reviews = array_fact(f, "reviews");
   reviews.erase(std::remove_if(reviews.begin(), reviews.end(),
                                [&](const json& r) { return r["reviewer"] == *reviewer; }),
@@ -286,14 +323,16 @@ Effect record_decision(json& f, const CloudEvent& e) {
   return std::nullopt;
 }
 
-Effect apply_data(const Workflow& wf, Application& app, const CloudEvent& e, const Limits& limits) {
+Effect apply_data(const Workflow& wf, Application& app, const CloudEvent& e, const Limits& limits,
+                  const ReviewerDirectory* reviewers) {
   json& f = app.facts;
   const json& d = e.data;
   const std::string& t = e.type;
   if (t == "application.updated") return record_profile(f, e);
   if (t == "application.document_added") return record_document(f, e, limits);
   if (t == "application.erased") return record_erasure(f, e);
-  if (t == "reviewer.assigned" || t == "reviewer.recused") return record_reviewer(f, e, limits);
+  if (t == "reviewer.assigned" || t == "reviewer.recused")
+    return record_reviewer(app, e, limits, reviewers);
   if (t == "review.submitted") return record_review(wf, app, e, limits);
   if (t == "decision.recorded") return record_decision(f, e);
   if (t == "application.withdrawn") {
@@ -623,7 +662,7 @@ void transition(const Workflow& wf, const std::vector<const Transition*>& cands,
 }
 
 Outcome apply_existing(const Workflow& wf, const Application& current, const CloudEvent& e,
-                       const Limits& limits) {
+                       const Limits& limits, const ReviewerDirectory* reviewers) {
   if (e.type == kSubmitted)
     return reject(Reason::application_exists,
                   "application \"" + e.subject +
@@ -640,7 +679,7 @@ Outcome apply_existing(const Workflow& wf, const Application& current, const Clo
   if (auto bad = admissible(wf, current, *st, e, cands)) return *bad;
   Applied out;
   out.next = current;
-  if (auto bad = apply_data(wf, out.next, e, limits)) return *bad;
+  if (auto bad = apply_data(wf, out.next, e, limits, reviewers)) return *bad;
   out.next.sequence = current.sequence + 1;
   out.next.updated_ms = e.time_ms;
   out.from = current.stage;
@@ -652,12 +691,12 @@ Outcome apply_existing(const Workflow& wf, const Application& current, const Clo
 }  // namespace
 
 Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& e,
-              const Limits& limits) {
+              const Limits& limits, const ReviewerDirectory* reviewers) {
   try {
     if (!is_known_event_type(e.type))
       return reject(Reason::unknown_type,
                     "event type \"" + e.type + "\" is not in the stagewise vocabulary");
-    return current == nullptr ? create(wf, e) : apply_existing(wf, *current, e, limits);
+    return current == nullptr ? create(wf, e) : apply_existing(wf, *current, e, limits, reviewers);
   } catch (const std::exception& ex) {
     return reject(Reason::engine_error,
                   std::string("the engine failed on this event: ") + ex.what());
@@ -665,7 +704,7 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
 }
 
 Outcome apply(const Registry& registry, const Application* current, const CloudEvent& e,
-              const Limits& limits) {
+              const Limits& limits, const ReviewerDirectory* reviewers) {
   if (!is_known_event_type(e.type))
     return reject(Reason::unknown_type,
                   "event type \"" + e.type + "\" is not in the stagewise vocabulary");
@@ -680,7 +719,7 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
     if (wf == nullptr)
       return reject(Reason::unknown_program,
                     "program \"" + e.program + "\" has no workflow loaded");
-    return apply(*wf, nullptr, e, limits);
+    return apply(*wf, nullptr, e, limits, reviewers);
   }
   const Workflow* wf = registry.find(current->program, current->workflow_version);
   if (wf == nullptr)
@@ -688,7 +727,7 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
                                                std::to_string(current->workflow_version) +
                                                " of application \"" + current->id +
                                                "\" is not loaded");
-  return apply(*wf, current, e, limits);
+  return apply(*wf, current, e, limits, reviewers);
 }
 
 }  // namespace stagewise::workflow

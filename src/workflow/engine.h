@@ -90,16 +90,28 @@ struct Limits {
   size_t max_list_items = 200;
 };
 
+/// Reviewer profiles (reference data, DESIGN.md §12) the engine checks a
+/// reviewer's conflicts of interest against when it is assigned. The
+/// processor passes its reviewer pool; without one only the applicant's
+/// declared conflicts are checked.
+class ReviewerDirectory {
+ public:
+  virtual ~ReviewerDirectory() = default;
+  /// The reviewer's profile; nullptr when unknown. Valid during the call
+  /// to apply() it is consulted in.
+  virtual const nlohmann::json* profile(const std::string& reviewer) const = 0;
+};
+
 /// Applies one event. Pure: no clock, no I/O; time is the event's time.
 /// `current` is nullptr for an unknown application. Picks the workflow:
 /// the latest version of the event's program for a new application, the
 /// application's own version otherwise. Never throws.
 Outcome apply(const Registry& registry, const Application* current, const CloudEvent& event,
-              const Limits& limits = {});
+              const Limits& limits = {}, const ReviewerDirectory* reviewers = nullptr);
 
 /// Applies one event with a known workflow (same contract as above).
 Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& event,
-              const Limits& limits = {});
+              const Limits& limits = {}, const ReviewerDirectory* reviewers = nullptr);
 
 /// The document guards are evaluated against (DESIGN.md §6); with `needs`,
 /// only the members it lists (the engine passes the workflow's guard_reads).

@@ -25,6 +25,18 @@ inline bool is_known_event_type(std::string_view t) {
 
 inline constexpr std::string_view kSubmitted = "application.submitted";
 
+/// Reference data (DESIGN.md §4, §12): about a reviewer, not an
+/// application (`subject` = the reviewer id). No workflow names them; the
+/// processor keeps them in the reviewer pool every process reads.
+inline constexpr std::string_view kReferenceTypes[] = {"reviewer.profile_updated",
+                                                       "reviewer.affinity"};
+
+inline bool is_reference_type(std::string_view t) {
+  for (const auto k : kReferenceTypes)
+    if (k == t) return true;
+  return false;
+}
+
 /// Who may send an event type where a workflow does not say (a transition
 /// without `roles`, an `accepts` entry without `roles`): DESIGN.md §11's
 /// rules as defaults. `service` is an automated system acting in its own

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 
@@ -255,6 +256,48 @@ TEST_F(ChangelogTest, AReseedIsASnapshotUnderANewEpochWithTombstonesAndAMarkerLa
   ASSERT_TRUE(parts.back().marker.has_value());
   EXPECT_EQ(parts.back().marker->next_offset, 99);
   EXPECT_EQ(s->lineage(2), (Lineage{true, 5, 1, 99}));
+}
+
+// Reviewers (reference data, DESIGN.md §12) are mirrored with their id's
+// partition; a restore or a copy from the reviewers topic replaces a stored
+// record only when its revision is larger, and a drop never removes one.
+TEST_F(ChangelogTest, ReviewerRecordsAreMirroredAndOnlyANewerRevisionReplacesOne) {
+  auto from = open("from");
+  const std::string r = id_in(2, "rev");
+  auto record = [&](uint64_t revision, const std::string& name) {
+    return nlohmann::json{{"id", r}, {"revision", revision}, {"profile", {{"name", name}}}}.dump();
+  };
+  Batch w = from->batch();
+  w.put_reviewer(r, record(3, "three"));
+  ASSERT_OK(from->commit(w));
+  std::vector<ChangelogEntry> mirrored;
+  for (const auto& bundle : bundles(*from)) {
+    EXPECT_EQ(bundle.partition, 2);
+    for (const auto& e : bundle.entries) mirrored.push_back(e);
+  }
+  ASSERT_EQ(mirrored.size(), 1u);
+  EXPECT_EQ(mirrored[0].key, changelog::reviewer_key(r));
+  EXPECT_EQ(changelog::parse_key(mirrored[0].key).kind, 'r');
+
+  auto to = open("to");
+  ASSERT_TRUE(*to->keep_reviewer(r, record(5, "five")));
+  EXPECT_FALSE(*to->keep_reviewer(r, record(4, "four"))) << "an older copy replaced a newer one";
+  ASSERT_OK(to->restore_entries(mirrored));
+  EXPECT_NE(to->reviewer(r)->find("five"), std::string::npos) << "a restore went back in time";
+  ASSERT_OK(to->drop_partition(2, kInput));
+  EXPECT_TRUE(to->reviewer(r).ok()) << "every process keeps every reviewer";
+
+  auto fresh = open("fresh");
+  ASSERT_OK(fresh->restore_entries(mirrored));
+  EXPECT_NE(fresh->reviewer(r)->find("three"), std::string::npos);
+  std::vector<ChangelogEntry> snapshot;
+  ASSERT_OK(fresh->scan_partition(2, [&](ChangelogEntry&& e) { snapshot.push_back(e); }));
+  ASSERT_EQ(snapshot.size(), 1u) << "a re-seed carries the partition's reviewers";
+  EXPECT_EQ(snapshot[0].key, changelog::reviewer_key(r));
+  ASSERT_OK(fresh->scan_partition(1, [&](ChangelogEntry&& e) { snapshot.push_back(e); }));
+  EXPECT_EQ(snapshot.size(), 1u) << "another partition's re-seed carried it";
+  EXPECT_TRUE(fresh->keep_reviewer(r, "not json").ok());
+  EXPECT_FALSE(*fresh->keep_reviewer(r, "not json"));
 }
 
 TEST(ChangelogKeys, ParseBackWhatTheyMake) {
