@@ -7,6 +7,7 @@
 #include "auth/signature.h"
 #include "common/json_limits.h"
 #include "common/partition.h"
+#include "workflow/vocabulary.h"
 
 #include <algorithm>
 
@@ -112,7 +113,30 @@ std::string set_actor(const Call& c, json& e) {
 // Whether the caller may send `e` for its application and program. Events
 // for an application it may not see are refused alike whether or not the
 // application exists.
+// Reference data (DESIGN.md §12): about a reviewer, not an application. A
+// reviewer sends only its own profile; a program manager bound to some
+// programs puts reviewers only in those pools.
+std::string check_reference_scope(const Call& c, const json& e) {
+  const auth::Principal& who = *c.who;
+  if (who.role == auth::Role::reviewer) {
+    if (text_of(e, "subject") != who.sub) return "a reviewer updates only its own profile";
+    return {};
+  }
+  if (who.role != auth::Role::program_manager && who.role != auth::Role::admin &&
+      who.role != auth::Role::service)
+    return "reviewer profiles and affinities are kept by program managers";
+  const json* data = e.contains("data") ? &e["data"] : nullptr;
+  if (data != nullptr && data->is_object() && data->contains("programs") &&
+      (*data)["programs"].is_array())
+    for (const auto& p : (*data)["programs"])
+      if (p.is_string() && !who.may_program(p.get<std::string>()))
+        return "your token does not cover program \"" + utf8_prefix(p.get<std::string>(), 128) +
+               "\"";
+  return {};
+}
+
 std::string check_scope(const Call& c, const json& e) {
+  if (workflow::is_reference_type(text_of(e, "type"))) return check_reference_scope(c, e);
   const std::string subject = text_of(e, "subject");
   std::string program = text_of(e, "program");
   if (text_of(e, "type") != "application.submitted" && !subject.empty()) {
@@ -179,6 +203,10 @@ void answer(const std::vector<processor::IntakeResult>& results, int wait_ms,
 }
 
 }  // namespace
+
+std::string authorize_event(const Call& c, json& e) {
+  return authorize(c, e);
+}
 
 // 202 when every event was taken; 403 (nothing taken) when one speaks for
 // someone the token is not; otherwise each event says whether it was taken

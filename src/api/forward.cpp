@@ -93,6 +93,22 @@ Gathered gather(const Context& ctx, const httplib::Request& req) {
   return g;
 }
 
+std::optional<Gathered> gather_parts(const Context& ctx, const httplib::Request& req,
+                                     httplib::Response& res, json local) {
+  if (local_only(req)) {
+    local["partitions"] =
+        ctx.processor != nullptr ? json(ctx.processor->owned_partitions()) : json::array();
+    detail::reply(res, 200, local);
+    return std::nullopt;
+  }
+  Gathered g = gather(ctx, req);
+  if (ctx.members != nullptr && !g.complete(ctx.store->partitions())) {
+    incomplete(ctx, g, res);
+    return std::nullopt;
+  }
+  return g;
+}
+
 void incomplete(const Context& ctx, const Gathered& g, httplib::Response& res) {
   json missing = json::array();
   for (int32_t p = 0; p < ctx.store->partitions(); ++p)

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,6 +40,13 @@ struct Gathered {
   }
 };
 Gathered gather(const Context& ctx, const httplib::Request& req);
+
+/// For the reads that gather every owner's part: a request for this
+/// process's part only is answered with `local` (and its partitions);
+/// otherwise the other processes' parts, or nothing when some partition
+/// has no answer (503 written).
+std::optional<Gathered> gather_parts(const Context& ctx, const httplib::Request& req,
+                                     httplib::Response& res, nlohmann::json local);
 
 /// Writes 503 naming the partitions no process answered for.
 void incomplete(const Context& ctx, const Gathered& g, httplib::Response& res);

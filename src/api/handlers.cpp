@@ -15,6 +15,13 @@
 namespace stagewise::api {
 
 void post_events(const Call& c, const httplib::Request& req, httplib::Response& res);
+// Reviews (reviews.cpp, DESIGN.md §12).
+void get_conflicts(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_reviewers(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_reviewer(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_ranking(const Call& c, const httplib::Request& req, httplib::Response& res);
+void post_assignments(const Call& c, const httplib::Request& req, httplib::Response& res);
+nlohmann::json assigned_conflicts(const Context& ctx, const workflow::Application& app);
 
 namespace detail {
 
@@ -94,30 +101,6 @@ std::optional<Visible> visible(const Call& c, const httplib::Request& req, const
     return std::nullopt;
   }
   return Visible{std::move(*app), scope};
-}
-
-// The input partitions this process answers for.
-json owned(const Call& c) {
-  return c.ctx.processor != nullptr ? json(c.ctx.processor->owned_partitions()) : json::array();
-}
-
-// For the reads that gather every owner's part (forward.h): a request for
-// this process's part is answered with `local` (and its partitions); else
-// the other processes' parts, or nothing when some partition has no
-// answer (503 written).
-std::optional<Gathered> others_too(const Call& c, const httplib::Request& req,
-                                   httplib::Response& res, json local) {
-  if (local_only(req)) {
-    local["partitions"] = owned(c);
-    reply(res, 200, local);
-    return std::nullopt;
-  }
-  Gathered g = gather(c.ctx, req);
-  if (c.ctx.members != nullptr && !g.complete(c.ctx.store->partitions())) {
-    incomplete(c.ctx, g, res);
-    return std::nullopt;
-  }
-  return g;
 }
 
 void healthz(const Call&, const httplib::Request&, httplib::Response& res) {
@@ -200,7 +183,9 @@ void application(const Call& c, const httplib::Request& req, httplib::Response& 
   const auto v = visible(c, req, id, res);
   if (!v) return;
   auto timers = c.ctx.store->timers_of(id);
-  const json view = application_view(v->app, timers ? *timers : std::vector<store::TimerRecord>{});
+  json view = application_view(v->app, timers ? *timers : std::vector<store::TimerRecord>{});
+  // Assigned reviewers who conflict with it now (a profile changed since).
+  if (v->scope == auth::Scope::full) view["conflicts_flagged"] = assigned_conflicts(c.ctx, v->app);
   reply(res, 200, auth::redact_application(v->scope, view, c.who->sub));
 }
 
@@ -245,7 +230,7 @@ void list(const Call& c, const httplib::Request& req, httplib::Response& res) {
       if (listed(c, id)) apps.push_back({{"id", id}, {"stage", stage}});
     if (apps.size() >= *limit) break;
   }
-  const auto g = others_too(c, req, res, {{"applications", apps}});
+  const auto g = gather_parts(c.ctx, req, res, {{"applications", apps}});
   if (!g) return;
   for (const auto& a : g->answers)
     for (const auto& app : a.value("applications", json::array())) apps.push_back(app);
@@ -277,7 +262,7 @@ void deadlines(const Call& c, const httplib::Request& req, httplib::Response& re
   json list = json::array();
   for (const auto& t : *due)
     if (t.program == program) list.push_back(timer_view(t));
-  const auto g = others_too(c, req, res, {{"deadlines", list}});
+  const auto g = gather_parts(c.ctx, req, res, {{"deadlines", list}});
   if (!g) return;
   for (const auto& a : g->answers)
     for (const auto& t : a.value("deadlines", json::array())) list.push_back(t);
@@ -294,7 +279,7 @@ void funnel(const Call& c, const httplib::Request& req, httplib::Response& res) 
   if (wf == nullptr) return;
   auto counts = c.ctx.store->stage_counts(program);
   if (!counts) return fail(res, 500, "store_error", counts.error().message);
-  const auto g = others_too(c, req, res, {{"counts", *counts}});
+  const auto g = gather_parts(c.ctx, req, res, {{"counts", *counts}});
   if (!g) return;
   for (const auto& a : g->answers) {
     const json their = a.value("counts", json::object());  // items() would outlive a temporary
@@ -373,6 +358,27 @@ const std::vector<Route>& route_table() {
        {},
        history,
        "How an application got where it is"},
+      {"GET", R"(/v1/applications/([^/]+)/conflicts)", "/v1/applications/{id}/conflicts",
+       Access::token, office, get_conflicts,
+       "Reviewers with a conflict of interest, with reason and evidence"},
+      {"GET", "/v1/reviewers", "/v1/reviewers", Access::token, office, get_reviewers,
+       "The reviewer pool (?program=)"},
+      {"GET",
+       R"(/v1/reviewers/([^/]+))",
+       "/v1/reviewers/{id}",
+       Access::token,
+       {},
+       get_reviewer,
+       "One reviewer's profile (program managers; the reviewer itself)"},
+      {"POST",
+       R"(/v1/programs/([^/]+)/assignments)",
+       "/v1/programs/{program}/assignments",
+       Access::token,
+       {Role::admin, Role::program_manager},
+       post_assignments,
+       "Assign reviewers: conflict-free, within loads, fair first (?stage=, ?dry_run=true)"},
+      {"GET", R"(/v1/programs/([^/]+)/ranking)", "/v1/programs/{program}/ranking", Access::token,
+       office, get_ranking, "Applications ranked by calibrated review scores (?stage=)"},
       {"GET", R"(/v1/programs/([^/]+)/applications)", "/v1/programs/{program}/applications",
        Access::token, office_and_hubs, list, "Applications of a program by stage"},
       {"GET", R"(/v1/programs/([^/]+)/deadlines)", "/v1/programs/{program}/deadlines",

@@ -4,6 +4,7 @@
 #include "auth/principal.h"
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <string_view>
 #include <vector>
@@ -38,6 +39,11 @@ struct Route {
   RouteHandler handler;
   std::string_view summary;
 };
+
+/// Makes one event the caller's, as POST /v1/events does (actor, scope,
+/// source, who was authenticated, the intake's signature): empty when the
+/// caller may send it, else why not.
+std::string authorize_event(const Call& c, nlohmann::json& e);
 
 /// Every route of the API.
 const std::vector<Route>& route_table();

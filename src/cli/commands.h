@@ -66,6 +66,12 @@ struct SimulateFlags {
 };
 int simulate(const SimulateFlags& flags);
 
+/// `stagewise assign PROGRAM`: the server assigns reviewers (DESIGN.md §12);
+/// exit 2 when coverage is impossible (nothing assigned).
+int assign(const Target& t, const std::string& program, const std::string& stage, bool dry_run);
+/// `stagewise ranking PROGRAM`: applications by calibrated review score.
+int ranking(const Target& t, const std::string& program, const std::string& stage);
+
 int status(const Target& t, const std::string& id);
 int history(const Target& t, const std::string& id);
 int list(const Target& t, const std::string& program, const std::string& stage, size_t limit);

@@ -102,6 +102,28 @@ void add_queries(CLI::App& app, Commands& out) {
   out.emplace_back(funnel_cmd, [q] { return funnel(q->target, q->program); });
 }
 
+void add_reviews(CLI::App& app, Commands& out) {
+  struct Flags {
+    Target target;
+    std::string program, stage;
+    bool dry_run = false;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* assign_cmd = app.add_subcommand(
+      "assign", "Assign reviewers: conflict-free, within loads, the worst-off first");
+  assign_cmd->add_option("PROGRAM", f->program, "Program")->required();
+  assign_cmd->add_option("--stage", f->stage, "Only this review stage");
+  assign_cmd->add_flag("--dry-run", f->dry_run, "Print the plan, send nothing");
+  add_target(assign_cmd, f->target);
+  auto* ranking_cmd =
+      app.add_subcommand("ranking", "Applications ranked by calibrated review scores");
+  ranking_cmd->add_option("PROGRAM", f->program, "Program")->required();
+  ranking_cmd->add_option("--stage", f->stage, "Rank the applications in this stage");
+  add_target(ranking_cmd, f->target);
+  out.emplace_back(assign_cmd, [f] { return assign(f->target, f->program, f->stage, f->dry_run); });
+  out.emplace_back(ranking_cmd, [f] { return ranking(f->target, f->program, f->stage); });
+}
+
 void add_workflows(CLI::App& app, Commands& out) {
   struct Flags {
     std::vector<std::string> paths;
@@ -200,8 +222,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", STAGEWISE_VERSION);
   Commands commands;
-  for (auto add : {add_serve, add_broker, add_submit, add_queries, add_workflows, add_token,
-                   add_eval_guard, add_simulate})
+  for (auto add : {add_serve, add_broker, add_submit, add_queries, add_reviews, add_workflows,
+                   add_token, add_eval_guard, add_simulate})
     add(app, commands);
   try {
     app.parse(argc, argv);

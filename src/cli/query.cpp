@@ -1,4 +1,5 @@
 #include "api/views.h"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "common/cloudevent.h"
 #include "common/json_limits.h"
@@ -21,57 +22,6 @@ namespace stagewise::cli {
 namespace {
 
 using nlohmann::json;
-
-// Splits "http://host:port" into host and port for httplib.
-struct Url {
-  std::string host;
-  int port = 80;
-};
-std::optional<Url> parse_url(const std::string& url) {
-  std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-  if (const auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
-  const auto colon = rest.rfind(':');
-  Url u;
-  u.host = colon == std::string::npos ? rest : rest.substr(0, colon);
-  if (colon != std::string::npos) {
-    try {
-      u.port = std::stoi(rest.substr(colon + 1));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  if (u.host.empty()) return std::nullopt;
-  return u;
-}
-
-json read_serve_file(const std::string& data_dir) {
-  std::ifstream in(serve_file(data_dir));
-  if (!in) return json();
-  json j = json::parse(in, nullptr, false);
-  return j.is_discarded() ? json() : j;
-}
-
-// The URL of the server to ask: --server, else the live server recorded in
-// the data dir; empty when the data dir is to be read directly.
-std::string server_url(const Target& t) {
-  if (!t.server.empty()) return t.server;
-  const json s = read_serve_file(t.data_dir);
-  if (!s.is_object() || !s.contains("http")) return "";
-  if (s.contains("pid") && kill(s["pid"].get<int>(), 0) != 0) return "";  // stale file
-  return s["http"].get<std::string>();
-}
-
-std::string url_encode(const std::string& s) {
-  std::ostringstream o;
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-      o << c;
-    else
-      o << '%' << std::uppercase << std::hex << (c >> 4) << (c & 15) << std::dec;
-  }
-  return o.str();
-}
 
 // GET from the server; {status, body}. status 0 when unreachable.
 std::pair<int, json> http_get(const std::string& base, const std::string& path,
