@@ -23,8 +23,11 @@ using detail::fail;
 using detail::reply;
 using nlohmann::json;
 
+// The processor's pool; an empty one where no processor runs (a read-only
+// server knows no reviewers).
 const reviews::ReviewerPool* pool_of(const Context& ctx) {
-  return ctx.processor != nullptr ? &ctx.processor->reviewers() : nullptr;
+  static const reviews::ReviewerPool kEmpty;
+  return ctx.processor != nullptr ? &ctx.processor->reviewers() : &kEmpty;
 }
 
 const workflow::Workflow* program_for(const Call& c, const std::string& program,
