@@ -125,7 +125,7 @@ void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
   const auto* p = c.ctx.processor;
   std::string text = metrics_text(p ? &p->stats() : nullptr, p ? p->relay_stats() : nullptr,
                                   p ? p->timer_stats() : nullptr, c.ctx.store);
-  if (p != nullptr) text += partition_metrics_text(*p);
+  if (p != nullptr) text += partition_metrics_text(*p) + review_metrics_text(*p);
   res.set_content(text, "text/plain; version=0.0.4");
 }
 

@@ -126,6 +126,24 @@ void Server::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::string review_metrics_text(const processor::Processor& p) {
+  const auto* c = p.conflict_stats();
+  if (c == nullptr) return {};
+  std::ostringstream o;
+  o << "# HELP stagewise_review_conflicts_flagged Assigned reviewers who conflict with their "
+       "application now (this process's applications not yet decided).\n"
+    << "# TYPE stagewise_review_conflicts_flagged gauge\nstagewise_review_conflicts_flagged "
+    << c->flagged.load() << '\n'
+    << "# HELP stagewise_review_conflicts_found_total Conflicts of interest found after the "
+       "assignment (a profile changed since).\n"
+    << "# TYPE stagewise_review_conflicts_found_total counter\n"
+       "stagewise_review_conflicts_found_total "
+    << c->found.load() << '\n'
+    << "# HELP stagewise_reviewers Reviewers this process knows.\n"
+    << "# TYPE stagewise_reviewers gauge\nstagewise_reviewers " << p.reviewers().size() << '\n';
+  return o.str();
+}
+
 std::string partition_metrics_text(const processor::Processor& p) {
   std::ostringstream o;
   auto counter = [&](const char* name, const char* help, uint64_t v) {

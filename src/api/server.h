@@ -69,6 +69,9 @@ class Server {
 /// what taking them over did (DESIGN.md §9).
 std::string partition_metrics_text(const processor::Processor& p);
 
+/// Prometheus text of the reviews: conflicts found after assignment, the pool.
+std::string review_metrics_text(const processor::Processor& p);
+
 /// Prometheus text exposition of the processor's counters.
 std::string metrics_text(const processor::Stats* stats, const processor::RelayStats* relay,
                          const processor::TimerStats* timers, const store::Store* store);

@@ -53,7 +53,8 @@ struct Processor::Round {
   std::vector<std::pair<std::string, nlohmann::json>> outcomes;     // only when awaited
   std::unordered_map<std::string, reviews::ReviewerPtr> reviewers;  // written in this round
   bool timers_added = false;
-  Result<void> result;  // of the commit
+  bool assigned_profiles_changed = false;  // for the conflict watch
+  Result<void> result;                     // of the commit
 
   void reset() {
     apps.clear();
@@ -63,6 +64,7 @@ struct Processor::Round {
     outcomes.clear();
     reviewers.clear();
     timers_added = false;
+    assigned_profiles_changed = false;
     result = {};
   }
 };
@@ -111,6 +113,9 @@ Processor::~Processor() {
 
 Result<void> Processor::start() {
   if (auto r = load_reviewers(); !r) return r;
+  watch_ =
+      std::make_unique<ConflictWatch>(registry_, store_, *pool_, options_.conflict_check_interval);
+  watch_->start();
   loop_ = std::make_unique<Loop>();
   // A member that vanished without leaving holds its partitions until the
   // session times out; 10 s (not Kafka's 45 s) bounds that stall. Config wins.
@@ -221,6 +226,7 @@ void Processor::stop() {
   // thread left behind would terminate the process.
   if (loop_thread_.joinable()) loop_thread_.join();
   if (relay_) relay_->stop();  // publishes what the last round left (bounded)
+  if (watch_) watch_->stop();
   ready_ = false;
   started_ = false;
 }
@@ -617,6 +623,9 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
                       "stagewise and send its uri",
                   ev.id, ev.subject, &dedupe_key);
   const std::string subject = ev.subject;
+  if ((ev.type == "application.updated" || ev.type == "application.document_added") &&
+      applied.next.facts.contains("reviewers") && !applied.next.facts["reviewers"].empty())
+    r.assigned_profiles_changed = true;
   if (applied.moved) r.batch.add_outbox(stage_changed(options_.topics.status, applied, ev));
   for (size_t i = 0; i < applied.notifications.size(); ++i)
     r.batch.add_outbox(
@@ -753,8 +762,10 @@ void Processor::run_committer() {
       stats_.moved.fetch_add(r->counts.moved);
       stats_.duplicates.fetch_add(r->counts.duplicates);
       for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(r->counts.rejected[i]);
-      for (auto& [key, outcome] : r->outcomes) options_.outcomes->publish(key, std::move(outcome));
+      // The pool first: whoever waited for the outcome reads the new profile.
       for (auto& [id, reviewer] : r->reviewers) pool_->put(reviewer);
+      for (auto& [key, outcome] : r->outcomes) options_.outcomes->publish(key, std::move(outcome));
+      if (r->assigned_profiles_changed && watch_) watch_->poke();
       wake_relay();
     }
     {

@@ -6,6 +6,7 @@
 #include "common/reasons.h"
 #include "common/result.h"
 #include "kafka/kafka.h"
+#include "processor/conflict_watch.h"
 #include "processor/outcomes.h"
 #include "processor/outputs.h"
 #include "processor/relay.h"
@@ -18,6 +19,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -65,6 +67,8 @@ struct Options {
   /// of interest against it. A private pool when null.
   reviews::ReviewerPool* reviewers = nullptr;
   reviews::ProfileLimits profile_limits;
+  /// How often, at most, the conflict watch rechecks assigned reviewers.
+  std::chrono::milliseconds conflict_check_interval{2000};
   /// Called (on the consumer's thread) whenever the owned partitions change.
   std::function<void()> on_owned_changed;
 };
@@ -133,6 +137,8 @@ class Processor {
   /// The input topic's partition count (0 before start()).
   int32_t partitions() const { return partitions_.load(); }
   const TakeoverStats& takeover_stats() const { return takeover_stats_; }
+  /// Conflicts of interest found after assignment (null before start()).
+  const ConflictWatchStats* conflict_stats() const { return watch_ ? &watch_->stats() : nullptr; }
   /// Every reviewer this process knows (the pool given in Options, or its own).
   const reviews::ReviewerPool& reviewers() const { return *pool_; }
   /// Wakes the timer service (tests moving a fake clock).
@@ -200,6 +206,7 @@ class Processor {
   TakeoverStats takeover_stats_;
   reviews::ReviewerPool own_pool_;
   reviews::ReviewerPool* pool_ = nullptr;
+  std::unique_ptr<ConflictWatch> watch_;
   std::unique_ptr<Takeover> takeover_;
   std::unique_ptr<Relay> relay_;
   std::unique_ptr<TimerService> timers_;

@@ -216,12 +216,31 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
   EXPECT_EQ(human.code, 0);
   EXPECT_NE(human.out.find("leniency"), std::string::npos) << human.out;
 
-  // A profile change after the assignment: flagged on the application.
-  const std::string on3 = reviewers_of("app-3")[0];
-  profile(on3 + "", {{"institution", "Far U"}});
-  const auto view = get(pm_, "/v1/applications/app-3").body;
+  // The reviewed applications left review: their reviewers' load is free
+  // again, and app-4 can be covered now.
+  auto again = cli({"assign", kProgram, "--json"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(json::parse(again.out)["assignments"].size(), 3u);
+  ASSERT_TRUE(testing::eventually([&] { return reviewers_of("app-4").size() == 3; }, 20));
+  EXPECT_EQ(testing::metric(ready_.http, "stagewise_review_conflicts_flagged"), 0.0);
+
+  // A profile change after the assignment: flagged on the application and
+  // in the metrics.
+  const std::string on4 = reviewers_of("app-4")[0];
+  profile(on4, {{"institution", "Far U"}});
+  const auto view = get(pm_, "/v1/applications/app-4").body;
   ASSERT_EQ(view["conflicts_flagged"].size(), 1u) << view.dump();
-  EXPECT_EQ(view["conflicts_flagged"][0]["reviewer"], on3);
+  EXPECT_EQ(view["conflicts_flagged"][0]["reviewer"], on4);
+  EXPECT_EQ(view["conflicts_flagged"][0]["reason"], "same_institution");
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        const auto flagged = testing::metric(ready_.http, "stagewise_review_conflicts_flagged");
+        return flagged.value_or(0) >= 1.0 &&
+               testing::metric(ready_.http, "stagewise_review_conflicts_found_total") == flagged;
+      },
+      20))
+      << testing::metric(ready_.http, "stagewise_review_conflicts_flagged").value_or(-1);
+  EXPECT_EQ(testing::metric(ready_.http, "stagewise_reviewers"), 5.0);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // restore on assignment, timers once per owner change. A processor of its
 // own group, reading the whole input alone, is the oracle.
 #include "auth/signature.h"
+#include "cluster/reviewers.h"
 #include "common/partition.h"
 #include "processor/processor.h"
 #include "store/store.h"
@@ -36,7 +37,9 @@ struct Member {
   bool changelog = true;
   int reset_grace_ms = 10'000;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<reviews::ReviewerPool> pool;
   std::unique_ptr<Processor> proc;
+  std::unique_ptr<cluster::ReviewerFollower> follower;
   bool running() const { return proc != nullptr; }
 };
 
@@ -84,13 +87,22 @@ class ScaleOutTest : public ::testing::Test {
     o.trust = auth::InputTrust({kInternalKey, {}});
     o.changelog = m.changelog;
     o.reset_grace_ms = m.reset_grace_ms;
+    m.pool = std::make_unique<reviews::ReviewerPool>();
+    o.reviewers = m.pool.get();
     m.proc = std::make_unique<Processor>(registry_, *m.store, o);
     auto r = m.proc->start();
     ASSERT_TRUE(r.ok()) << r.error().message;
+    if (!m.changelog) return;
+    m.follower = std::make_unique<cluster::ReviewerFollower>(
+        *m.store, *m.pool,
+        cluster::ReviewerFollower::Options{o.kafka, "stagewise.reviewers", kPartitions});
+    ASSERT_TRUE(m.follower->start().ok());
   }
   static void stop(Member& m) {
+    m.follower.reset();
     m.proc.reset();
     m.store.reset();
+    m.pool.reset();
   }
 
   // Every running member is ready and the partitions are split between them.
@@ -417,6 +429,65 @@ TEST_F(ScaleOutTest, OnANewBrokerOnlyPartitionsOwnedAtTheResetAreKept) {
     const auto got = owner->store->application(id);
     EXPECT_TRUE(got.ok() && got->stage == stage) << id << " lost on its way to a new member";
   }
+}
+
+}  // namespace
+}  // namespace stagewise::processor
+
+namespace stagewise::processor {
+namespace {
+
+// An id in a partition `m` does not own.
+std::string id_not_owned_by(const std::vector<int32_t>& owned, const std::string& stem) {
+  for (int k = 0;; ++k) {
+    std::string id = stem + std::to_string(k);
+    if (std::find(owned.begin(), owned.end(), partition_of(id, kPartitions)) == owned.end())
+      return id;
+  }
+}
+
+// Reference data (DESIGN.md §12): a reviewer's profile applied by the owner
+// of its id's partition reaches every member through the reviewers topic;
+// each checks its own applications' assignments against it, and keeps it in
+// its store for a restart.
+TEST_F(ScaleOutTest, EveryMemberKnowsEveryReviewerAndChecksAssignmentsAgainstIt) {
+  start(members_[0]);
+  start(members_[1]);
+  wait_settled();
+  const std::string reviewer = id_not_owned_by(members_[1].proc->owned_partitions(), "rev-");
+  const std::string app = id_not_owned_by(members_[0].proc->owned_partitions(), "app-");
+  ASSERT_EQ(owner_of(reviewer), &members_[0]);
+  ASSERT_EQ(owner_of(app), &members_[1]);
+  send(event(
+      "p-1", "reviewer.profile_updated", reviewer, "program_manager",
+      {{"name", "Ana"}, {"institution", "Far U"}, {"programs", {"summer-research-internship"}}}));
+  send(event("s-1", "application.submitted", app, "applicant", {{"institution", "Far U"}}));
+  send(event("e-1", "decision.recorded", app, "program_manager", {{"outcome", "eligible"}}, 1));
+  send(event("t-1", "application.document_added", app, "applicant", {{"kind", "transcript"}}, 2));
+  send(event("l-1", "application.document_added", app, "applicant",
+             {{"kind", "recommendation_letter"}}, 3));
+  flush();
+  Member& b = members_[1];
+  ASSERT_TRUE(eventually([&] { return b.pool->get(reviewer) != nullptr; }, 30))
+      << "the other member never learned the reviewer";
+  EXPECT_NE(members_[0].pool->get(reviewer), nullptr);
+  EXPECT_TRUE(b.store->reviewer(reviewer).ok()) << "not kept for a restart";
+  ASSERT_TRUE(eventually([&] {
+    auto a = b.store->application(app);
+    return a.ok() && a->stage == "review";
+  }));
+  const auto conflicts = [&] {
+    return b.proc->stats().rejected[static_cast<size_t>(Reason::conflict_of_interest)].load();
+  };
+  send(event("a-1", "reviewer.assigned", app, "program_manager", {{"reviewer", reviewer}}, 4));
+  flush();
+  ASSERT_TRUE(eventually([&] { return conflicts() == 1; }, 30));
+
+  // Restarted, it knows the reviewer before reading anything.
+  stop(b);
+  start(b);
+  EXPECT_NE(b.pool->get(reviewer), nullptr);
+  EXPECT_EQ(b.pool->get(reviewer)->profile["institution"], "Far U");
 }
 
 }  // namespace
