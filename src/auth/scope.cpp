@@ -99,12 +99,13 @@ json documents_without_names(const json& docs) {
 
 bool identifies(const std::string& field) {
   static constexpr std::array<const char*, 12> kParts = {
-      "name",        "email", "mail",      "phone",   "address", "university",
-      "institution", "orcid", "nominator", "advisor", "team",    "self_identification"};
+      "name",        "email", "mail",      "phone", "address", "university",
+      "institution", "orcid", "nominator", "advis", "team",    "self_identification"};
   const std::string f = lower(field);
   return std::any_of(kParts.begin(), kParts.end(),
                      [&](const char* part) { return f.find(part) != std::string::npos; }) ||
-         f == "collaborators" || f == "birth_date" || f == "gender" || f == "photo";
+         f == "collaborators" || f == "conflicts" || f == "birth_date" || f == "gender" ||
+         f == "photo";
 }
 
 Scope scope_of(const Principal& p, const workflow::Application& app, const workflow::Workflow& wf) {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 namespace stagewise::reviews {
 namespace {
@@ -82,8 +84,35 @@ void walk_without_marks(const uint8_t* s, size_t n, Sink&& sink) {
 
 }  // namespace
 
+namespace {
+
+bool all_ascii(std::string_view s) {
+  for (const char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
+std::string fold_unicode(std::string_view utf8);
+
+}  // namespace
+
 std::string fold_name(std::string_view utf8) {
   if (utf8.empty()) return {};
+  // ASCII has no accents and folds to lower case: the same key, without
+  // libunistring's normalisation (an assignment folds ~10^6 names).
+  if (all_ascii(utf8)) return fold_bytes(utf8);
+  // Names recur across checks (one applicant against every reviewer).
+  thread_local std::unordered_map<std::string, std::string> memo;
+  if (const auto it = memo.find(std::string(utf8)); it != memo.end()) return it->second;
+  if (memo.size() >= 65'536) memo.clear();
+  std::string key = fold_unicode(utf8);
+  memo.emplace(std::string(utf8), key);
+  return key;
+}
+
+namespace {
+
+std::string fold_unicode(std::string_view utf8) {
   const uint8_t* in = bytes_of(utf8);
   if (u8_check(in, utf8.size()) != nullptr) return fold_bytes(utf8);
 
@@ -112,6 +141,8 @@ std::string fold_name(std::string_view utf8) {
   });
   return key.take();
 }
+
+}  // namespace
 
 std::optional<std::string> orcid_of(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || (s.front() >= '\t' && s.front() <= '\r')))

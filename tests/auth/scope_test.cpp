@@ -64,8 +64,9 @@ TEST(Scope, WhoSeesWhichApplication) {
 }
 
 TEST(Scope, IdentityFieldsAreRecognisedWhateverTheirCase) {
-  for (const char* f : {"name", "first_name", "Email", "phone_number", "university", "institution",
-                        "orcid", "self_identification", "team", "advisors"})
+  for (const char* f :
+       {"name", "first_name", "Email", "phone_number", "university", "institution", "orcid",
+        "self_identification", "team", "advisors", "advisees", "conflicts", "collaborators"})
     EXPECT_TRUE(identifies(f)) << f;
   for (const char* f : {"gpa", "field", "year_of_study", "enrolled", "research_statement_kind"})
     EXPECT_FALSE(identifies(f)) << f;

@@ -187,6 +187,17 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
   EXPECT_NE(short_run.err.find("loads"), std::string::npos) << short_run.err;
   EXPECT_TRUE(reviewers_of("app-4").empty());
 
+  // Blind review (the summer program's): an assigned reviewer sees the
+  // topics, not who the applicant is, who is close to them, or who wrote
+  // the letters.
+  const std::string first = reviewers_of("app-2")[0];
+  const auto blind = get(reviewer(first), "/v1/applications/app-2").body;
+  ASSERT_TRUE(blind.contains("profile")) << blind.dump();
+  EXPECT_TRUE(blind["profile"].contains("topics")) << blind.dump();
+  for (const char* hidden : {"institution", "name", "advisors", "advisees", "conflicts"})
+    EXPECT_FALSE(blind["profile"].contains(hidden)) << hidden << ": " << blind.dump();
+  EXPECT_EQ(blind.dump().find("bo chen"), std::string::npos) << "the letter's author shows";
+
   // The reviews arrive; the ranking calibrates them.
   int minute = 10;
   for (const std::string id : {"app-1", "app-2", "app-3"})

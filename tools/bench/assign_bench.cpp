@@ -2,9 +2,13 @@
 // LEMON solver takes on a program-sized instance. A seeded generator builds
 // N applications each missing K reviews, a pool of M reviewers with ~30 %
 // slack over the needed load, topics from a vocabulary of 40 (3–6 each) and
-// ~2 % random conflicts; solve_assignment runs --runs times.
+// ~2 % random conflicts; solve_assignment runs --runs times. Before it, the
+// conflict check an assignment makes for every application and pool
+// reviewer (`find_conflicts`, on profiles with institutions, collaborators,
+// advisors and letters like real ones) is timed once over all the pairs.
 // Prints one JSON line (with --json; indented otherwise).
 #include "reviews/assignment.h"
+#include "reviews/conflicts.h"
 
 #include <nlohmann/json.hpp>
 
@@ -61,7 +65,65 @@ double round_to(double v, int digits) {
   return std::round(v * f) / f;
 }
 
+std::string person(std::mt19937& rng) {
+  static const char* const kFirst[] = {"Ana",   "José",  "Li",  "Søren",
+                                       "Amara", "Kenji", "Zoë", "Ravi"};
+  static const char* const kLast[] = {"Gómez",  "Chen",  "Okafor",   "Müller",   "Nakamura",
+                                      "Dubois", "Patel", "Ångström", "Kowalski", "Silva"};
+  std::uniform_int_distribution<int> f(0, 7), l(0, 9), n(0, 99);
+  return std::string(kFirst[f(rng)]) + " " + kLast[l(rng)] + " " + std::to_string(n(rng));
+}
+
+std::string institution(std::mt19937& rng) {
+  std::uniform_int_distribution<int> i(0, 59);
+  return "Université " + std::to_string(i(rng));
+}
+
+nlohmann::json people(std::mt19937& rng, int n, bool dated) {
+  nlohmann::json out = nlohmann::json::array();
+  for (int i = 0; i < n; ++i) {
+    nlohmann::json p = {{"name", person(rng)}, {"institution", institution(rng)}};
+    if (dated) p["last"] = "202" + std::to_string(rng() % 6) + "-0" + std::to_string(1 + rng() % 9);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Times find_conflicts over every (application, reviewer) pair; returns
+// {milliseconds, conflicts found}.
+std::pair<double, size_t> time_conflicts(const Args& a) {
+  std::mt19937 rng(7);
+  std::vector<nlohmann::json> facts, profiles;
+  for (int p = 0; p < a.papers; ++p)
+    facts.push_back({{"profile",
+                      {{"name", person(rng)},
+                       {"institution", institution(rng)},
+                       {"collaborators", people(rng, 5, true)},
+                       {"advisors", {person(rng)}}}},
+                     {"documents",
+                      {{{"kind", "recommendation_letter"}, {"author", person(rng)}},
+                       {{"kind", "recommendation_letter"}, {"author", person(rng)}}}}});
+  for (int r = 0; r < a.reviewers; ++r)
+    profiles.push_back({{"name", person(rng)},
+                        {"institution", institution(rng)},
+                        {"employers", {{{"institution", institution(rng)}, {"until", "2025-06"}}}},
+                        {"collaborators", people(rng, 10, true)},
+                        {"advisees", people(rng, 3, false)},
+                        {"conflicts", {person(rng)}}});
+  const int64_t now = 1'780'000'000'000;  // 2026-05
+  size_t found = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int p = 0; p < a.papers; ++p)
+    for (int r = 0; r < a.reviewers; ++r)
+      found += reviews::find_conflicts("app-" + std::to_string(p), facts[p],
+                                       "rev-" + std::to_string(r), profiles[r], now)
+                   .size();
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
+  return {took.count(), found};
+}
+
 int run(const Args& a) {
+  const auto [conflicts_ms, conflicts_found] = time_conflicts(a);
   const reviews::AssignmentProblem pr = generate(a);
   std::vector<double> ms;
   reviews::AssignmentResult res;
@@ -84,7 +146,11 @@ int run(const Args& a) {
                         {"max_ms", round_to(ms.back(), 1)},
                         {"total_affinity", round_to(res.total_affinity, 4)},
                         {"min_pair_affinity", round_to(res.min_pair_affinity, 4)},
-                        {"worst_paper_mean", round_to(res.worst_paper_mean, 4)}};
+                        {"worst_paper_mean", round_to(res.worst_paper_mean, 4)},
+                        {"conflict_checks", static_cast<int64_t>(a.papers) * a.reviewers},
+                        {"conflicts_ms", round_to(conflicts_ms, 1)},
+                        {"conflicts_found", conflicts_found},
+                        {"conflicts_and_solve_ms", round_to(conflicts_ms + ms[ms.size() / 2], 1)}};
   std::cout << (a.json ? out.dump() : out.dump(2)) << std::endl;
   return 0;
 }
