@@ -374,7 +374,7 @@ const std::vector<Route>& route_table() {
        R"(/v1/programs/([^/]+)/assignments)",
        "/v1/programs/{program}/assignments",
        Access::token,
-       {Role::admin, Role::program_manager},
+       {Role::program_manager},
        post_assignments,
        "Assign reviewers: conflict-free, within loads, fair first (?stage=, ?dry_run=true)"},
       {"GET", R"(/v1/programs/([^/]+)/ranking)", "/v1/programs/{program}/ranking", Access::token,

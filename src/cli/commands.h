@@ -1,5 +1,6 @@
 #pragma once
 
+#include "auth/principal.h"
 #include "common/config.h"
 
 #include <cstdint>
@@ -98,6 +99,10 @@ int token(const TokenFlags& flags);
 /// (empty when it cannot be read): how the query commands ask a server
 /// running on the same data dir.
 std::string local_admin_token(const std::string& data_dir);
+/// The same, for `role` and `programs` (sub "stagewise-cli"): reviewers are
+/// assigned by program managers, never by an admin (workflows/README.md).
+std::string local_token(const std::string& data_dir, auth::Role role,
+                        const std::vector<std::string>& programs = {});
 
 /// The file `serve` writes into its data dir while it runs.
 std::string serve_file(const std::string& data_dir);

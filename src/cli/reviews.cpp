@@ -11,8 +11,10 @@ namespace {
 
 using nlohmann::json;
 
-// The server and a token for it; empty url (and a message) when none runs.
-std::pair<std::string, std::string> server_and_token(const Target& t) {
+// The server and a token for it (without --token, one of `role` minted from
+// the data dir's secret); empty url (and a message) when none runs.
+std::pair<std::string, std::string> server_and_token(const Target& t, auth::Role role,
+                                                     const std::string& program) {
   const std::string url = server_url(t);
   if (url.empty()) {
     std::cerr << "stagewise: no server runs on " << t.data_dir
@@ -20,7 +22,7 @@ std::pair<std::string, std::string> server_and_token(const Target& t) {
     return {};
   }
   const std::string token = !t.token.empty()   ? t.token
-                            : t.server.empty() ? local_admin_token(t.data_dir)
+                            : t.server.empty() ? local_token(t.data_dir, role, {program})
                                                : "";
   return {url, token};
 }
@@ -87,7 +89,7 @@ int failed(int status, const json& body) {
 }  // namespace
 
 int assign(const Target& t, const std::string& program, const std::string& stage, bool dry_run) {
-  const auto [url, token] = server_and_token(t);
+  const auto [url, token] = server_and_token(t, auth::Role::program_manager, program);
   if (url.empty()) return 1;
   std::string path = "/v1/programs/" + url_encode(program) +
                      "/assignments?dry_run=" + (dry_run ? "true" : "false");
@@ -108,7 +110,7 @@ int assign(const Target& t, const std::string& program, const std::string& stage
 }
 
 int ranking(const Target& t, const std::string& program, const std::string& stage) {
-  const auto [url, token] = server_and_token(t);
+  const auto [url, token] = server_and_token(t, auth::Role::admin, program);
   if (url.empty()) return 1;
   std::string path = "/v1/programs/" + url_encode(program) + "/ranking";
   if (!stage.empty()) path += "?stage=" + url_encode(stage);

@@ -77,9 +77,14 @@ int token(const TokenFlags& f) {
 }
 
 std::string local_admin_token(const std::string& data_dir) {
+  return local_token(data_dir, auth::Role::admin);
+}
+
+std::string local_token(const std::string& data_dir, auth::Role role,
+                        const std::vector<std::string>& programs) {
   const auto secret = token_secret(data_dir, /*create=*/false);
   if (!secret) return {};
-  auth::TokenClaims c{.sub = "stagewise-cli", .role = auth::Role::admin};
+  auth::TokenClaims c{.sub = "stagewise-cli", .role = role, .programs = programs};
   server_claims(data_dir, c);
   const auto t = auth::mint_hs256(*secret, c, now_ms(), 5 * 60'000);
   return t ? *t : std::string();

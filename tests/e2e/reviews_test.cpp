@@ -147,10 +147,17 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
   EXPECT_EQ(manual.value("reason", ""), "conflict_of_interest") << manual.dump();
   EXPECT_NE(manual.value("message", "").find("same_institution"), std::string::npos);
 
-  // A dry run plans and sends nothing.
-  auto dry = cli({"assign", kProgram, "--dry-run", "--json"});
+  // A dry run plans and sends nothing. Without --token the CLI acts as a
+  // program manager of the data dir; an admin does not assign reviewers.
+  auto dry = testing::run({kBin, "assign", kProgram, "--dry-run", "--json", "--data-dir", data()},
+                          tmp_ / "dry");
   ASSERT_EQ(dry.code, 0) << dry.err;
   const json plan = json::parse(dry.out);
+  const auto as_admin =
+      testing::run({kBin, "assign", kProgram, "--dry-run", "--data-dir", data(), "--token", admin_},
+                   tmp_ / "as-admin");
+  EXPECT_EQ(as_admin.code, 1);
+  EXPECT_NE(as_admin.err.find("role"), std::string::npos) << as_admin.err;
   EXPECT_EQ(plan["assignments"].size(), 9u);
   EXPECT_TRUE(reviewers_of("app-1").empty());
 
