@@ -87,7 +87,11 @@ json profile_of(const workflow::Application& app) {
 // profile is).
 Result<json> assignment_items(const Context& ctx, const workflow::Workflow& wf,
                               const std::vector<std::string>& stages) {
-  const auto pool = pool_of(ctx)->serving(wf.program);
+  // Each side is prepared once (names folded, dates parsed): an assignment
+  // checks every application against every reviewer of the pool.
+  std::vector<reviews::PreparedReviewer> pool;
+  for (const auto& r : pool_of(ctx)->serving(wf.program))
+    pool.push_back(reviews::prepare_reviewer(r->id, r->profile));
   const int64_t now = now_ms();
   json items = json::array();
   for (const auto& stage : stages) {
@@ -98,9 +102,9 @@ Result<json> assignment_items(const Context& ctx, const workflow::Workflow& wf,
       auto app = ctx.store->application(id);
       if (!app) continue;  // moved on since the listing
       json conflicted = json::array();
+      const auto side = reviews::prepare_application(id, app->facts);
       for (const auto& r : pool)
-        if (!reviews::find_conflicts(id, app->facts, r->id, r->profile, now).empty())
-          conflicted.push_back(r->id);
+        if (!reviews::find_conflicts(side, r, now).empty()) conflicted.push_back(r.id());
       const json on = string_list(app->facts, "reviewers");
       items.push_back({{"id", id},
                        {"stage", stage},

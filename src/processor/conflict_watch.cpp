@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 namespace stagewise::processor {
 namespace {
 
@@ -71,6 +73,15 @@ void ConflictWatch::check() {
   std::set<std::pair<std::string, std::string>> now_flagged;
   const int64_t now = now_ms();
   static const json kNone = json::object();
+  std::map<std::string, reviews::PreparedReviewer> prepared;  // each reviewer once per check
+  auto reviewer = [&](const std::string& id) -> const reviews::PreparedReviewer& {
+    auto it = prepared.find(id);
+    if (it == prepared.end()) {
+      const auto rec = pool_.get(id);
+      it = prepared.emplace(id, reviews::prepare_reviewer(id, rec ? rec->profile : kNone)).first;
+    }
+    return it->second;
+  };
   for (const auto& [program, stage] : open_stages(registry_)) {
     auto ids = store_.list_stage(program, stage, 10'000'000);
     if (!ids) continue;
@@ -78,10 +89,10 @@ void ConflictWatch::check() {
       auto app = store_.application(id);  // other processes' copies answer unavailable
       if (!app || !app->facts.contains("reviewers") || !app->facts["reviewers"].is_array())
         continue;
+      const auto side = reviews::prepare_application(id, app->facts);
       for (const auto& r : app->facts["reviewers"]) {
         if (!r.is_string()) continue;
-        const auto rec = pool_.get(r.get<std::string>());
-        if (!reviews::find_conflicts(id, app->facts, r, rec ? rec->profile : kNone, now).empty())
+        if (!reviews::find_conflicts(side, reviewer(r.get<std::string>()), now).empty())
           now_flagged.emplace(id, r.get<std::string>());
       }
     }

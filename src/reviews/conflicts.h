@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,7 +12,11 @@
 
 // Computed conflicts of interest between a reviewer and an application
 // (DESIGN.md §12), NSF-style. Pure: no clock, no I/O; the engine passes the
-// event's time. Thread-safe (no shared state).
+// event's time. Thread-safe (no shared mutable state).
+//
+// Checking many pairs (an assignment checks every application against every
+// pool reviewer): prepare each side once with prepare_application() and
+// prepare_reviewer(), then call find_conflicts() on the prepared pair.
 namespace stagewise::reviews {
 
 /// One conflict of interest, as shown to program managers.
@@ -78,10 +83,76 @@ inline constexpr std::size_t kMaxListEntries = 1000;
 /// Robustness: any field may be missing or of another type; a wrong type is
 /// treated as absent (an employer's non-string `until` thus means current).
 /// Never throws (except std::bad_alloc).
+///
+/// Prepares both sides on every call: to check one side against many, use
+/// the prepared overload below.
 std::vector<Conflict> find_conflicts(const std::string& application_id,
                                      const nlohmann::json& application_facts,
                                      const std::string& reviewer_id,
                                      const nlohmann::json& reviewer_profile, int64_t now_ms);
+
+namespace detail {
+struct ApplicationData;
+struct ReviewerData;
+}  // namespace detail
+
+class PreparedReviewer;
+
+/// One application's side of find_conflicts(), derived once from its facts:
+/// its parties (the applicant and the team members) with folded names,
+/// ORCIDs and institutions; its collaborators (`last` parsed), advisors,
+/// advisees, letters' authors and declared conflicts. Immutable; copies share
+/// the data, so copying is cheap and any number of threads may use one at once.
+class PreparedApplication {
+ public:
+  /// The application id it was prepared with.
+  const std::string& id() const;
+
+ private:
+  explicit PreparedApplication(std::shared_ptr<const detail::ApplicationData> data);
+  std::shared_ptr<const detail::ApplicationData> data_;  // never null
+
+  friend PreparedApplication prepare_application(const std::string&, const nlohmann::json&);
+  friend std::vector<Conflict> find_conflicts(const PreparedApplication&, const PreparedReviewer&,
+                                              int64_t);
+};
+
+/// One reviewer's side of find_conflicts(), derived once from its profile: the
+/// reviewer as a person, current institutions, past employers (`until`
+/// parsed), collaborators (`last` parsed), advisors, advisees and declared
+/// conflicts. Immutable; cheap to copy; thread-safe to share, as above.
+class PreparedReviewer {
+ public:
+  /// The reviewer id it was prepared with.
+  const std::string& id() const;
+
+ private:
+  explicit PreparedReviewer(std::shared_ptr<const detail::ReviewerData> data);
+  std::shared_ptr<const detail::ReviewerData> data_;  // never null
+
+  friend PreparedReviewer prepare_reviewer(const std::string&, const nlohmann::json&);
+  friend std::vector<Conflict> find_conflicts(const PreparedApplication&, const PreparedReviewer&,
+                                              int64_t);
+};
+
+/// `application_facts` of application `application_id` (as for the JSON
+/// find_conflicts()), read once. Keeps no reference to the JSON, and depends
+/// on no time: valid for any `now_ms`. Never throws (except std::bad_alloc).
+PreparedApplication prepare_application(const std::string& application_id,
+                                        const nlohmann::json& application_facts);
+
+/// `reviewer_profile` of reviewer `reviewer_id` (as for the JSON
+/// find_conflicts()), read once; as prepare_application(). Never throws
+/// (except std::bad_alloc).
+PreparedReviewer prepare_reviewer(const std::string& reviewer_id,
+                                  const nlohmann::json& reviewer_profile);
+
+/// Exactly what the JSON find_conflicts() returns for the JSON the two sides
+/// were prepared from: the same conflicts, in the same order, with the same
+/// evidence. Allocates only for the conflicts it finds. Thread-safe. Never
+/// throws (except std::bad_alloc).
+std::vector<Conflict> find_conflicts(const PreparedApplication& application,
+                                     const PreparedReviewer& reviewer, int64_t now_ms);
 
 /// The reason codes in rule order, for documentation and metrics labels.
 std::span<const std::string_view> conflict_reasons();

@@ -9,7 +9,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace stagewise::reviews {
@@ -44,7 +48,8 @@ int64_t ms(const std::string& rfc3339) {
   return v.value_or(0);
 }
 
-std::vector<Conflict> run(const Case& c) {
+// The case's application facts and reviewer profile.
+std::pair<json, json> inputs_of(const Case& c) {
   json facts = json::parse(c.facts);
   json reviewer = json::parse(c.reviewer);
   if (!c.raw) {
@@ -55,6 +60,11 @@ std::vector<Conflict> run(const Case& c) {
     base_reviewer.merge_patch(reviewer);
     reviewer = std::move(base_reviewer);
   }
+  return {std::move(facts), std::move(reviewer)};
+}
+
+std::vector<Conflict> run(const Case& c) {
+  const auto [facts, reviewer] = inputs_of(c);
   return find_conflicts(kApplicationId, facts, kReviewerId, reviewer, ms(c.now));
 }
 
@@ -526,6 +536,247 @@ TEST(Conflicts, ExtremeNowDoesNotBreakTheCalendar) {
     EXPECT_EQ(reasons_of(found), now == INT64_MAX ? std::vector<std::string>{}
                                                   : std::vector<std::string>{"recent_employer"});
   }
+}
+
+const std::vector<const std::vector<Case>*>& all_tables() {
+  static const std::vector<const std::vector<Case>*> tables = {
+      &institution_cases(), &employer_cases(), &collaborator_cases(),
+      &person_cases(),      &advising_cases(), &letter_and_declared_cases(),
+      &robustness_cases()};
+  return tables;
+}
+
+// Prepared once, compared many times: the same answer as from the JSON.
+TEST(Conflicts, PreparedSameAsJsonOnTheTable) {
+  int n = 0;
+  for (const auto* table : all_tables()) {
+    for (const Case& c : *table) {
+      SCOPED_TRACE(c.name);
+      ++n;
+      const auto [facts, reviewer] = inputs_of(c);
+      const PreparedApplication app = prepare_application(kApplicationId, facts);
+      const PreparedReviewer rev = prepare_reviewer(kReviewerId, reviewer);
+      EXPECT_EQ(app.id(), kApplicationId);
+      EXPECT_EQ(rev.id(), kReviewerId);
+      const std::vector<Conflict> from_json =
+          find_conflicts(kApplicationId, facts, kReviewerId, reviewer, ms(c.now));
+      EXPECT_EQ(find_conflicts(app, rev, ms(c.now)), from_json);
+      EXPECT_EQ(reasons_of(from_json), c.expected);
+    }
+  }
+  EXPECT_GE(n, 80);
+}
+
+// Random profiles drawn from small pools, so that they collide: names that
+// fold alike, ORCIDs spelled several ways, institutions, dates on both sides
+// of the windows' edges, ids, and values of the wrong type.
+class RandomProfiles {
+ public:
+  explicit RandomProfiles(uint32_t seed) : rng_(seed) {}
+
+  json application() {
+    json profile = json::object();
+    maybe(profile, "name", name());
+    maybe(profile, "orcid", orcid());
+    maybe(profile, "institution", institution());
+    maybe(profile, "university", institution());
+    maybe(profile, "team", list(3, [&] { return team_member(); }));
+    maybe(profile, "collaborators", list(3, [&] { return dated_person("last"); }));
+    maybe(profile, "advisors", list(2, [&] { return person(); }));
+    maybe(profile, "advisees", list(2, [&] { return person(); }));
+    maybe(profile, "conflicts", list(2, [&] { return declared(kReviewerIds); }));
+    json facts = {{"profile", std::move(profile)}};
+    maybe(facts, "documents", list(3, [&] { return document(); }));
+    return facts;
+  }
+
+  json reviewer() {
+    json profile = json::object();
+    maybe(profile, "name", name());
+    maybe(profile, "orcid", orcid());
+    maybe(profile, "institution", institution());
+    maybe(profile, "employers", list(3, [&] { return employer(); }));
+    maybe(profile, "collaborators", list(4, [&] { return dated_person("last"); }));
+    maybe(profile, "advisors", list(2, [&] { return person(); }));
+    maybe(profile, "advisees", list(2, [&] { return person(); }));
+    maybe(profile, "conflicts", list(2, [&] { return declared(kApplicationIds); }));
+    return profile;
+  }
+
+  int64_t now() {
+    static const std::vector<int64_t> nows = {ms("2026-06-01T00:00:00Z"),
+                                              ms("2026-06-30T23:59:59Z"),
+                                              ms("2028-02-29T00:00:00Z"),
+                                              ms("2022-06-01T12:00:00Z"),
+                                              INT64_MIN,
+                                              INT64_MAX};
+    return one_of(nows);
+  }
+
+  template <typename T>
+  const T& one_of(const std::vector<T>& pool) {
+    return pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng_)];
+  }
+
+  static inline const std::vector<std::string> kApplicationIds = {"app-1", "app-2", "app-3", ""};
+  static inline const std::vector<std::string> kReviewerIds = {"rev-1", "rev-2", "rev-3", ""};
+
+ private:
+  bool coin(double p = 0.5) { return std::bernoulli_distribution(p)(rng_); }
+
+  void maybe(json& object, const char* key, json value) {
+    if (coin(0.8)) object[key] = std::move(value);
+  }
+
+  template <typename F>
+  json list(int max, F&& entry) {
+    json out = json::array();
+    for (int i = std::uniform_int_distribution<int>(0, max)(rng_); i > 0; --i)
+      out.push_back(entry());
+    return out;
+  }
+
+  json name() {
+    static const std::vector<json> pool = {"Jane Doe",     "jane  DOE",
+                                           "José Álvarez", "JOSE ALVAREZ",
+                                           "Bob Poe",      "Richard Roe",
+                                           "R. Roe",       "Hans Straße",
+                                           "HANS STRASSE", "",
+                                           " - ",          5};
+    return one_of(pool);
+  }
+
+  json orcid() {
+    static const std::vector<json> pool = {
+        "0000-0002-1825-0097", "https://orcid.org/0000-0002-1825-0097",
+        "0000-0001-5109-3700", "0000-0002-1694-233x",
+        "0000-0002-1694-233X", "not an orcid",
+        json::array()};
+    return one_of(pool);
+  }
+
+  json institution() {
+    static const std::vector<json> pool = {"MIT",
+                                           "m.i.t",
+                                           "Stanford University",
+                                           "Universität Zürich",
+                                           "UNIVERSITAT ZURICH",
+                                           "Caltech",
+                                           "",
+                                           7};
+    return one_of(pool);
+  }
+
+  json date() {
+    static const std::vector<json> pool = {
+        "2025",    "2025-06",    "2025-05-31",           "2022-06-01",
+        "2022-05", "2027-02-28", "2027-02-27",           "2030",
+        "soon",    "2020-02-30", "2025-06-01T00:00:00Z", "2026-06-01T00:00:00Z",
+        2010,      nullptr};
+    return one_of(pool);
+  }
+
+  json person() {
+    switch (std::uniform_int_distribution<int>(0, 5)(rng_)) {
+      case 0:
+        return name();
+      case 1:
+        return orcid();
+      case 2:
+        return {{"name", name()}};
+      case 3:
+        return {{"orcid", orcid()}};
+      case 4:
+        return {{"name", name()}, {"orcid", orcid()}};
+      default:
+        return 3;
+    }
+  }
+
+  json dated_person(const char* field) {
+    json p = person();
+    if (p.is_object() && coin(0.7)) p[field] = date();
+    return p;
+  }
+
+  json team_member() {
+    json p = person();
+    if (!p.is_string() && coin(0.7)) {
+      if (!p.is_object()) p = json::object();
+      p["institution"] = institution();
+    }
+    return p;
+  }
+
+  json employer() {
+    json e = {{"institution", institution()}};
+    if (coin(0.7)) e["until"] = date();
+    return e;
+  }
+
+  json declared(const std::vector<std::string>& ids) {
+    return coin() ? json(one_of(ids)) : person();
+  }
+
+  json document() {
+    static const std::vector<json> kinds = {"recommendation_letter", "letter", "reference_letter",
+                                            "cv", 3};
+    json d = {{"kind", one_of(kinds)}};
+    if (coin(0.9)) d["author"] = person();
+    return d;
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(Conflicts, PreparedSameAsJsonOnRandomProfiles) {
+  RandomProfiles gen(20260601);
+  struct App {
+    std::string id;
+    json facts;
+    PreparedApplication prepared;
+  };
+  struct Rev {
+    std::string id;
+    json profile;
+    PreparedReviewer prepared;
+  };
+  std::vector<App> apps;
+  std::vector<Rev> revs;
+  for (int i = 0; i < 40; ++i) {
+    std::string id = gen.one_of(RandomProfiles::kApplicationIds);
+    json facts = gen.application();
+    PreparedApplication prepared = prepare_application(id, facts);
+    apps.push_back({std::move(id), std::move(facts), std::move(prepared)});
+  }
+  for (int i = 0; i < 40; ++i) {
+    std::string id = gen.one_of(RandomProfiles::kReviewerIds);
+    json profile = gen.reviewer();
+    PreparedReviewer prepared = prepare_reviewer(id, profile);
+    revs.push_back({std::move(id), std::move(profile), std::move(prepared)});
+  }
+  std::map<std::string, int> reasons;  // how often each was found
+  int pairs_in_conflict = 0;
+  constexpr int kPairs = 4000;
+  for (int i = 0; i < kPairs; ++i) {
+    const App& app = apps[static_cast<size_t>(i) % apps.size()];
+    const Rev& rev = gen.one_of(revs);
+    const int64_t now = gen.now();
+    const std::vector<Conflict> from_json =
+        find_conflicts(app.id, app.facts, rev.id, rev.profile, now);
+    ASSERT_EQ(find_conflicts(app.prepared, rev.prepared, now), from_json)
+        << "pair " << i << ", now " << now << "\napplication " << app.id << " " << app.facts.dump()
+        << "\nreviewer " << rev.id << " " << rev.profile.dump();
+    for (const Conflict& c : from_json) ++reasons[c.reason];
+    pairs_in_conflict += from_json.empty() ? 0 : 1;
+  }
+  // The pools make conflicts common, of every kind, else this test proves little.
+  for (const std::string_view reason : conflict_reasons()) {
+    SCOPED_TRACE(reason);
+    EXPECT_GE(reasons[std::string(reason)], 20);
+  }
+  EXPECT_GE(pairs_in_conflict, kPairs / 5);
+  EXPECT_LE(pairs_in_conflict, kPairs * 19 / 20);
 }
 
 TEST(Names, FoldName) {
