@@ -147,6 +147,13 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
   EXPECT_EQ(manual.value("reason", ""), "conflict_of_interest") << manual.dump();
   EXPECT_NE(manual.value("message", "").find("same_institution"), std::string::npos);
 
+  // An imported affinity (as OpenReview imports them) overrides the topics'
+  // Jaccard similarity (0 here).
+  const json imported = send(pm_, ev("aff-1", "reviewer.affinity", "rev-di", "program_manager",
+                                     {{"scores", {{"app-3", 1.0}}}}));
+  ASSERT_EQ(imported.value("status", ""), "applied") << imported.dump();
+  EXPECT_EQ(get(pm_, "/v1/reviewers/rev-di").body["affinity"], json({{"app-3", 1.0}}));
+
   // A dry run plans and sends nothing. Without --token the CLI acts as a
   // program manager of the data dir; an admin does not assign reviewers.
   auto dry = testing::run({kBin, "assign", kProgram, "--dry-run", "--json", "--data-dir", data()},
@@ -159,6 +166,11 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
   EXPECT_EQ(as_admin.code, 1);
   EXPECT_NE(as_admin.err.find("role"), std::string::npos) << as_admin.err;
   EXPECT_EQ(plan["assignments"].size(), 9u);
+  bool imported_used = false;
+  for (const auto& a : plan["assignments"])
+    if (a["application"] == "app-3" && a["reviewer"] == "rev-di")
+      imported_used = a["affinity"] == 1.0;
+  EXPECT_TRUE(imported_used) << plan.dump();
   EXPECT_TRUE(reviewers_of("app-1").empty());
 
   auto run = cli({"assign", kProgram, "--json"});
