@@ -674,6 +674,15 @@ void Processor::apply_reference(Round& r, const InputRef& in, CloudEvent&& ev,
   auto next = std::make_shared<const reviews::ReviewerRecord>(
       std::move(std::get<reviews::ReviewerRecord>(outcome)));
   std::string value = reviews::to_json(*next).dump();
+  // Every process holds the whole pool in memory: bounded.
+  const uint64_t before = held ? reviews::encoded_size(*held) : 0;
+  if (pool_->bytes() - std::min(before, pool_->bytes()) + value.size() >
+      options_.profile_limits.max_pool_bytes)
+    return reject(r, in, Reason::invalid_data,
+                  "the reviewer pool would grow past " +
+                      std::to_string(options_.profile_limits.max_pool_bytes) +
+                      " bytes; remove unused affinity scores (null) or reviewers' long fields",
+                  ev.id, ev.subject, &dedupe_key);
   r.batch.put_reviewer(next->id, value);
   store::OutboxRecord out;
   out.topic = options_.topics.reviewers;

@@ -2,6 +2,7 @@
 
 #include "reviews/profile.h"
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -31,13 +32,21 @@ class ReviewerPool {
   /// Every reviewer, by id.
   std::vector<ReviewerPtr> all() const;
   size_t size() const;
+  /// The records' encoded size, summed (what ProfileLimits::max_pool_bytes
+  /// bounds).
+  uint64_t bytes() const;
   /// Bumped by every put that kept something: readers cache on it.
   uint64_t version() const;
 
  private:
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, ReviewerPtr> by_id_;
+  struct Held {
+    ReviewerPtr record;
+    uint64_t bytes = 0;
+  };
+  std::unordered_map<std::string, Held> by_id_;
   uint64_t version_ = 0;
+  uint64_t bytes_ = 0;
 };
 
 }  // namespace stagewise::reviews

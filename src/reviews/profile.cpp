@@ -255,6 +255,10 @@ std::variant<ReviewerRecord, ReferenceRejected> apply_reference(const ReviewerRe
   }
 }
 
+uint64_t encoded_size(const ReviewerRecord& r) {
+  return to_json(r).dump().size();
+}
+
 bool serves(const json& profile, const std::string& program) {
   const auto it = profile.find("programs");
   if (it == profile.end() || !it->is_array()) return false;

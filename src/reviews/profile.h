@@ -38,7 +38,13 @@ struct ProfileLimits {
   size_t max_list_items = 200;          ///< items in any list of the profile
   size_t max_profile_bytes = 64 << 10;  ///< the merged profile, encoded
   size_t max_affinity = 100'000;        ///< scores one reviewer holds
+  /// All reviewers together, encoded: the pool every process holds in
+  /// memory. A reference event that would grow it past this is refused.
+  uint64_t max_pool_bytes = 64ull << 20;
 };
+
+/// A record's encoded size (its JSON text), as the pool counts it.
+uint64_t encoded_size(const ReviewerRecord& r);
 
 struct ReferenceRejected {
   Reason reason;

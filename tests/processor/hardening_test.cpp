@@ -177,5 +177,33 @@ TEST_F(ProcessorTest, ReadyIsClearedWhenTheProcessorStops) {
   EXPECT_FALSE(processor_->ready());
 }
 
+// Every process holds the whole reviewer pool in memory: a reference event
+// that would grow it past processor's bound is refused, naming it, and the
+// pool gives room again when a profile shrinks.
+TEST_F(ProcessorTest, TheReviewerPoolIsBoundedInBytes) {
+  processor_.reset();
+  options_.max_event_bytes = 16'000;
+  options_.profile_limits.max_pool_bytes = 6'000;
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  const auto profile = [&](const std::string& id, const std::string& reviewer, json data) {
+    send(event(id, "reviewer.profile_updated", reviewer, "program_manager", std::move(data)));
+  };
+  profile("r1", "rev-a", {{"bio", std::string(4'000, 'a')}});
+  ASSERT_TRUE(eventually([&] { return processor_->reviewers().get("rev-a") != nullptr; }));
+  profile("r2", "rev-b", {{"bio", std::string(4'000, 'b')}});
+  ASSERT_TRUE(eventually([&] {
+    return processor_->stats().rejected[static_cast<size_t>(Reason::invalid_data)] == 1;
+  }));
+  EXPECT_EQ(processor_->reviewers().get("rev-b"), nullptr);
+  EXPECT_LE(processor_->reviewers().bytes(), 6'000u);
+  EXPECT_NE(
+      dead_letters()["invalid_data"]["data"]["message"].get<std::string>().find("reviewer pool"),
+      std::string::npos);
+  profile("r3", "rev-a", {{"bio", nullptr}});
+  ASSERT_TRUE(eventually([&] { return processor_->reviewers().get("rev-a")->revision == 2; }));
+  profile("r4", "rev-b", {{"bio", std::string(4'000, 'b')}});
+  ASSERT_TRUE(eventually([&] { return processor_->reviewers().get("rev-b") != nullptr; }));
+}
+
 }  // namespace
 }  // namespace stagewise::processor

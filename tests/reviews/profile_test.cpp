@@ -169,5 +169,24 @@ TEST(Pool, OnlyANewerRevisionReplacesACopy) {
   EXPECT_EQ(pool.get("zz"), nullptr);
 }
 
+TEST(Pool, CountsTheBytesItHolds) {
+  ReviewerPool pool;
+  ReviewerRecord r;
+  r.id = "a";
+  r.revision = 1;
+  r.profile = {{"name", std::string(1000, 'x')}};
+  pool.put(std::make_shared<const ReviewerRecord>(r));
+  EXPECT_EQ(pool.bytes(), encoded_size(r));
+  EXPECT_GT(pool.bytes(), 1000u);
+  r.revision = 2;
+  r.profile = {{"name", "short"}};
+  pool.put(std::make_shared<const ReviewerRecord>(r));
+  EXPECT_EQ(pool.bytes(), encoded_size(r)) << "a replaced copy's bytes are not counted twice";
+  r.revision = 1;
+  r.profile = {{"name", std::string(5000, 'y')}};
+  pool.put(std::make_shared<const ReviewerRecord>(r));
+  EXPECT_LT(pool.bytes(), 1000u) << "a refused copy was counted";
+}
+
 }  // namespace
 }  // namespace stagewise::reviews
