@@ -10,6 +10,7 @@
 #include "workflow/vocabulary.h"
 
 #include <algorithm>
+#include <set>
 
 namespace stagewise::api {
 namespace {
@@ -114,8 +115,11 @@ std::string set_actor(const Call& c, json& e) {
 // for an application it may not see are refused alike whether or not the
 // application exists.
 // Reference data (DESIGN.md §12): about a reviewer, not an application. A
-// reviewer sends only its own profile; a program manager bound to some
-// programs puts reviewers only in those pools.
+// reviewer sends only its own profile. Anyone else bound to some programs
+// touches only a reviewer all of whose pools (those it serves now, and
+// those the event would give it) are theirs: a manager of one program can
+// neither move another program's reviewer nor edit the evidence its
+// conflict checks rely on, nor score its applications.
 std::string check_reference_scope(const Call& c, const json& e) {
   const auth::Principal& who = *c.who;
   if (who.role == auth::Role::reviewer) {
@@ -125,13 +129,22 @@ std::string check_reference_scope(const Call& c, const json& e) {
   if (who.role != auth::Role::program_manager && who.role != auth::Role::admin &&
       who.role != auth::Role::service)
     return "reviewer profiles and affinities are kept by program managers";
+  std::set<std::string> pools;
+  if (c.ctx.processor != nullptr)
+    if (const auto held = c.ctx.processor->reviewers().get(text_of(e, "subject")))
+      if (const auto it = held->profile.find("programs");
+          it != held->profile.end() && it->is_array())
+        for (const auto& p : *it)
+          if (p.is_string()) pools.insert(p.get<std::string>());
   const json* data = e.contains("data") ? &e["data"] : nullptr;
   if (data != nullptr && data->is_object() && data->contains("programs") &&
       (*data)["programs"].is_array())
     for (const auto& p : (*data)["programs"])
-      if (p.is_string() && !who.may_program(p.get<std::string>()))
-        return "your token does not cover program \"" + utf8_prefix(p.get<std::string>(), 128) +
-               "\"";
+      if (p.is_string()) pools.insert(p.get<std::string>());
+  for (const auto& p : pools)
+    if (!who.may_program(p))
+      return "reviewer \"" + utf8_prefix(text_of(e, "subject"), 128) + "\" serves program \"" +
+             utf8_prefix(p, 128) + "\", which your token does not cover";
   return {};
 }
 

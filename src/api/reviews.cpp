@@ -7,12 +7,14 @@
 #include "api/detail/replies.h"
 #include "api/forward.h"
 #include "api/routes.h"
+#include "common/digest.h"
 #include "common/time.h"
 #include "reviews/assignment.h"
 #include "reviews/conflicts.h"
 #include "reviews/ranking.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 
@@ -81,38 +83,57 @@ json profile_of(const workflow::Application& app) {
   return it != app.facts.end() && it->is_object() ? *it : json::object();
 }
 
-// This process's applications in `stages` of the program, each with what
-// an assignment needs: the reviewers it still lacks, its topics, who is on
-// it, and which pool reviewers conflict with it (computed here, where its
-// profile is).
+// One application in a review stage as an assignment sees it; conflicts
+// are computed only where reviewers are missing.
+json assignment_item(const workflow::Application& app, const std::string& stage, int need,
+                     const std::vector<reviews::PreparedReviewer>& pool, int64_t now) {
+  const json on = string_list(app.facts, "reviewers");
+  const int missing = std::max<int>(0, need - static_cast<int>(on.size()));
+  json conflicted = json::array();
+  if (missing > 0) {
+    const auto side = reviews::prepare_application(app.id, app.facts);
+    for (const auto& r : pool)
+      if (!reviews::find_conflicts(side, r, now).empty()) conflicted.push_back(r.id());
+  }
+  return {{"id", app.id},
+          {"stage", stage},
+          {"sequence", app.sequence},
+          {"missing", missing},
+          {"reviewers", on},
+          {"topics", string_list(profile_of(app), "topics")},
+          {"conflicts", conflicted}};
+}
+
+// This process's applications in every review stage of the program (their
+// reviewers count towards the loads); those in `targets` with the reviewers
+// they still lack, their topics, and which pool reviewers conflict with them
+// (computed here, where their profiles are). Refused before any check when
+// the applications to fill times the pool pass the solver's bound.
 Result<json> assignment_items(const Context& ctx, const workflow::Workflow& wf,
-                              const std::vector<std::string>& stages) {
+                              const std::vector<std::string>& targets) {
   // Each side is prepared once (names folded, dates parsed): an assignment
   // checks every application against every reviewer of the pool.
   std::vector<reviews::PreparedReviewer> pool;
   for (const auto& r : pool_of(ctx)->serving(wf.program))
     pool.push_back(reviews::prepare_reviewer(r->id, r->profile));
+  const size_t width = std::max<size_t>(1, pool.size());
   const int64_t now = now_ms();
   json items = json::array();
-  for (const auto& stage : stages) {
-    const int need = wf.state(stage)->review->reviewers;
-    auto ids = ctx.store->list_stage(wf.program, stage, 1'000'000);
+  for (const auto& [stage, st] : wf.states) {
+    if (!st.review || st.review->reviewers <= 0) continue;
+    const bool target = std::find(targets.begin(), targets.end(), stage) != targets.end();
+    auto ids = ctx.store->list_stage(wf.program, stage, reviews::kMaxAssignmentEdges);
     if (!ids) return ids.error();
+    if (target && ids->size() * width > reviews::kMaxAssignmentEdges)
+      return make_error(Errc::invalid_argument,
+                        std::to_string(ids->size()) + " applications in \"" + stage + "\" and " +
+                            std::to_string(pool.size()) +
+                            " reviewers are more pairs than one assignment takes (" +
+                            std::to_string(reviews::kMaxAssignmentEdges) + ")");
     for (const auto& id : *ids) {
       auto app = ctx.store->application(id);
       if (!app) continue;  // moved on since the listing
-      json conflicted = json::array();
-      const auto side = reviews::prepare_application(id, app->facts);
-      for (const auto& r : pool)
-        if (!reviews::find_conflicts(side, r, now).empty()) conflicted.push_back(r.id());
-      const json on = string_list(app->facts, "reviewers");
-      items.push_back({{"id", id},
-                       {"stage", stage},
-                       {"sequence", app->sequence},
-                       {"missing", std::max<int>(0, need - static_cast<int>(on.size()))},
-                       {"reviewers", on},
-                       {"topics", string_list(profile_of(*app), "topics")},
-                       {"conflicts", conflicted}});
+      items.push_back(assignment_item(*app, stage, target ? st.review->reviewers : 0, pool, now));
     }
   }
   return items;
@@ -133,6 +154,13 @@ std::optional<json> everyone(const Call& c, const httplib::Request& req, httplib
   return all;
 }
 
+bool well_formed(const json& item) {
+  return item.is_object() && item.contains("id") && item["id"].is_string() &&
+         item.contains("missing") && item["missing"].is_number_integer() &&
+         item["missing"].get<int64_t>() >= 0 && item["missing"].get<int64_t>() <= 1000 &&
+         item.contains("sequence") && item["sequence"].is_number_unsigned();
+}
+
 // The problem the solver is given: applications short of reviewers, the
 // program's pool with what each may still take (max_load minus the
 // applications in review it is on), conflicts, imported affinities.
@@ -142,13 +170,16 @@ reviews::AssignmentProblem problem_of(const json& items, const reviews::Reviewer
   std::map<std::string, int> load;
   int missing_total = 0;
   for (const auto& item : items) {
-    for (const auto& r : item["reviewers"]) ++load[r.get<std::string>()];
+    if (!well_formed(item)) continue;  // another process's answer, checked like any input
+    const auto on = string_list(item, "reviewers").get<std::vector<std::string>>();
+    for (const auto& r : on) ++load[r];
     const int missing = item["missing"].get<int>();
     if (missing <= 0) continue;
     missing_total += missing;
-    reviews::Paper paper{item["id"], missing, item["topics"].get<std::vector<std::string>>(),
-                         item["reviewers"].get<std::vector<std::string>>()};
-    for (const auto& r : item["conflicts"]) p.conflicts.emplace(paper.id, r.get<std::string>());
+    reviews::Paper paper{item["id"], missing,
+                         string_list(item, "topics").get<std::vector<std::string>>(), on};
+    for (const auto& r : string_list(item, "conflicts"))
+      p.conflicts.emplace(paper.id, r.get<std::string>());
     p.papers.push_back(std::move(paper));
   }
   for (const auto& r : pool.serving(program)) {
@@ -172,20 +203,29 @@ json figures_of(const reviews::AssignmentResult& r) {
           {"worst_application_mean", r.worst_paper_mean}};
 }
 
+// The same pair planned on the same state of the application gets the same
+// id; fields are length-prefixed, so no two pairs share one.
+std::string plan_key(const reviews::Pair& pair, uint64_t sequence) {
+  std::string key;
+  for (const std::string& part : {pair.paper, pair.reviewer, std::to_string(sequence)})
+    key += std::to_string(part.size()) + ":" + part;
+  return sha256_hex(key).substr(0, 40);
+}
+
 // One reviewer.assigned per chosen pair, as the calling program manager.
 // The id names the application's state it was planned on, so the same plan
 // sent twice is applied once, and a later plan gets new ids.
 std::vector<json> assignment_events(const json& items, const reviews::AssignmentResult& r,
                                     const std::string& program, const std::string& run) {
   std::map<std::string, uint64_t> sequence;
-  for (const auto& item : items) sequence[item["id"]] = item["sequence"].get<uint64_t>();
+  for (const auto& item : items)
+    if (well_formed(item)) sequence[item["id"]] = item["sequence"].get<uint64_t>();
   std::vector<json> events;
   const std::string time = format_rfc3339_ms(now_ms());
   for (const auto& pair : r.pairs)
     events.push_back(
         {{"specversion", "1.0"},
-         {"id", "assign:" + pair.paper + ":" + pair.reviewer + ":" +
-                    std::to_string(sequence[pair.paper])},
+         {"id", "assign-" + plan_key(pair, sequence[pair.paper])},
          {"source", "stagewise.assign"},
          {"type", "reviewer.assigned"},
          {"subject", pair.paper},
@@ -314,6 +354,17 @@ bool office(const auth::Principal& who) {
          who.role == auth::Role::service;
 }
 
+// A reviewer's profile is its programs' office's: a token bound to some
+// programs sees the reviewers serving one of them (and those in no pool).
+bool may_see(const auth::Principal& who, const reviews::ReviewerRecord& r) {
+  if (!office(who)) return false;
+  const auto it = r.profile.find("programs");
+  if (it == r.profile.end() || !it->is_array() || it->empty()) return true;
+  for (const auto& p : *it)
+    if (p.is_string() && who.may_program(p.get<std::string>())) return true;
+  return false;
+}
+
 json reviewer_view(const reviews::ReviewerRecord& r) {
   return {{"id", r.id},           {"revision", r.revision},
           {"profile", r.profile}, {"affinity_scores", r.affinity.size()},
@@ -382,7 +433,7 @@ void get_reviewers(const Call& c, const httplib::Request& req, httplib::Response
     return fail(res, 403, "forbidden", "your token does not cover program \"" + program + "\"");
   json list = json::array();
   for (const auto& r : program.empty() ? pool->all() : pool->serving(program))
-    list.push_back(reviewer_view(*r));
+    if (may_see(*c.who, *r)) list.push_back(reviewer_view(*r));
   reply(res, 200, {{"program", program.empty() ? json() : json(program)}, {"reviewers", list}});
 }
 
@@ -392,7 +443,7 @@ void get_reviewer(const Call& c, const httplib::Request& req, httplib::Response&
   const auto* pool = pool_of(c.ctx);
   const auto rec = pool ? pool->get(id) : nullptr;
   const bool self = c.who->role == auth::Role::reviewer && c.who->sub == id;
-  if (rec == nullptr || (!office(*c.who) && !self))
+  if (rec == nullptr || !(self || (office(*c.who) && may_see(*c.who, *rec))))
     return fail(res, 404, "not_found", "no reviewer \"" + id + "\"");
   json view = reviewer_view(*rec);
   if (office(*c.who)) view["affinity"] = rec->affinity;
@@ -413,9 +464,10 @@ void get_ranking(const Call& c, const httplib::Request& req, httplib::Response& 
   const auto all = everyone(c, req, res, *local);
   if (!all) return;
   std::vector<reviews::ReviewScore> scores;
-  for (const auto& r : (*all)["reviews"])
-    scores.push_back({r["application"], r["reviewer"], r["score"].get<double>()});
-  const auto ranked = (*all)["ranked"].get<std::vector<std::string>>();
+  for (const auto& r : (*all)["reviews"])  // other processes' answers: checked like any input
+    if (r.is_object() && r.value("score", json()).is_number())
+      scores.push_back({r.value("application", ""), r.value("reviewer", ""), r["score"]});
+  const auto ranked = string_list(*all, "ranked").get<std::vector<std::string>>();
   reviews::RankingOptions options;
   if (!rubric.empty())
     options.scale_min = rubric.front().min, options.scale_max = rubric.front().max;
@@ -441,8 +493,21 @@ void post_assignments(const Call& c, const httplib::Request& req, httplib::Respo
   if (pool_of(c.ctx) == nullptr) return fail(res, 503, "unavailable", "no reviewer pool here");
   const auto stages = review_stages(*wf, req, res);
   if (!stages) return;
+  // One run at a time here: two plans made on the same state would both
+  // be applied, each filling the same gaps.
+  static std::atomic<bool> running{false};
+  if (running.exchange(true)) {
+    res.set_header("Retry-After", "2");
+    return fail(res, 409, "assignment_running", "an assignment is being made; try again shortly");
+  }
+  struct Done {
+    ~Done() { running = false; }
+  } done;
   auto local = assignment_items(c.ctx, *wf, *stages);
-  if (!local) return fail(res, 500, "store_error", local.error().message);
+  if (!local)
+    return local.error().code == Errc::invalid_argument
+               ? fail(res, 413, "too_large", local.error().message + "; assign one stage at a time")
+               : fail(res, 500, "store_error", local.error().message);
   const auto all = everyone(c, req, res, {{"items", std::move(*local)}});
   if (!all) return;
   json items = (*all)["items"];

@@ -142,7 +142,8 @@ json redact_application(Scope scope, const json& v, const std::string& viewer) {
       return v;
     case Scope::hub: {
       json out = v;
-      for (const char* k : {"reviews", "reviewers", "notes", "self_identification", "decision"})
+      for (const char* k :
+           {"reviews", "reviewers", "assignments", "notes", "self_identification", "decision"})
         out.erase(k);
       if (out.contains("profile")) out["profile"] = without_self_identification(out["profile"]);
       if (out.contains("interview")) out["interview"] = interview_times(out["interview"]);

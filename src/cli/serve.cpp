@@ -261,15 +261,17 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
     s.members = std::make_unique<cluster::Directory>(std::move(mo));
     popts.on_owned_changed = [m = s.members.get()] { m->announce(); };
   }
-  s.proc = std::make_unique<processor::Processor>(registry, *s.store, popts);
-  if (auto r = s.proc->start(); !r)
-    return make_error(r.error().code, "cannot start the processor: " + r.error().message);
-  if (popts.changelog) {  // other processes apply some reviewers' events
+  if (popts.changelog) {  // other processes apply some reviewers' events: know them first
     s.follower = std::make_unique<cluster::ReviewerFollower>(
         *s.store, s.reviewers,
         cluster::ReviewerFollower::Options{props, s.topics.reviewers, s.cfg.kafka.partitions});
     if (auto r = s.follower->start(); !r) return r;
+    if (auto r = s.follower->catch_up(std::chrono::seconds(30)); !r)
+      spdlog::warn("{}; going on with the reviewers known so far", r.error().message);
   }
+  s.proc = std::make_unique<processor::Processor>(registry, *s.store, popts);
+  if (auto r = s.proc->start(); !r)
+    return make_error(r.error().code, "cannot start the processor: " + r.error().message);
   auto iopts = intake_options(s.cfg, popts, s.store.get(), *s.proc);
   if (s.members)
     iopts.owned_here = [st = s.store.get()](int32_t partition) {

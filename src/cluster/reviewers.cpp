@@ -22,6 +22,28 @@ Result<void> ReviewerFollower::start() {
   return {};
 }
 
+Result<void> ReviewerFollower::catch_up(std::chrono::milliseconds timeout) {
+  std::map<int32_t, int64_t> ends;
+  for (int32_t p = 0; p < options_.topic_partitions; ++p) {
+    auto w = reader_->watermarks(options_.topic, p, 5000);
+    if (!w) return w.error();
+    if (w->second > w->first) ends[p] = w->second;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      bool done = true;
+      for (const auto& [p, end] : ends) done = done && next_[p] >= end;
+      if (done) return {};
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(Errc::timeout, "the reviewers topic was not read to its end in " +
+                                           std::to_string(timeout.count()) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 void ReviewerFollower::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
@@ -32,6 +54,10 @@ void ReviewerFollower::run() {
   while (!stop_) {
     auto m = reader_->poll(100);
     if (!m) continue;
+    {
+      std::lock_guard lock(mu_);
+      next_[m->partition()] = m->offset() + 1;
+    }
     const std::string value(m->value());
     auto rec = reviews::reviewer_from_json(nlohmann::json::parse(value, nullptr, false));
     if (!rec || rec->id != m->key()) continue;  // not a reviewer record: not ours to read

@@ -6,7 +6,10 @@
 #include "store/store.h"
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -31,6 +34,10 @@ class ReviewerFollower {
   ReviewerFollower& operator=(const ReviewerFollower&) = delete;
 
   Result<void> start();
+  /// Waits until every record on the topic when called has been read (a
+  /// GlobalKTable's bootstrap): call before the processor applies events,
+  /// so that it never checks an assignment against a pool behind the topic.
+  Result<void> catch_up(std::chrono::milliseconds timeout);
   void stop();
   /// Records taken from the topic (newer than what was held).
   uint64_t kept() const { return kept_.load(); }
@@ -44,6 +51,8 @@ class ReviewerFollower {
   std::unique_ptr<kafka::PartitionReader> reader_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> kept_{0};
+  std::mutex mu_;
+  std::map<int32_t, int64_t> next_;  // per partition: the offset after the last read
   std::thread thread_;
 };
 

@@ -659,7 +659,16 @@ reviews::ReviewerPtr Processor::current_reviewer(const Round& r, const std::stri
   if (auto it = r.reviewers.find(id); it != r.reviewers.end()) return it->second;
   if (const Round* prev = loop_->inflight)
     if (auto it = prev->reviewers.find(id); it != prev->reviewers.end()) return it->second;
-  return pool_->get(id);
+  auto held = pool_->get(id);
+  // A partition taken over restores its reviewers into the store: that copy
+  // may be newer than the pool's until the reviewers topic brings it.
+  const auto stored = store_.reviewer(id);
+  if (!stored) return held;
+  auto rec = reviews::reviewer_from_json(nlohmann::json::parse(*stored, nullptr, false));
+  if (!rec || rec->id != id || (held && rec->revision <= held->revision)) return held;
+  auto newer = std::make_shared<const reviews::ReviewerRecord>(std::move(*rec));
+  pool_->put(newer);
+  return newer;
 }
 
 // A reviewer's profile or affinity scores (reference data, DESIGN.md §12):

@@ -291,12 +291,16 @@ TEST_F(Authz, EachRoleSeesOnlyItsFieldsOfAnApplication) {
   EXPECT_EQ(admin["profile"]["email"], "ada@example.edu");
   EXPECT_EQ(admin["notes"].size(), 1u);
   EXPECT_EQ(admin["reviews"].size(), 2u);
+  ASSERT_TRUE(admin.contains("assignments")) << "who assigned each reviewer, and when";
+  EXPECT_TRUE(admin.contains("conflicts_flagged"));
 
   const json hub = as("hub_partner");
   EXPECT_EQ(hub["profile"]["name"], "Ada Lovelace");
   EXPECT_FALSE(hub.contains("reviews"));
   EXPECT_FALSE(hub.contains("notes"));
   EXPECT_FALSE(hub.contains("reviewers"));
+  EXPECT_FALSE(hub.contains("assignments")) << "reviewer ids by another name";
+  EXPECT_FALSE(hub.contains("conflicts_flagged"));
 
   // A reviewer of a blind stage: no identity, its own review, the other's
   // scores (its own is in) but not who gave them; no notes.

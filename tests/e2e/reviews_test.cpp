@@ -115,6 +115,24 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
   profile("rev-ed",
           {{"name", "Ed Fox"}, {"institution", "East College"}, {"topics", {"robotics"}}});
 
+  // A program manager of another program neither reads nor moves this
+  // program's reviewers, nor edits the evidence its conflict checks use.
+  const auto other_pm = testing::token_for(kBin, data(), "program_manager", "pm-2",
+                                           {"--program", "faculty-scholars"});
+  for (const json& edit : {json{{"programs", nullptr}}, json{{"programs", {"faculty-scholars"}}},
+                           json{{"conflicts", json::array()}}}) {
+    httplib::Client hc(ready_.http);
+    hc.set_bearer_token_auth(other_pm);
+    const auto r =
+        testing::post_json(hc, "/v1/events",
+                           ev("steal-" + std::to_string(++runs_), "reviewer.profile_updated",
+                              "rev-ana", "program_manager", edit));
+    EXPECT_EQ(r.status, 403) << edit.dump() << " " << r.body.dump();
+  }
+  EXPECT_EQ(get(other_pm, "/v1/reviewers/rev-ana").status, 404);
+  EXPECT_TRUE(get(other_pm, "/v1/reviewers").body["reviewers"].empty());
+  EXPECT_EQ(get(pm_, "/v1/reviewers").body["reviewers"].size(), 5u);
+
   // A reviewer edits its own topics, not its load or pools.
   EXPECT_EQ(send(reviewer("rev-bo"), ev("bo-1", "reviewer.profile_updated", "rev-bo", "reviewer",
                                         {{"topics", {"vision", "robotics"}}}))

@@ -35,6 +35,7 @@ struct Member {
   std::string dir;
   std::string group = "stagewise";
   bool changelog = true;
+  bool follow_reviewers = true;  ///< run a ReviewerFollower (with the changelog)
   int reset_grace_ms = 10'000;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<reviews::ReviewerPool> pool;
@@ -92,7 +93,7 @@ class ScaleOutTest : public ::testing::Test {
     m.proc = std::make_unique<Processor>(registry_, *m.store, o);
     auto r = m.proc->start();
     ASSERT_TRUE(r.ok()) << r.error().message;
-    if (!m.changelog) return;
+    if (!m.changelog || !m.follow_reviewers) return;
     m.follower = std::make_unique<cluster::ReviewerFollower>(
         *m.store, *m.pool,
         cluster::ReviewerFollower::Options{o.kafka, "stagewise.reviewers", kPartitions});
@@ -136,6 +137,13 @@ class ScaleOutTest : public ::testing::Test {
   }
   void flush() { ASSERT_TRUE(producer_->flush(10000).ok()); }
 
+  // The relay of `m` published what it applied (at least `n` events).
+  void wait_handled_by(Member& m, uint64_t n) {
+    ASSERT_TRUE(eventually([&] {
+      auto left = m.store->outbox(1, 0);
+      return m.proc->stats().applied >= n && left.ok() && left->empty();
+    }));
+  }
   static uint64_t handled(const Member& m) {
     uint64_t n = m.proc->stats().applied + m.proc->stats().duplicates;
     for (const auto& r : m.proc->stats().rejected) n += r;
@@ -429,6 +437,36 @@ TEST_F(ScaleOutTest, OnANewBrokerOnlyPartitionsOwnedAtTheResetAreKept) {
     const auto got = owner->store->application(id);
     EXPECT_TRUE(got.ok() && got->stage == stage) << id << " lost on its way to a new member";
   }
+}
+
+// A member that took a partition over merges the next update of its
+// reviewers onto the copy it restored from the changelog, even before (or
+// without) the reviewers topic bringing it: nothing the previous owner
+// applied is lost.
+TEST_F(ScaleOutTest, AReviewerUpdatedAfterATakeOverKeepsWhatThePreviousOwnerApplied) {
+  start(members_[0]);
+  wait_settled();
+  const std::string reviewer = "rev-taken-over";
+  send(event("p-1", "reviewer.profile_updated", reviewer, "program_manager",
+             {{"name", "Ana"}, {"institution", "Far U"}}));
+  flush();
+  ASSERT_TRUE(eventually([&] { return members_[0].pool->get(reviewer) != nullptr; }));
+  wait_handled_by(members_[0], 1);
+  members_[1].follow_reviewers = false;
+  start(members_[1]);
+  wait_settled();
+  stop(members_[0]);
+  ASSERT_TRUE(eventually([&] { return owner_of(reviewer) == &members_[1]; }, 60));
+  send(event("p-2", "reviewer.profile_updated", reviewer, "program_manager",
+             {{"topics", {"fairness"}}}, 1));
+  flush();
+  ASSERT_TRUE(eventually([&] {
+    const auto r = members_[1].pool->get(reviewer);
+    return r != nullptr && r->profile.contains("topics");
+  }));
+  const auto r = members_[1].pool->get(reviewer);
+  EXPECT_EQ(r->revision, 2u);
+  EXPECT_EQ(r->profile.value("name", ""), "Ana") << "the previous owner's update was lost";
 }
 
 }  // namespace
