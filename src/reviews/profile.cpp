@@ -3,6 +3,7 @@
 #include "common/time.h"
 #include "reviews/names.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
@@ -176,6 +177,24 @@ std::optional<ReferenceRejected> who_may(const CloudEvent& e) {
                                "its own profile)"};
 }
 
+// A reviewer declares what may conflict (employers, collaborators, advisors,
+// advisees, conflicts) and may add to it, never take from it: the evidence
+// conflict checks rely on is removed by a program manager only.
+std::optional<ReferenceRejected> only_additions(const json& before, const json& after) {
+  for (const char* key : {"conflicts", "employers", "collaborators", "advisors", "advisees"}) {
+    const auto was = before.find(key);
+    if (was == before.end() || !was->is_array()) continue;
+    const auto now = after.find(key);
+    for (const auto& entry : *was)
+      if (now == after.end() || !now->is_array() ||
+          std::find(now->begin(), now->end(), entry) == now->end())
+        return ReferenceRejected{Reason::unauthorized,
+                                 std::string("a reviewer may add to its ") + key +
+                                     ", not remove from them; a program manager may"};
+  }
+  return std::nullopt;
+}
+
 std::optional<ReferenceRejected> merge_scores(ReviewerRecord& r, const CloudEvent& e,
                                               const ProfileLimits& limits) {
   const json* scores =
@@ -239,6 +258,9 @@ std::variant<ReviewerRecord, ReferenceRejected> apply_reference(const ReviewerRe
       next.profile.merge_patch(e.data);
       if (auto bad = check_profile(next.profile, limits); !bad.empty())
         return invalid("reviewer.profile_updated for \"" + e.subject + "\": " + bad);
+      if (e.actorrole == "reviewer")
+        if (auto no = only_additions(current ? current->profile : json::object(), next.profile))
+          return *no;
     } else if (e.type == "reviewer.affinity") {
       if (auto bad = merge_scores(next, e, limits)) return *bad;
     } else {

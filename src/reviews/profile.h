@@ -56,8 +56,10 @@ struct ReferenceRejected {
 /// `{"scores": {application id: score in [0,1] or null to remove}}`) to
 /// `current` (nullptr: a reviewer not seen before). Who may: program
 /// managers, services and admins; a reviewer for its own profile, except
-/// `programs` and `max_load` (a program manager's decision). Every field is
-/// checked; a rejection names it. Never throws.
+/// `programs` and `max_load` (a program manager's decision), and adding to
+/// its `conflicts`, `employers`, `collaborators`, `advisors`, `advisees`
+/// but never removing from them (the evidence of conflicts of interest).
+/// Every field is checked; a rejection names it. Never throws.
 std::variant<ReviewerRecord, ReferenceRejected> apply_reference(const ReviewerRecord* current,
                                                                 const CloudEvent& e,
                                                                 const ProfileLimits& limits = {});

@@ -79,6 +79,22 @@ TEST(Profiles, OnlyTheOfficeAndTheReviewerItself) {
   applied(nullptr, event("reviewer.profile_updated", "service", "hr", {{"name", "x"}}));
 }
 
+TEST(Profiles, AReviewerAddsToTheEvidenceOfConflictsButNeverRemovesIt) {
+  const auto pm =
+      applied(nullptr, event("reviewer.profile_updated", "program_manager", "pm",
+                             {{"conflicts", {"app-9"}},
+                              {"employers", {{{"institution", "U"}, {"until", nullptr}}}}}));
+  const auto more = applied(&pm, event("reviewer.profile_updated", "reviewer", "rev-1",
+                                       {{"conflicts", {"app-9", "app-10"}}}));
+  EXPECT_EQ(more.profile["conflicts"].size(), 2u);
+  for (const json& removal : {json{{"conflicts", nullptr}}, json{{"conflicts", {"app-10"}}},
+                              json{{"employers", json::array()}}})
+    refused(&more, event("reviewer.profile_updated", "reviewer", "rev-1", removal),
+            Reason::unauthorized);
+  applied(&more,
+          event("reviewer.profile_updated", "program_manager", "pm", {{"conflicts", nullptr}}));
+}
+
 TEST(Profiles, EveryFieldIsCheckedAndNamed) {
   struct Case {
     json data;
