@@ -79,6 +79,9 @@ class Authz : public ::testing::Test {
                {"gpa", 3.9}}},
              {"documents", {{{"kind", "cv"}, {"name", "Ada_Lovelace_CV.pdf"}, {"time", "t"}}}},
              {"reviewers", {"rev-1", "rev-2"}},
+             {"assignments",
+              {{"rev-1", {{"time", "t"}, {"actorid", "pm-1"}, {"affinity", 0.5}}},
+               {"rev-2", {{"time", "t"}, {"actorid", "pm-1"}}}}},
              {"reviews", {review("rev-1", 4), review("rev-2", 5)}},
              {"notes", {{{"text", "strong candidate"}, {"actorid", "pm-1"}}}}}),
         "");
@@ -316,7 +319,7 @@ TEST_F(Authz, EachRoleSeesOnlyItsFieldsOfAnApplication) {
   const json own = as("applicant_1");
   EXPECT_EQ(own["profile"]["name"], "Ada Lovelace");
   EXPECT_EQ(own["stage"], "review");
-  for (const char* hidden : {"reviews", "reviewers", "notes"})
+  for (const char* hidden : {"reviews", "reviewers", "assignments", "notes", "conflicts_flagged"})
     EXPECT_FALSE(own.contains(hidden)) << hidden << " shown to the applicant";
   EXPECT_EQ(own.dump().find("rev-1"), std::string::npos);
 }
