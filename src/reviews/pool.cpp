@@ -4,7 +4,6 @@
 
 namespace stagewise::reviews {
 
-
 bool ReviewerPool::put(ReviewerPtr r) {
   if (!r) return false;
   const uint64_t size = encoded_size(*r);
