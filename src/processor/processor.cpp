@@ -5,6 +5,7 @@
 #include "common/time.h"
 #include "processor/outputs.h"
 #include "workflow/engine.h"
+#include "workflow/self_identification.h"
 #include "workflow/vocabulary.h"
 
 #include <spdlog/spdlog.h>
@@ -649,7 +650,9 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   r.counts.moved += applied.moved ? 1 : 0;
   ++r.counts.applied;
   spdlog::debug("applied {} {} to {}: {} -> {}", ev.type, ev.id, subject, old_stage, applied.to);
-  // The event's data is not needed any more: moved into the history.
+  // The event's data is not needed any more: moved into the history, but
+  // for self-identification, which only the application keeps (apart).
+  workflow::drop_self_identification(ev.data);
   r.batch.add_history(subject,
                       history_entry(applied, std::move(ev), in.topic, in.partition, in.offset));
   r.apps.insert_or_assign(subject, Held{std::move(applied.next), bytes});

@@ -303,10 +303,38 @@ bool read(std::string_view bytes, Tag tag, V& v) {
 }  // namespace
 
 void encode(std::string& out, const workflow::Application& a) {
-  write(out, kApplication, a);
+  Out o{Writer(out)};
+  o.w.u8(kApplication2);
+  fields(o, a);
+  o.w.varint(a.stays.size());
+  for (const auto& s : a.stays) {
+    o.text(s.stage);
+    o.sint(s.first_ms);
+    o.sint(s.spent_ms);
+    o.uint(s.visits);
+  }
+  o.doc(a.self_identification);
 }
 bool decode(std::string_view in, workflow::Application& a) {
-  return read(in, kApplication, a);
+  In i{Reader(in)};
+  const uint8_t tag = i.r.u8();
+  if (tag != kApplication && tag != kApplication2) return false;
+  fields(i, a);
+  a.stays.clear();
+  a.self_identification = nlohmann::json::object();
+  if (tag == kApplication2) {
+    const uint64_t n = i.r.varint();
+    for (uint64_t k = 0; k < n && i.r.ok(); ++k) {
+      workflow::StageStay s;
+      i.text(s.stage);
+      i.sint(s.first_ms);
+      i.sint(s.spent_ms);
+      i.uint(s.visits);
+      a.stays.push_back(std::move(s));
+    }
+    i.doc(a.self_identification);
+  }
+  return i.r.ok() && i.r.done();
 }
 void encode(std::string& out, const HistoryEntry& h) {
   Out o{Writer(out)};

@@ -24,8 +24,9 @@ enum Tag : uint8_t {
   kTimer = 4,
   kDeadLetter = 5,
   kParked = 6,
-  kHistory2 = 7,  ///< kHistory and the authenticated principal
-  kOutbox2 = 8,   ///< kOutbox and the partition, bundle flag
+  kHistory2 = 7,      ///< kHistory and the authenticated principal
+  kOutbox2 = 8,       ///< kOutbox and the partition, bundle flag
+  kApplication2 = 9,  ///< kApplication, its stays and self-identification
 };
 
 class Writer {
@@ -85,7 +86,12 @@ inline bool tagged(std::string_view bytes, Tag tag) {
   return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == tag;
 }
 
+/// Written as kApplication2; applications written as kApplication are still
+/// read (without stays or self-identification).
 void encode(std::string& out, const workflow::Application& app);
+inline bool is_application(std::string_view bytes) {
+  return tagged(bytes, kApplication) || tagged(bytes, kApplication2);
+}
 /// False when the bytes are not a well-formed application.
 bool decode(std::string_view in, workflow::Application& app);
 

@@ -2,6 +2,7 @@
 
 #include "common/time.h"
 #include "reviews/conflicts.h"
+#include "workflow/self_identification.h"
 #include "workflow/vocabulary.h"
 
 #include <algorithm>
@@ -73,6 +74,7 @@ std::optional<Rejected> eligibility_rule(const Workflow& wf, const Application& 
   if (e.actorrole == "applicant" && app.stage == wf.initial) return std::nullopt;
   const ContextNeeds& reads = wf.guard_reads;
   for (const auto& [field, value] : e.data.items()) {
+    if (field == kSelfIdentification) continue;  // kept apart, never read by guards
     if (!reads.whole_profile && reads.profile_fields.count(field) == 0) continue;
     return Rejected{Reason::unauthorized,
                     "profile field \"" + field + "\" decides eligibility in " + wf.program +
@@ -151,12 +153,24 @@ std::string check_scores(const ReviewSpec& spec, const json& scores) {
 // fit the event type. `f` is the application's facts.
 using Effect = std::optional<Rejected>;
 
-Effect record_profile(json& f, const CloudEvent& e) {
+// The profile fields of an event's data: everything but the answers kept
+// apart (self_identification.h).
+json profile_fields(const json& data) {
+  if (!has_self_identification(data)) return data;
+  json out = data;
+  drop_self_identification(out);
+  return out;
+}
+
+Effect record_profile(Application& app, const CloudEvent& e) {
   if (!e.data.is_object())
     return reject(Reason::invalid_data,
                   "application.updated needs data, an object of profile fields");
+  json& f = app.facts;
   if (!f["profile"].is_object()) f["profile"] = json::object();
-  f["profile"].merge_patch(e.data);
+  f["profile"].merge_patch(profile_fields(e.data));
+  if (has_self_identification(e.data))
+    merge_self_identification(app.self_identification, e.data[kSelfIdentification]);
   return std::nullopt;
 }
 
@@ -328,9 +342,12 @@ Effect apply_data(const Workflow& wf, Application& app, const CloudEvent& e, con
   json& f = app.facts;
   const json& d = e.data;
   const std::string& t = e.type;
-  if (t == "application.updated") return record_profile(f, e);
+  if (t == "application.updated") return record_profile(app, e);
   if (t == "application.document_added") return record_document(f, e, limits);
-  if (t == "application.erased") return record_erasure(f, e);
+  if (t == "application.erased") {
+    app.self_identification = json::object();
+    return record_erasure(f, e);
+  }
   if (t == "reviewer.assigned" || t == "reviewer.recused")
     return record_reviewer(app, e, limits, reviewers);
   if (t == "review.submitted") return record_review(wf, app, e, limits);
@@ -423,6 +440,20 @@ void enter(const Workflow& wf, const std::string& stage, int64_t entered_ms, App
   }
 }
 
+// The application leaves its stage for `to` at `at_ms`: the stay ends
+// (its time is added to the stage's), and `to` is entered once more.
+void record_stay(Application& app, const std::string& to, int64_t at_ms) {
+  for (auto& s : app.stays)
+    if (s.stage == app.stage) {
+      s.spent_ms += std::max<int64_t>(0, at_ms - app.stage_entered_ms);
+      break;
+    }
+  auto it = std::find_if(app.stays.begin(), app.stays.end(),
+                         [&](const StageStay& s) { return s.stage == to; });
+  if (it == app.stays.end()) it = app.stays.insert(app.stays.end(), StageStay{to, at_ms, 0, 0});
+  ++it->visits;
+}
+
 // A timer's deadline event for a stay the application has already left.
 std::optional<std::string> stale_deadline(const Application& app, const CloudEvent& e) {
   // Only the timers (actorrole system) speak for a stay; anyone else's
@@ -442,6 +473,18 @@ std::optional<std::string> stale_deadline(const Application& app, const CloudEve
 
 }  // namespace
 
+namespace {
+json stays_json(const std::vector<StageStay>& stays) {
+  json out = json::array();
+  for (const auto& s : stays)
+    out.push_back({{"stage", s.stage},
+                   {"first_ms", s.first_ms},
+                   {"spent_ms", s.spent_ms},
+                   {"visits", s.visits}});
+  return out;
+}
+}  // namespace
+
 json to_json(const Application& a) {
   return {{"id", a.id},
           {"program", a.program},
@@ -451,7 +494,9 @@ json to_json(const Application& a) {
           {"created_at", format_rfc3339_ms(a.created_ms)},
           {"updated_at", format_rfc3339_ms(a.updated_ms)},
           {"sequence", a.sequence},
-          {"facts", a.facts}};
+          {"facts", a.facts},
+          {"stays", stays_json(a.stays)},
+          {"self_identification", a.self_identification}};
 }
 
 Application application_from_json(const json& j) {
@@ -470,6 +515,12 @@ Application application_from_json(const json& j) {
   a.updated_ms = ms("updated_at");
   a.sequence = j.at("sequence").get<uint64_t>();
   a.facts = j.at("facts");
+  if (const auto it = j.find("stays"); it != j.end() && it->is_array())
+    for (const auto& s : *it)
+      a.stays.push_back({s.at("stage").get<std::string>(), s.at("first_ms").get<int64_t>(),
+                         s.at("spent_ms").get<int64_t>(), s.at("visits").get<uint32_t>()});
+  if (const auto it = j.find("self_identification"); it != j.end() && it->is_object())
+    a.self_identification = *it;
   return a;
 }
 
@@ -598,13 +649,39 @@ Outcome create(const Workflow& wf, const CloudEvent& e) {
   app.stage = wf.initial;
   app.stage_entered_ms = app.created_ms = app.updated_ms = e.time_ms;
   app.sequence = 1;
-  app.facts["profile"] = e.data.is_object() ? e.data : json::object();
+  app.facts["profile"] = e.data.is_object() ? profile_fields(e.data) : json::object();
   app.facts["owner"] = owner_of(e);
+  app.stays = {StageStay{wf.initial, e.time_ms, 0, 1}};
+  if (has_self_identification(e.data)) {
+    if (auto bad = check_self_identification(e.data[kSelfIdentification]); !bad.empty())
+      return reject(Reason::invalid_data, bad);
+    merge_self_identification(app.self_identification, e.data[kSelfIdentification]);
+  }
   Applied out;
   out.next = std::move(app);
   out.to = wf.initial;
   out.moved = true;
   enter(wf, wf.initial, e.time_ms, out);
+  return out;
+}
+
+// Answers to self-identification alone: accepted in every stage, from the
+// applicant who owns the application or the office acting for it, without
+// the workflow naming them (DESIGN.md §13). Nothing else changes.
+Outcome self_identified(const Application& current, const CloudEvent& e) {
+  if (const auto roles = default_roles("application.updated"); !has(roles, e.actorrole))
+    return reject(Reason::unauthorized, "actorrole \"" + e.actorrole +
+                                            "\" may not send self-identification; allowed: " +
+                                            joined({roles.begin(), roles.end()}));
+  if (auto bad = actor_rules(current, e)) return *bad;
+  Applied out;
+  out.next = current;
+  out.next.sequence = current.sequence + 1;
+  out.next.updated_ms = e.time_ms;
+  merge_self_identification(out.next.self_identification, e.data[kSelfIdentification]);
+  out.from = current.stage;
+  out.to = current.stage;
+  out.note = "self-identification recorded, kept apart from the profile";
   return out;
 }
 
@@ -653,6 +730,7 @@ void transition(const Workflow& wf, const std::vector<const Transition*>& cands,
     if (t->to != stage) {
       out.moved = true;
       out.to = t->to;
+      record_stay(out.next, t->to, e.time_ms);
       out.next.stage = t->to;
       out.next.stage_entered_ms = e.time_ms;
       enter(wf, t->to, e.time_ms, out);
@@ -671,6 +749,11 @@ Outcome apply_existing(const Workflow& wf, const Application& current, const Clo
     return reject(Reason::program_mismatch, "application \"" + e.subject + "\" belongs to \"" +
                                                 current.program + "\", not \"" + e.program + "\"");
   if (auto note = stale_deadline(current, e)) return stale(current, e, std::move(*note));
+  if (e.type == "application.updated" && has_self_identification(e.data)) {
+    if (auto bad = check_self_identification(e.data[kSelfIdentification]); !bad.empty())
+      return reject(Reason::invalid_data, bad);
+    if (e.data.size() == 1) return self_identified(current, e);
+  }
   const State* st = wf.state(current.stage);
   if (st == nullptr)
     return reject(Reason::engine_error, "stage \"" + current.stage + "\" is not in " + wf.program +

@@ -15,6 +15,17 @@
 namespace stagewise::workflow {
 
 /// Where one application stands, and what it has accumulated.
+/// A stage an application has been in (DESIGN.md §13, the reports): when
+/// it first entered it, how long its stays there lasted in all (the stay
+/// in progress is not counted until it ends), how many times it entered.
+struct StageStay {
+  std::string stage;
+  int64_t first_ms = 0;
+  int64_t spent_ms = 0;
+  uint32_t visits = 0;
+  bool operator==(const StageStay&) const = default;
+};
+
 struct Application {
   std::string id;
   std::string program;
@@ -27,6 +38,12 @@ struct Application {
   /// profile, documents, reviews, reviewers, interview, decision, offer,
   /// onboarding, reports, withdrawal, notes: see workflows/README.md.
   nlohmann::json facts = nlohmann::json::object();
+  /// Every stage entered, in the order first entered (bounded by the
+  /// workflow's stages). Empty for applications stored before it existed.
+  std::vector<StageStay> stays;
+  /// Voluntary self-identification (self_identification.h): kept apart from
+  /// the facts, which are what views show; used only in aggregates.
+  nlohmann::json self_identification = nlohmann::json::object();
 
   bool operator==(const Application&) const = default;
 };

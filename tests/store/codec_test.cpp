@@ -24,6 +24,8 @@ workflow::Application sample_app() {
   a.sequence = 300;
   a.facts = {{"profile", {{"name", "Ada \"L\" Ñ"}, {"gpa", 3.9}}},
              {"reviews", {{{"reviewer", "r1"}, {"score", 4}}}}};
+  a.stays = {{"submitted", -5, 1000, 1}, {"review", 1'790'000'000'123, 0, 2}};
+  a.self_identification = {{"gender", "decline to state"}, {"first_generation", true}};
   return a;
 }
 
@@ -33,6 +35,32 @@ TEST(Codec, ApplicationRoundTrips) {
   workflow::Application back;
   ASSERT_TRUE(codec::decode(bytes, back));
   EXPECT_EQ(back, sample_app());
+}
+
+// Applications stored before stays and self-identification existed
+// (kApplication) are read as they were, with neither.
+TEST(Codec, ApplicationOfTheFirstEncodingIsStillRead) {
+  auto old = sample_app();
+  std::string bytes;
+  codec::encode(bytes, old);
+  old.stays.clear();
+  old.self_identification = nlohmann::json::object();
+  std::string first;
+  codec::Writer w(first);
+  w.u8(codec::kApplication);
+  w.str(old.id);
+  w.str(old.program);
+  w.svarint(old.workflow_version);
+  w.str(old.stage);
+  w.svarint(old.stage_entered_ms);
+  w.svarint(old.created_ms);
+  w.svarint(old.updated_ms);
+  w.varint(old.sequence);
+  w.json(old.facts);
+  workflow::Application back;
+  ASSERT_TRUE(codec::decode(first, back));
+  EXPECT_EQ(back, old);
+  EXPECT_TRUE(first.size() < bytes.size());
 }
 
 TEST(Codec, HistoryRoundTripsWithAndWithoutFrom) {

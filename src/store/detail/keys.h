@@ -162,7 +162,7 @@ inline Error from_status(const rocksdb::Status& s, const std::string& what) {
 inline Result<workflow::Application> read_application(std::string_view bytes,
                                                       const std::string& id) {
   workflow::Application a;
-  if (codec::tagged(bytes, codec::kApplication)) {
+  if (codec::is_application(bytes)) {
     if (!codec::decode(bytes, a))
       return make_error(Errc::corruption, "application \"" + id + "\" is not well-formed");
     return a;
