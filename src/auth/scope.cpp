@@ -18,15 +18,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// The applicant's university as its profile states it.
-std::string university_of(const workflow::Application& app) {
-  const auto p = app.facts.find("profile");
-  if (p == app.facts.end() || !p->is_object()) return {};
-  for (const char* key : {"university", "institution"})
-    if (const auto it = p->find(key); it != p->end() && it->is_string()) return *it;
-  return {};
-}
-
 bool blind_review(const workflow::Workflow& wf) {
   return std::any_of(wf.states.begin(), wf.states.end(),
                      [](const auto& s) { return s.second.review && s.second.review->blind; });
@@ -96,6 +87,14 @@ json documents_without_names(const json& docs) {
 }
 
 }  // namespace
+
+std::string university_of(const workflow::Application& app) {
+  const auto p = app.facts.find("profile");
+  if (p == app.facts.end() || !p->is_object()) return {};
+  for (const char* key : {"university", "institution"})
+    if (const auto it = p->find(key); it != p->end() && it->is_string()) return *it;
+  return {};
+}
 
 bool identifies(const std::string& field) {
   static constexpr std::array<const char*, 12> kParts = {

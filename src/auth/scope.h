@@ -21,6 +21,10 @@ enum class Scope {
 
 Scope scope_of(const Principal& p, const workflow::Application& app, const workflow::Workflow& wf);
 
+/// The applicant's university as its profile states it (`university`, else
+/// `institution`): the hub whose admins see the application. Empty when none.
+std::string university_of(const workflow::Application& app);
+
 /// The application view (api::application_view) cut down to `scope`.
 /// `viewer` is the reviewer asking, for blind and reviewer scopes: other
 /// reviewers' scores show only once its own review is in.

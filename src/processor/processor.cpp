@@ -785,6 +785,7 @@ void Processor::run_committer() {
       for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(r->counts.rejected[i]);
       // The pool first: whoever waited for the outcome reads the new profile.
       for (auto& [id, reviewer] : r->reviewers) pool_->put(reviewer);
+      book_round(*r);
       for (auto& [key, outcome] : r->outcomes) options_.outcomes->publish(key, std::move(outcome));
       if (r->assigned_profiles_changed && watch_) watch_->poke();
       wake_relay();
@@ -819,6 +820,15 @@ bool Processor::finish_round() {
   for (const auto& [tp, next] : r->advanced) commit.push_back({tp.first, tp.second, next});
   lp.consumer->commit(commit, /*async=*/true).permit_unchecked_error();
   return true;
+}
+
+// The reports' rows of a durable round's applications.
+void Processor::book_round(const Round& r) {
+  if (options_.reports == nullptr) return;
+  for (const auto& [id, held] : r.apps)
+    options_.reports->put(
+        reports::make_row(held.app, registry_.find(held.app.program, held.app.workflow_version)),
+        store_);
 }
 
 // Keeps a durable round's applications decoded, within the cache's count

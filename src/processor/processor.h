@@ -12,6 +12,7 @@
 #include "processor/relay.h"
 #include "processor/takeover.h"
 #include "processor/timers.h"
+#include "reports/book.h"
 #include "reviews/pool.h"
 #include "store/store.h"
 #include "workflow/engine.h"
@@ -71,6 +72,9 @@ struct Options {
   std::chrono::milliseconds conflict_check_interval{2000};
   /// Called (on the consumer's thread) whenever the owned partitions change.
   std::function<void()> on_owned_changed;
+  /// The reports' rows (DESIGN.md §13): each committed application's is
+  /// put there. None when null.
+  reports::Book* reports = nullptr;
 };
 
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::engine_error) + 1;
@@ -180,6 +184,7 @@ class Processor {
   bool hand_over(Round* r);
   bool finish_round();
   void cache_round(Round& r);
+  void book_round(const Round& r);
   void update_lag();
   void fail(const std::string& why);
   void wake_relay() {

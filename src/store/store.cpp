@@ -401,6 +401,21 @@ Result<std::map<std::string, uint64_t>> Store::stage_counts(const std::string& p
   return out;
 }
 
+Result<void> Store::each_application(
+    int32_t partition, const std::function<void(workflow::Application&&)>& each) const {
+  const int32_t n = partitions_.load();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kApplications]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view id = it->key().ToStringView();
+    if (partition >= 0 ? n <= 0 || partition_of(id, n) != partition : !owns(id)) continue;
+    auto app = read_application(it->value().ToStringView(), std::string(id));
+    if (!app) return app.error();
+    each(std::move(*app));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "applications");
+  return {};
+}
+
 Result<bool> Store::seen(const std::string& source, const std::string& id) const {
   std::string v;
   const auto s = db_->Get({}, cf_[kDedupe], kDedupeByKey + join_key({source, id}), &v);

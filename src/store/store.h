@@ -260,6 +260,10 @@ class Store {
                                               size_t limit, const std::string& after = "") const;
   /// Number of applications per stage of a program.
   Result<std::map<std::string, uint64_t>> stage_counts(const std::string& program) const;
+  /// Every application of input partition `partition` (-1: every one this
+  /// process serves), in id order; one that cannot be decoded is an error.
+  Result<void> each_application(int32_t partition,
+                                const std::function<void(workflow::Application&&)>& each) const;
   /// Whether (source, id) was applied (within the retention).
   Result<bool> seen(const std::string& source, const std::string& id) const;
   /// Every stored input position.
@@ -358,6 +362,8 @@ class Store {
   /// is never served). Until the first call every application is served.
   void set_owned(const std::vector<int32_t>& partitions);
   bool owns(std::string_view application_id) const;
+  /// True until set_owned is first called: this process serves everything.
+  bool serves_every_partition() const { return !owned_set_.load(); }
   bool owns_partition(int32_t partition) const;
   std::vector<int32_t> owned() const;
   /// Whether anything of `partition` is stored: an application, a timer or

@@ -1,9 +1,11 @@
 #include "workflow/graph.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <set>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace stagewise::workflow {
@@ -450,6 +452,74 @@ std::string to_dot(const Workflow& wf) {
     out += "];\n";
   }
   out += "}\n";
+  return out;
+}
+
+}  // namespace stagewise::workflow
+
+namespace stagewise::workflow {
+namespace {
+
+using Edges = std::map<std::string, std::vector<std::string>>;
+
+Edges edges_of(const Workflow& wf) {
+  Edges out;
+  for (const auto& t : wf.transitions) {
+    if (t.from != "*") {
+      out[t.from].push_back(t.to);
+      continue;
+    }
+    for (const auto& name : wf.state_order)
+      if (!wf.states.at(name).terminal && name != t.to) out[name].push_back(t.to);
+  }
+  return out;
+}
+
+// Depth-first from `at`: the stages reached, in reverse post-order (a
+// topological order once back edges are left out), and the back edges.
+void walk(const Edges& edges, const std::string& at, std::set<std::string>& on_path,
+          std::set<std::string>& done, std::vector<std::string>& post,
+          std::set<std::pair<std::string, std::string>>& back) {
+  on_path.insert(at);
+  if (const auto it = edges.find(at); it != edges.end())
+    for (const auto& next : it->second) {
+      if (on_path.count(next) != 0) {
+        back.emplace(at, next);
+      } else if (done.count(next) == 0) {
+        walk(edges, next, on_path, done, post, back);
+      }
+    }
+  on_path.erase(at);
+  done.insert(at);
+  post.push_back(at);
+}
+
+}  // namespace
+
+std::vector<std::string> flow_order(const Workflow& wf) {
+  const Edges edges = edges_of(wf);
+  std::set<std::string> on_path, done;
+  std::vector<std::string> post;
+  std::set<std::pair<std::string, std::string>> back;
+  if (wf.states.count(wf.initial) != 0) walk(edges, wf.initial, on_path, done, post, back);
+  std::map<std::string, int> depth;
+  depth[wf.initial] = 0;
+  for (auto it = post.rbegin(); it != post.rend(); ++it) {
+    const auto e = edges.find(*it);
+    if (e == edges.end()) continue;
+    for (const auto& next : e->second)
+      if (back.count({*it, next}) == 0) depth[next] = std::max(depth[next], depth[*it] + 1);
+  }
+  std::map<std::string, size_t> file_index;
+  for (size_t i = 0; i < wf.state_order.size(); ++i) file_index[wf.state_order[i]] = i;
+  std::vector<std::string> out(wf.state_order.begin(), wf.state_order.end());
+  auto key = [&](const std::string& s) {
+    const bool reached = done.count(s) != 0;
+    return std::make_tuple(!reached, reached && wf.states.at(s).terminal, reached ? depth[s] : 0,
+                           file_index[s]);
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
   return out;
 }
 

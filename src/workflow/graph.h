@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 /// Pictures of a workflow for people: Mermaid and Graphviz renderings of the
 /// states and transitions, with guards summarised in words a program manager
@@ -38,5 +39,13 @@ std::string to_mermaid(const Workflow& wf);
 /// same edge labels as Mermaid (transition descriptions become tooltips) and
 /// `"*"` transitions from one dashed "any non-final stage" node.
 std::string to_dot(const Workflow& wf);
+
+/// The stages in the order applications go through them: from the initial
+/// stage along the transitions, by the longest way to each (edges back to a
+/// stage already on the way are ignored, so loops do not reorder), stages
+/// still open first, then the terminal ones, each by that distance, then in
+/// file order; stages no transition reaches come last. `"*"` transitions
+/// leave every open stage. The reports and the dashboard's funnel use it.
+std::vector<std::string> flow_order(const Workflow& wf);
 
 }  // namespace stagewise::workflow

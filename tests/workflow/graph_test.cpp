@@ -463,3 +463,42 @@ TEST(GraphDot, AwkwardAcceptedByGraphviz) {
 
 }  // namespace
 }  // namespace stagewise::workflow
+
+namespace stagewise::workflow {
+namespace {
+
+// The funnel reads stages in the order applications go through them, not
+// in the order the file lists them.
+TEST(FlowOrder, FollowsTheTransitionsOpenStagesFirst) {
+  EXPECT_EQ(flow_order(summer()),
+            (std::vector<std::string>{"submitted", "documents", "review", "interview", "decision",
+                                      "waitlisted", "offered", "accepted", "rejected", "expired",
+                                      "declined", "withdrawn", "onboarded"}));
+}
+
+TEST(FlowOrder, LoopsAndUnreachableStagesDoNotReorder) {
+  Workflow wf;
+  wf.initial = "a";
+  for (const auto& [name, terminal] : std::vector<std::pair<std::string, bool>>{
+           {"lost", false}, {"done", true}, {"b", false}, {"a", false}}) {
+    State st;
+    st.name = name;
+    st.terminal = terminal;
+    wf.states[name] = st;
+    wf.state_order.push_back(name);
+  }
+  auto edge = [&](const std::string& from, const std::string& to) {
+    Transition t;
+    t.from = from;
+    t.to = to;
+    t.on = "x";
+    wf.transitions.push_back(t);
+  };
+  edge("a", "b");
+  edge("b", "a");  // a revision loop
+  edge("b", "done");
+  EXPECT_EQ(flow_order(wf), (std::vector<std::string>{"a", "b", "done", "lost"}));
+}
+
+}  // namespace
+}  // namespace stagewise::workflow
