@@ -1,11 +1,15 @@
 #include "api/forward.h"
 
 #include "api/detail/replies.h"
+#include "auth/openssl.h"
 #include "common/partition.h"
+#include "common/time.h"
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <future>
+#include <openssl/crypto.h>
 
 namespace stagewise::api {
 
@@ -20,13 +24,21 @@ struct Answer {
   std::string error;
 };
 
-// One request to another process, with the caller's credential.
-Answer ask(const std::string& url, const httplib::Request& req, const char* marker) {
+// What a peer signs: when, and which request.
+std::string peer_mac(const std::string& key, const std::string& when, const httplib::Request& req) {
+  return auth::ssl::hmac_sha256_hex(key, when + "\n" + req.method + "\n" + req.target);
+}
+
+// One request to another process, with the caller's credential and this
+// process's signature (when.mac under the internal key).
+Answer ask(const Context& ctx, const std::string& url, const httplib::Request& req,
+           const char* marker) {
   httplib::Client client(url);
   client.set_connection_timeout(1, 0);
   client.set_read_timeout(10, 0);
   client.set_write_timeout(5, 0);
-  httplib::Headers headers = {{marker, "1"}};
+  const std::string when = std::to_string(now_ms());
+  httplib::Headers headers = {{marker, when + "." + peer_mac(ctx.internal_key, when, req)}};
   if (req.has_header("Authorization"))
     headers.emplace("Authorization", req.get_header_value("Authorization"));
   auto r = req.method == "POST" ? client.Post(req.target.c_str(), headers, req.body,
@@ -42,6 +54,18 @@ bool local_only(const httplib::Request& req) {
   return req.has_header(kLocalHeader);
 }
 
+bool from_peer(const Context& ctx, const httplib::Request& req) {
+  constexpr int64_t kSkewMs = 60'000;
+  const std::string v = req.get_header_value(kLocalHeader);
+  const size_t dot = v.find('.');
+  if (ctx.internal_key.empty() || dot == std::string::npos || dot == 0) return false;
+  const std::string when = v.substr(0, dot), mac = v.substr(dot + 1);
+  if (when.find_first_not_of("0123456789") != std::string::npos || when.size() > 15) return false;
+  if (std::abs(now_ms() - std::stoll(when)) > kSkewMs) return false;
+  const std::string want = peer_mac(ctx.internal_key, when, req);
+  return mac.size() == want.size() && CRYPTO_memcmp(mac.data(), want.data(), mac.size()) == 0;
+}
+
 bool forward_to_owner(const Context& ctx, const httplib::Request& req, httplib::Response& res,
                       const std::string& application_id) {
   if (ctx.members == nullptr || req.has_header(kForwardedHeader) || local_only(req)) return false;
@@ -55,7 +79,7 @@ bool forward_to_owner(const Context& ctx, const httplib::Request& req, httplib::
     res.set_header("Retry-After", "2");
     return true;
   }
-  const Answer a = ask(owner->url, req, kForwardedHeader);
+  const Answer a = ask(ctx, owner->url, req, kForwardedHeader);
   if (a.status == 0) {
     detail::fail(res, 503, "owner_unreachable",
                  "the process owning partition " + std::to_string(partition) + " (" + owner->url +
@@ -77,8 +101,9 @@ Gathered gather(const Context& ctx, const httplib::Request& req) {
   const auto others = ctx.members->others();
   std::vector<std::future<Answer>> asks;
   for (const auto& m : others)
-    asks.push_back(std::async(std::launch::async,
-                              [&req, url = m.url] { return ask(url, req, kLocalHeader); }));
+    asks.push_back(std::async(std::launch::async, [&ctx, &req, url = m.url] {
+      return ask(ctx, url, req, kLocalHeader);
+    }));
   for (size_t i = 0; i < others.size(); ++i) {
     const Answer a = asks[i].get();
     auto j = a.status == 200 ? json::parse(a.body, nullptr, false) : json();
@@ -96,6 +121,14 @@ Gathered gather(const Context& ctx, const httplib::Request& req) {
 std::optional<Gathered> gather_parts(const Context& ctx, const httplib::Request& req,
                                      httplib::Response& res, json local) {
   if (local_only(req)) {
+    // Only a peer may ask for a part: a report's part is not yet suppressed.
+    if (!from_peer(ctx, req)) {
+      detail::fail(res, 403, "forbidden",
+                   std::string(kLocalHeader) +
+                       " is for stagewise processes, signed with the "
+                       "internal key; leave it out");
+      return std::nullopt;
+    }
     local["partitions"] =
         ctx.processor != nullptr ? json(ctx.processor->owned_partitions()) : json::array();
     detail::reply(res, 200, local);

@@ -22,6 +22,11 @@ inline constexpr const char* kLocalHeader = "X-Stagewise-Local";
 /// Whether `req` asks for this process's own partitions only.
 bool local_only(const httplib::Request& req);
 
+/// Whether `req` comes from another stagewise process: its marker carries
+/// a fresh (one minute) HMAC of the request under the internal key. A part
+/// of a report is counts before suppression: only peers get one.
+bool from_peer(const Context& ctx, const httplib::Request& req);
+
 /// Answers `req` with the answer of the process owning `application_id`'s
 /// partition; false (nothing written) when this process should answer
 /// (no directory, or a request forwarded already). Writes 503 when no live

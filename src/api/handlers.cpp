@@ -22,6 +22,12 @@ void get_reviewer(const Call& c, const httplib::Request& req, httplib::Response&
 void get_ranking(const Call& c, const httplib::Request& req, httplib::Response& res);
 void post_assignments(const Call& c, const httplib::Request& req, httplib::Response& res);
 nlohmann::json assigned_conflicts(const Context& ctx, const workflow::Application& app);
+// Reports (reports.cpp, DESIGN.md §13).
+void get_funnel_report(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_time_report(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_hub_report(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_fairness(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_reviewer_fairness(const Call& c, const httplib::Request& req, httplib::Response& res);
 
 namespace detail {
 
@@ -48,6 +54,22 @@ std::optional<uint64_t> count_param(const httplib::Request& req, const char* nam
 
 }  // namespace detail
 
+// The program named in the path, when the caller may see it; otherwise the
+// answer (404 unknown, 403 outside the token's programs) is written.
+const workflow::Workflow* program_in_scope(const Call& c, const std::string& program,
+                                           httplib::Response& res) {
+  const workflow::Workflow* wf = c.ctx.registry->latest(program);
+  if (wf == nullptr) {
+    detail::fail(res, 404, "not_found", "no program \"" + program + "\"");
+    return nullptr;
+  }
+  if (c.who != nullptr && !c.who->may_program(program)) {
+    detail::fail(res, 403, "forbidden", "your token does not cover program \"" + program + "\"");
+    return nullptr;
+  }
+  return wf;
+}
+
 namespace {
 
 using auth::Role;
@@ -57,22 +79,6 @@ using nlohmann::json;
 
 void not_found(httplib::Response& res, const std::string& id) {
   fail(res, 404, "not_found", "no application \"" + id + "\"");
-}
-
-// The program named in the path, when the caller may see it; otherwise the
-// answer (404 unknown, 403 outside the token's programs) is written.
-const workflow::Workflow* program_in_scope(const Call& c, const std::string& program,
-                                           httplib::Response& res) {
-  const workflow::Workflow* wf = c.ctx.registry->latest(program);
-  if (wf == nullptr) {
-    fail(res, 404, "not_found", "no program \"" + program + "\"");
-    return nullptr;
-  }
-  if (c.who != nullptr && !c.who->may_program(program)) {
-    fail(res, 403, "forbidden", "your token does not cover program \"" + program + "\"");
-    return nullptr;
-  }
-  return wf;
 }
 
 // The application as the caller may see it: its scope, or none (404
@@ -385,6 +391,22 @@ const std::vector<Route>& route_table() {
        Access::token, office, deadlines, "Pending deadlines and reminders"},
       {"GET", R"(/v1/programs/([^/]+)/funnel)", "/v1/programs/{program}/funnel", Access::token,
        office, funnel, "Applications per stage"},
+      {"GET", R"(/v1/programs/([^/]+)/reports/funnel)", "/v1/programs/{program}/reports/funnel",
+       Access::token, office, get_funnel_report,
+       "The funnel: applications now and ever in each stage, conversion (filters; format=csv)"},
+      {"GET", R"(/v1/programs/([^/]+)/reports/time-in-stage)",
+       "/v1/programs/{program}/reports/time-in-stage", Access::token, office, get_time_report,
+       "Time in stage: p50, p90, max; applications waiting longer than ?over="},
+      {"GET", R"(/v1/programs/([^/]+)/reports/hubs)", "/v1/programs/{program}/reports/hubs",
+       Access::token, office_and_hubs, get_hub_report,
+       "Per hub university: applications, stages, outcomes (a hub admin sees its own)"},
+      {"GET", R"(/v1/programs/([^/]+)/fairness)", "/v1/programs/{program}/fairness", Access::token,
+       office, get_fairness,
+       "Fairness by stage for a self-identification attribute: rates, impact ratios, "
+       "four-fifths flags, small groups suppressed"},
+      {"GET", R"(/v1/programs/([^/]+)/fairness/reviewers)",
+       "/v1/programs/{program}/fairness/reviewers", Access::token, office, get_reviewer_fairness,
+       "Each reviewer's mean score per group against its own mean, small groups suppressed"},
       {"GET",
        "/v1/deadletters",
        "/v1/deadletters",

@@ -32,20 +32,6 @@ const reviews::ReviewerPool* pool_of(const Context& ctx) {
   return ctx.processor != nullptr ? &ctx.processor->reviewers() : &kEmpty;
 }
 
-const workflow::Workflow* program_for(const Call& c, const std::string& program,
-                                      httplib::Response& res) {
-  const workflow::Workflow* wf = c.ctx.registry->latest(program);
-  if (wf == nullptr) {
-    fail(res, 404, "not_found", "no program \"" + program + "\"");
-    return nullptr;
-  }
-  if (!c.who->may_program(program)) {
-    fail(res, 403, "forbidden", "your token does not cover program \"" + program + "\"");
-    return nullptr;
-  }
-  return wf;
-}
-
 // The stages reviewers are assigned in: `?stage=` when given (it must ask
 // for reviewers), else every stage whose review spec asks for some.
 std::optional<std::vector<std::string>> review_stages(const workflow::Workflow& wf,
@@ -452,7 +438,7 @@ void get_reviewer(const Call& c, const httplib::Request& req, httplib::Response&
 
 // GET /v1/programs/{program}/ranking[?stage=S]
 void get_ranking(const Call& c, const httplib::Request& req, httplib::Response& res) {
-  const workflow::Workflow* wf = program_for(c, req.matches[1], res);
+  const workflow::Workflow* wf = program_in_scope(c, req.matches[1], res);
   if (wf == nullptr) return;
   const auto stages = review_stages(*wf, req, res);
   if (!stages) return;
@@ -488,7 +474,7 @@ void get_ranking(const Call& c, const httplib::Request& req, httplib::Response& 
 
 // POST /v1/programs/{program}/assignments[?stage=S][&dry_run=true]
 void post_assignments(const Call& c, const httplib::Request& req, httplib::Response& res) {
-  const workflow::Workflow* wf = program_for(c, req.matches[1], res);
+  const workflow::Workflow* wf = program_in_scope(c, req.matches[1], res);
   if (wf == nullptr) return;
   if (pool_of(c.ctx) == nullptr) return fail(res, 503, "unavailable", "no reviewer pool here");
   const auto stages = review_stages(*wf, req, res);

@@ -45,6 +45,12 @@ struct Route {
 /// caller may send it, else why not.
 std::string authorize_event(const Call& c, nlohmann::json& e);
 
+/// The program named in the path, when the caller may see it; otherwise
+/// null, and the answer (404 unknown, 403 outside the token's programs) is
+/// written.
+const workflow::Workflow* program_in_scope(const Call& c, const std::string& program,
+                                           httplib::Response& res);
+
 /// Every route of the API.
 const std::vector<Route>& route_table();
 

@@ -6,6 +6,7 @@
 #include "common/result.h"
 #include "processor/intake.h"
 #include "processor/processor.h"
+#include "reports/book.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
 
@@ -41,6 +42,12 @@ struct Context {
   std::shared_ptr<std::atomic<int>> waiting = std::make_shared<std::atomic<int>>(0);
   /// The other serve processes sharing the input (null: this one alone).
   const cluster::Directory* members = nullptr;
+  /// The reports' rows of this process's applications (DESIGN.md §13);
+  /// null: the reports answer 503.
+  reports::Book* reports = nullptr;
+  /// reports.min_cell: the smallest group a fairness report shows; a caller
+  /// may ask for more, never for less.
+  uint64_t min_cell = 5;
 };
 
 /// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).

@@ -104,6 +104,18 @@ std::string local_admin_token(const std::string& data_dir);
 std::string local_token(const std::string& data_dir, auth::Role role,
                         const std::vector<std::string>& programs = {});
 
+/// `stagewise report PROGRAM [KIND]` (DESIGN.md §13).
+struct ReportFlags {
+  Target target;
+  std::string program;
+  std::string kind = "funnel";  ///< funnel, time-in-stage, fairness, reviewers, hubs
+  std::string attribute, from, to, cycle, hub, over;
+  uint64_t min_cell = 0;  ///< 0: the server's reports.min_cell
+  bool csv = false;
+  std::string workflows = "workflows";  ///< read without a server
+};
+int report(const ReportFlags& flags);
+
 /// The file `serve` writes into its data dir while it runs.
 std::string serve_file(const std::string& data_dir);
 

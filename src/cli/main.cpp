@@ -124,6 +124,30 @@ void add_reviews(CLI::App& app, Commands& out) {
   out.emplace_back(ranking_cmd, [f] { return ranking(f->target, f->program, f->stage); });
 }
 
+void add_report(CLI::App& app, Commands& out) {
+  auto f = std::make_shared<ReportFlags>();
+  auto* cmd = app.add_subcommand(
+      "report", "The program office's reports: funnel, time in stage, fairness, hubs");
+  cmd->add_option("PROGRAM", f->program, "Program")->required();
+  cmd->add_option("KIND", f->kind, "funnel, time-in-stage, fairness, reviewers or hubs")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"funnel", "time-in-stage", "fairness", "reviewers", "hubs"}));
+  cmd->add_option("--attribute", f->attribute,
+                  "fairness, reviewers: the self-identification answer to compare groups by");
+  cmd->add_option("--from", f->from, "Submitted on or after this day or time");
+  cmd->add_option("--to", f->to, "Submitted before this time, or on or before this day");
+  cmd->add_option("--cycle", f->cycle, "Only this cycle (the profile's, else the year)");
+  cmd->add_option("--hub", f->hub, "Only this hub university");
+  cmd->add_option("--over", f->over, "time-in-stage: flag waits longer than this (e.g. P14D)");
+  cmd->add_option("--min-cell", f->min_cell,
+                  "Hide groups smaller than this (never below the server's reports.min_cell)");
+  cmd->add_flag("--csv", f->csv, "Print CSV");
+  cmd->add_option("--workflows", f->workflows, "Workflows folder, to read a data dir directly")
+      ->capture_default_str();
+  add_target(cmd, f->target);
+  out.emplace_back(cmd, [f] { return report(*f); });
+}
+
 void add_workflows(CLI::App& app, Commands& out) {
   struct Flags {
     std::vector<std::string> paths;
@@ -222,8 +246,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", STAGEWISE_VERSION);
   Commands commands;
-  for (auto add : {add_serve, add_broker, add_submit, add_queries, add_reviews, add_workflows,
-                   add_token, add_eval_guard, add_simulate})
+  for (auto add : {add_serve, add_broker, add_submit, add_queries, add_reviews, add_report,
+                   add_workflows, add_token, add_eval_guard, add_simulate})
     add(app, commands);
   try {
     app.parse(argc, argv);

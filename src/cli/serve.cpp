@@ -215,6 +215,7 @@ struct Serving {
   std::string bootstrap;
   processor::OutcomeBoard outcomes;
   reviews::ReviewerPool reviewers;              // every reviewer (DESIGN.md §12)
+  reports::Book reports;                        // the reports' rows (DESIGN.md §13)
   std::unique_ptr<cluster::Directory> members;  // with other processes only; outlives proc
   std::unique_ptr<processor::Processor> proc;
   std::unique_ptr<cluster::ReviewerFollower> follower;  // with other processes only
@@ -222,6 +223,27 @@ struct Serving {
   std::unique_ptr<api::Server> http;
   std::string url;
 };
+
+// What the HTTP server serves from.
+api::Context context_of(Serving& s, const workflow::Registry& registry) {
+  api::Context ctx;
+  ctx.registry = &registry;
+  ctx.store = s.store.get();
+  ctx.processor = s.proc.get();
+  ctx.intake = s.intake.get();
+  ctx.max_events_per_request = s.cfg.http.max_events_per_request;
+  ctx.max_json_depth = s.cfg.processor.max_json_depth;
+  ctx.info = info_of(s.cfg, registry, s.topics, s.bootstrap, s.embedded != nullptr);
+  ctx.verifier = &s.verifier;
+  ctx.services = s.cfg.auth.services;
+  ctx.internal_key = s.keys.internal;
+  ctx.metrics_token = s.cfg.auth.metrics_token;
+  ctx.max_waiting_requests = std::max(1, s.cfg.http.threads / 2);
+  ctx.members = s.members.get();
+  ctx.reports = &s.reports;
+  ctx.min_cell = static_cast<uint64_t>(s.cfg.reports.min_cell);
+  return ctx;
+}
 
 // Opens the store, Kafka, the processor, the intake and the HTTP server;
 // the error names what could not start.
@@ -249,6 +271,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   auto popts = processor_options(s.cfg, props, s.topics, s.keys);
   popts.outcomes = &s.outcomes;
   popts.reviewers = &s.reviewers;
+  popts.reports = &s.reports;
   // A broker this process embeds dies with it: nobody could restore from
   // its changelog, so none is written (DESIGN.md §9, docs/scale-out.md).
   popts.changelog = s.embedded == nullptr;
@@ -280,21 +303,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   auto intake = processor::Intake::create(std::move(iopts));
   if (!intake) return intake.error();
   s.intake = std::move(*intake);
-  api::Context ctx;
-  ctx.registry = &registry;
-  ctx.store = s.store.get();
-  ctx.processor = s.proc.get();
-  ctx.intake = s.intake.get();
-  ctx.max_events_per_request = s.cfg.http.max_events_per_request;
-  ctx.max_json_depth = s.cfg.processor.max_json_depth;
-  ctx.info = info_of(s.cfg, registry, s.topics, s.bootstrap, s.embedded != nullptr);
-  ctx.verifier = &s.verifier;
-  ctx.services = s.cfg.auth.services;
-  ctx.internal_key = s.keys.internal;
-  ctx.metrics_token = s.cfg.auth.metrics_token;
-  ctx.max_waiting_requests = std::max(1, s.cfg.http.threads / 2);
-  ctx.members = s.members.get();
-  s.http = std::make_unique<api::Server>(ctx, api::http_limits(s.cfg.http));
+  s.http = std::make_unique<api::Server>(context_of(s, registry), api::http_limits(s.cfg.http));
   auto port = s.http->start(s.cfg.http.host, s.cfg.http.port);
   if (!port) return port.error();
   s.url = "http://" + s.cfg.http.host + ":" + std::to_string(*port);

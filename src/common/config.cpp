@@ -191,6 +191,7 @@ const std::array kSettings = {
                                                                  "deadletter_keep_bytes", 0, kGiB),
     setting<&C::processor, &C::Processor::deadletter_retention>("processor", "deadletter_retention",
                                                                 0, int64_t{1} << 40),
+    setting<&C::reports, &C::Reports::min_cell>("reports", "min_cell", 1, 1'000'000),
     setting<&C::log, &C::Log::level>("log", "level"),
     setting<&C::log, &C::Log::format>("log", "format"),
 };

@@ -107,6 +107,11 @@ struct Config {
     int64_t deadletter_keep_bytes = 8 << 20;
     uint64_t deadletter_retention = 100'000;  ///< dead letters kept in the store
   } processor;
+  struct Reports {
+    /// Fairness reports hide groups of fewer applications (DESIGN.md §13);
+    /// a caller may ask for a larger threshold, never a smaller one.
+    int64_t min_cell = 5;
+  } reports;
   struct Log {
     std::string level = "info";
     std::string format = "text";  ///< text or json

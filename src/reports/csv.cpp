@@ -8,20 +8,17 @@ namespace {
 
 using nlohmann::json;
 
+// A table being made: its header, then rows.
 class Csv {
  public:
   explicit Csv(std::initializer_list<const char*> header) {
-    std::vector<json> h(header.begin(), header.end());
-    row(h);
+    rows_.emplace_back(header.begin(), header.end());
   }
-  void row(const std::vector<json>& fields) {
-    for (size_t i = 0; i < fields.size(); ++i) out_ += (i ? "," : "") + csv_field(fields[i]);
-    out_ += "\r\n";
-  }
-  std::string take() { return std::move(out_); }
+  void row(std::vector<json> fields) { rows_.push_back(std::move(fields)); }
+  Table take() { return std::move(rows_); }
 
  private:
-  std::string out_;
+  Table rows_;
 };
 
 json at(const json& j, const char* k) {
@@ -29,7 +26,7 @@ json at(const json& j, const char* k) {
   return it == j.end() ? json() : *it;
 }
 
-std::string funnel_csv(const json& r) {
+Table funnel_table(const json& r) {
   Csv c{"program", "stage", "terminal", "now", "reached", "conversion", "overall", "overdue"};
   for (const auto& s : r.at("stages"))
     c.row({r["program"], s["stage"], s["terminal"], s["now"], s["reached"], s["conversion"],
@@ -37,7 +34,7 @@ std::string funnel_csv(const json& r) {
   return c.take();
 }
 
-std::string time_csv(const json& r) {
+Table time_table(const json& r) {
   Csv c{"program",        "stage",          "terminal",       "finished_count",
         "finished_p50_s", "finished_p90_s", "finished_max_s", "waiting_count",
         "waiting_p50_s",  "waiting_p90_s",  "waiting_max_s",  "waiting_over_threshold"};
@@ -50,7 +47,7 @@ std::string time_csv(const json& r) {
   return c.take();
 }
 
-std::string fairness_csv(const json& r) {
+Table fairness_table(const json& r) {
   Csv c{"program", "attribute", "min_cell",     "stage", "group",     "n",
         "reached", "rate",      "impact_ratio", "flag",  "suppressed"};
   std::map<std::string, json> n;
@@ -63,7 +60,7 @@ std::string fairness_csv(const json& r) {
   return c.take();
 }
 
-std::string reviewers_csv(const json& r) {
+Table reviewers_table(const json& r) {
   Csv c{"program", "attribute", "reviewer", "group", "n", "mean", "difference", "suppressed"};
   for (const auto& v : r.at("reviewers")) {
     c.row({r["program"], r["attribute"], v["reviewer"], "(all)", v["n"], v["mean"], 0, false});
@@ -74,14 +71,13 @@ std::string reviewers_csv(const json& r) {
   return c.take();
 }
 
-std::string hubs_csv(const json& r) {
+Table hubs_table(const json& r) {
   Csv c{"program", "hub", "stage", "applications"};
-  for (const auto& h : r.at("hubs")) {
-    for (const auto& [stage, n] : at(h, "stages").items())
-      c.row({r["program"], h["hub"], stage, n});
-    for (const auto& [stage, n] : at(h, "outcomes").items())
-      c.row({r["program"], h["hub"], stage, n});
-  }
+  for (const auto& h : r.at("hubs"))
+    for (const char* part : {"stages", "outcomes"}) {
+      const json counts = at(h, part);  // items() of a temporary would dangle
+      for (const auto& [stage, n] : counts.items()) c.row({r["program"], h["hub"], stage, n});
+    }
   return c.take();
 }
 
@@ -99,12 +95,21 @@ std::string csv_field(const json& value) {
   return out + "\"";
 }
 
+Table to_table(std::string_view kind, const json& report) {
+  if (kind == "funnel") return funnel_table(report);
+  if (kind == "time-in-stage") return time_table(report);
+  if (kind == "fairness") return fairness_table(report);
+  if (kind == "reviewers") return reviewers_table(report);
+  return hubs_table(report);
+}
+
 std::string to_csv(std::string_view kind, const json& report) {
-  if (kind == "funnel") return funnel_csv(report);
-  if (kind == "time-in-stage") return time_csv(report);
-  if (kind == "fairness") return fairness_csv(report);
-  if (kind == "reviewers") return reviewers_csv(report);
-  return hubs_csv(report);
+  std::string out;
+  for (const auto& row : to_table(kind, report)) {
+    for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + csv_field(row[i]);
+    out += "\r\n";
+  }
+  return out;
 }
 
 }  // namespace stagewise::reports

@@ -9,11 +9,18 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace stagewise::reports {
 
-/// `report` (as funnel_report etc. made it) as CSV; `kind` is one of
+/// A report flattened: a header row, then one row per cell.
+using Table = std::vector<std::vector<nlohmann::json>>;
+
+/// `report` (as funnel_report etc. made it) as a table; `kind` is one of
 /// funnel, time-in-stage, fairness, reviewers, hubs.
+Table to_table(std::string_view kind, const nlohmann::json& report);
+
+/// The same table as CSV.
 std::string to_csv(std::string_view kind, const nlohmann::json& report);
 
 /// One CSV field: quoted when it must be, guarded against formulas.

@@ -291,4 +291,17 @@ json hub_report(const workflow::Workflow& wf, const Tally& t) {
   return {{"program", wf.program}, {"hubs", std::move(hubs)}};
 }
 
+json finish(std::string_view kind, const workflow::Workflow& wf, const Tally& t, const Query& q) {
+  if (kind == "funnel") return funnel_report(wf, t);
+  if (kind == "time-in-stage") return time_report(wf, t, q);
+  if (kind == "fairness") return fairness_report(wf, t, q);
+  if (kind == "reviewers") return reviewer_report(wf, t, q);
+  if (kind == "hubs") return hub_report(wf, t);
+  return json();
+}
+
+bool needs_attribute(std::string_view kind) {
+  return kind == "fairness" || kind == "reviewers";
+}
+
 }  // namespace stagewise::reports

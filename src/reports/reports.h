@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace stagewise::reports {
@@ -88,6 +89,13 @@ nlohmann::json reviewer_report(const workflow::Workflow& wf, const Tally& t, con
 /// Per hub: applications, active, decided, applications now per stage and
 /// outcomes (terminal stages).
 nlohmann::json hub_report(const workflow::Workflow& wf, const Tally& t);
+
+/// The report named `kind`: funnel, time-in-stage, fairness, reviewers or
+/// hubs; null for any other name.
+nlohmann::json finish(std::string_view kind, const workflow::Workflow& wf, const Tally& t,
+                      const Query& q);
+/// Whether report `kind` reads Query::attribute (fairness, reviewers).
+bool needs_attribute(std::string_view kind);
 
 /// Groups are shown in this order: by name, "unknown" last.
 bool group_before(const std::string& a, const std::string& b);

@@ -81,6 +81,15 @@ Row make_row(const workflow::Application& app, const workflow::Workflow* wf) {
   return r;
 }
 
+std::optional<int64_t> parse_bound(const std::string& text, bool end) {
+  if (text.size() == 10) {
+    const auto t = parse_rfc3339_ms(text + "T00:00:00Z");
+    if (t && end) return *t + 24LL * 3600 * 1000;
+    return t;
+  }
+  return parse_rfc3339_ms(text);
+}
+
 bool Filter::admits(const Row& row) const {
   if (from_ms && row.submitted_ms < *from_ms) return false;
   if (to_ms && row.submitted_ms >= *to_ms) return false;

@@ -47,4 +47,8 @@ struct Filter {
   bool admits(const Row& row) const;
 };
 
+/// A day (2026-03-01) or an RFC 3339 time, as a bound of Filter: a day that
+/// ends a range (`end`) includes that day. nullopt when it is neither.
+std::optional<int64_t> parse_bound(const std::string& text, bool end);
+
 }  // namespace stagewise::reports

@@ -63,6 +63,22 @@ const char* pick(Rng& rng, const char* const (&list)[N]) {
   return list[rng.index(N)];
 }
 
+const char* const kGenders[] = {"woman", "woman", "man", "man", "nonbinary", "decline to state"};
+const char* const kFirstGeneration[] = {"yes", "no", "no", "decline to state"};
+
+// Voluntary self-identification (DESIGN.md §13), drawn from the applicant's
+// id alone so that the rest of a seeded cohort stays as it was; about one in
+// eight gives none.
+json self_identification(const std::string& id) {
+  uint64_t seed = 0xcbf29ce484222325ULL;  // FNV-1a: the same on every platform
+  for (const unsigned char c : id) seed = (seed ^ c) * 0x100000001b3ULL;
+  Rng rng(seed);
+  if (rng.chance(0.125)) return nullptr;
+  json answers = {{"gender", pick(rng, kGenders)}};
+  if (rng.chance(0.8)) answers["first_generation"] = pick(rng, kFirstGeneration);
+  return answers;
+}
+
 std::string pad(uint64_t n, int width) {
   std::string s = std::to_string(n);
   if (static_cast<int>(s.size()) < width) s.insert(0, static_cast<size_t>(width) - s.size(), '0');
@@ -202,6 +218,8 @@ json Walk::profile() {
   }
   if (!reviewers_.empty() && rng_.chance(0.1))
     p["conflicts"] = json::array({reviewers_[rng_.index(reviewers_.size())].id});
+  if (auto answers = self_identification(id_); !answers.is_null())
+    p["self_identification"] = std::move(answers);
   return p;
 }
 

@@ -345,3 +345,26 @@ TEST(Book, FollowsTheStoreAndKeepsTheNewestCopy) {
 
 }  // namespace
 }  // namespace stagewise::reports
+
+namespace stagewise::reports {
+namespace {
+
+TEST(Csv, EveryReportFlattensWithItsNumbers) {
+  auto rows = cohort();
+  rows[0].scores = {{"rev-1", 4.0}};
+  const auto q = query();
+  const Tally t = tally(rows, q);
+  for (const char* kind : {"funnel", "time-in-stage", "fairness", "reviewers", "hubs"}) {
+    const Table table = to_table(kind, finish(kind, summer(), t, q));
+    ASSERT_GT(table.size(), 1u) << kind;
+    for (size_t i = 1; i < table.size(); ++i) EXPECT_EQ(table[i].size(), table[0].size()) << kind;
+  }
+  const std::string hubs = to_csv("hubs", hub_report(summer(), t));
+  EXPECT_NE(hubs.find("summer-research-internship,Université Laval,review,16\r\n"),
+            std::string::npos)
+      << hubs;
+  EXPECT_NE(hubs.find(",rejected,10\r\n"), std::string::npos) << hubs;
+}
+
+}  // namespace
+}  // namespace stagewise::reports
