@@ -4,6 +4,7 @@
 #include "api/dashboard.h"
 #include "api/detail/replies.h"
 #include "api/forward.h"
+#include "api/openapi.h"
 #include "api/routes.h"
 #include "auth/scope.h"
 #include "common/time.h"
@@ -137,6 +138,12 @@ void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
 
 void dashboard(const Call&, const httplib::Request&, httplib::Response& res) {
   res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
+}
+
+// Open like /healthz: the document says what the source says, no data, and
+// client generators and API browsers fetch it without credentials.
+void openapi(const Call&, const httplib::Request&, httplib::Response& res) {
+  res.set_content(std::string(openapi_document()), "application/json");
 }
 
 // Paths and addresses only for admins.
@@ -341,6 +348,13 @@ const std::vector<Route>& route_table() {
       {"GET", "/readyz", "/readyz", Access::open, {}, readyz, "Readiness: partitions assigned"},
       {"GET", "/metrics", "/metrics", Access::metrics, {}, metrics, "Prometheus metrics"},
       {"GET", "/", "/", Access::open, {}, dashboard, "The dashboard (signs in with a token)"},
+      {"GET",
+       R"(/v1/openapi\.json)",
+       "/v1/openapi.json",
+       Access::open,
+       {},
+       openapi,
+       "This API's OpenAPI 3.1 document"},
       {"GET", "/v1/info", "/v1/info", Access::token, {}, info, "Version, topics, workflows"},
       {"GET", "/v1/workflows", "/v1/workflows", Access::token, {}, workflows, "Loaded workflows"},
       {"GET",

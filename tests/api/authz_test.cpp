@@ -171,6 +171,7 @@ TEST_F(Authz, EveryRouteAnswersEachRoleAsTheTableSays) {
       {"/healthz", {{"none", 200}, {"applicant_1", 200}}},
       {"/readyz", {{"none", 200}}},
       {"/", {{"none", 200}}},
+      {"/v1/openapi.json", {{"none", 200}, {"applicant_1", 200}}},
       {"/v1/info", {{"none", 401}, {"admin", 200}, {"applicant_2", 200}, {"reviewer_3", 200}}},
       {"/v1/workflows", {{"none", 401}, {"applicant_1", 200}, {"hub_partner", 200}}},
       {"/v1/workflows/summer-research-internship/graph", {{"none", 401}, {"reviewer_1", 200}}},

@@ -2,6 +2,7 @@
 // reviewer pool, the conflicts are computed, `stagewise assign` assigns a
 // cohort (conflict-free, within loads), refuses what it cannot cover, the
 // reviews arrive and `stagewise ranking` ranks them.
+#include "support/openapi_answers.h"
 #include "support/stagewise_e2e.h"
 
 #include <gtest/gtest.h>
@@ -41,7 +42,7 @@ class Reviews : public ::testing::Test {
     httplib::Client c(ready_.http);
     c.set_read_timeout(30);
     c.set_bearer_token_auth(bearer);
-    const auto r = testing::post_json(c, "/v1/events?wait=10", e);
+    const auto r = answers_.post(c, "/v1/events?wait=10", e);
     EXPECT_EQ(r.status, 202) << r.body.dump();
     return r.body["events"][0].value("outcome", json());
   }
@@ -49,7 +50,18 @@ class Reviews : public ::testing::Test {
     httplib::Client c(ready_.http);
     c.set_read_timeout(30);
     c.set_bearer_token_auth(bearer);
-    return testing::get_json(c, path);
+    return answers_.get(c, path);
+  }
+  // POST /v1/programs/{program}/assignments as the program manager.
+  testing::JsonReply assign_over_http(const std::string& query) {
+    httplib::Client c(ready_.http);
+    c.set_read_timeout(30);
+    c.set_bearer_token_auth(pm_);
+    const std::string target = std::string("/v1/programs/") + kProgram + "/assignments" + query;
+    auto res = c.Post(target);
+    answers_.add("POST", target, res);
+    if (!res) return {};
+    return {res->status, json::parse(res->body, nullptr, false)};
   }
   json ev(const std::string& id, const std::string& type, const std::string& subject,
           const std::string& role, json d = nullptr, int minute = 0) {
@@ -101,6 +113,7 @@ class Reviews : public ::testing::Test {
   testing::ReadyLine ready_;
   std::string pm_, admin_;
   int runs_ = 0;
+  testing::AnswerLog answers_;  // checked against the OpenAPI document
 };
 
 TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
@@ -123,10 +136,9 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
                            json{{"conflicts", json::array()}}}) {
     httplib::Client hc(ready_.http);
     hc.set_bearer_token_auth(other_pm);
-    const auto r =
-        testing::post_json(hc, "/v1/events",
-                           ev("steal-" + std::to_string(++runs_), "reviewer.profile_updated",
-                              "rev-ana", "program_manager", edit));
+    const auto r = answers_.post(hc, "/v1/events",
+                                 ev("steal-" + std::to_string(++runs_), "reviewer.profile_updated",
+                                    "rev-ana", "program_manager", edit));
     EXPECT_EQ(r.status, 403) << edit.dump() << " " << r.body.dump();
   }
   EXPECT_EQ(get(other_pm, "/v1/reviewers/rev-ana").status, 404);
@@ -190,6 +202,9 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
       imported_used = a["affinity"] == 1.0;
   EXPECT_TRUE(imported_used) << plan.dump();
   EXPECT_TRUE(reviewers_of("app-1").empty());
+  const auto http_plan = assign_over_http("?dry_run=true");
+  EXPECT_EQ(http_plan.status, 200) << http_plan.body.dump();
+  EXPECT_EQ(http_plan.body["assignments"], plan["assignments"]);
 
   auto run = cli({"assign", kProgram, "--json"});
   ASSERT_EQ(run.code, 0) << run.err;
@@ -223,6 +238,9 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
   EXPECT_NE(short_run.err.find("app-4"), std::string::npos) << short_run.err;
   EXPECT_NE(short_run.err.find("loads"), std::string::npos) << short_run.err;
   EXPECT_TRUE(reviewers_of("app-4").empty());
+  const auto refused_plan = assign_over_http("?dry_run=true");
+  EXPECT_EQ(refused_plan.status, 409);
+  EXPECT_EQ(refused_plan.body["uncovered"][0]["application"], "app-4") << refused_plan.body.dump();
 
   // Blind review (the summer program's): an assigned reviewer sees the
   // topics, not who the applicant is, who is close to them, or who wrote
@@ -260,6 +278,7 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
       EXPECT_LT(r["leniency"].get<double>(), 0);
     }
   EXPECT_EQ(cli({"ranking", kProgram, "--stage", "review", "--json"}).code, 0);
+  EXPECT_EQ(get(pm_, std::string("/v1/programs/") + kProgram + "/ranking").body["reviews"], 9);
   auto human = cli({"ranking", kProgram});
   EXPECT_EQ(human.code, 0);
   EXPECT_NE(human.out.find("leniency"), std::string::npos) << human.out;
@@ -289,6 +308,8 @@ TEST_F(Reviews, PoolConflictsAssignmentReviewsAndRanking) {
       20))
       << testing::metric(ready_.http, "stagewise_review_conflicts_flagged").value_or(-1);
   EXPECT_EQ(testing::metric(ready_.http, "stagewise_reviewers"), 5.0);
+  EXPECT_EQ(get(pm_, "/v1/reviewers/" + on4).status, 200);
+  EXPECT_TRUE(answers_.conform(tmp_ / "answers"));
 }
 
 }  // namespace

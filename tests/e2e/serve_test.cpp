@@ -1,5 +1,6 @@
 // End to end: the built `stagewise` binary, run as the README runs it.
 #include "support/kafka_fixture.h"
+#include "support/openapi_answers.h"
 #include "support/process.h"
 #include "support/stagewise_e2e.h"
 
@@ -9,6 +10,8 @@
 
 #include <fstream>
 #include <map>
+#include <tuple>
+#include <vector>
 
 namespace stagewise {
 namespace {
@@ -143,6 +146,63 @@ TEST(Serve, CohortSurvivesARestartAndNothingIsAppliedTwice) {
   EXPECT_EQ(p->wait(), 0) << p->err();
 }
 
+// Every read route as a user calls it, good and bad, recorded to be checked
+// against the OpenAPI document; `h-1` is an application, a dead letter is kept.
+void read_every_route(testing::AnswerLog& log, const std::string& url, const std::string& admin,
+                      const std::string& applicant) {
+  httplib::Client anyone(url), as_admin(url), as_applicant(url);
+  as_admin.set_bearer_token_auth(admin);
+  as_applicant.set_bearer_token_auth(applicant);
+  const std::string p = "/v1/programs/summer-research-internship";
+  const std::vector<std::tuple<httplib::Client*, std::string, int>> calls = {
+      {&anyone, "/healthz", 200},
+      {&anyone, "/readyz", 200},
+      {&anyone, "/metrics", 200},
+      {&anyone, "/", 200},
+      {&anyone, "/v1/openapi.json", 200},
+      {&anyone, "/v1/info", 401},
+      {&as_applicant, "/v1/info", 200},
+      {&as_applicant, "/v1/workflows", 200},
+      {&as_applicant, "/v1/workflows/summer-research-internship/graph", 200},
+      {&as_applicant, "/v1/workflows/summer-research-internship/graph?format=dot", 200},
+      {&as_applicant, "/v1/workflows/summer-research-internship/graph?format=png", 400},
+      {&as_applicant, "/v1/workflows/no-such-program/graph", 404},
+      {&as_applicant, "/v1/applications/h-1", 200},
+      {&as_applicant, "/v1/applications/h-1/history", 200},
+      {&as_admin, "/v1/applications/h-1/history", 200},
+      {&as_applicant, p + "/funnel", 403},
+      {&as_admin, p + "/funnel", 200},
+      {&as_admin, p + "/applications", 200},
+      {&as_admin, p + "/applications?stage=submitted&limit=1", 200},
+      {&as_admin, p + "/applications?limit=0", 400},
+      {&as_admin, p + "/deadlines?before=2100-01-01T00:00:00Z", 200},
+      {&as_admin, p + "/deadlines?before=tomorrow", 400},
+      {&as_admin, p + "/ranking", 200},
+      {&as_admin, "/v1/reviewers", 200},
+      {&as_admin, "/v1/outbox/parked", 200},
+      {&as_admin, "/v1/deadletters?limit=x", 400},
+      {&as_admin, "/v1/deadletters/deadletter/nowhere/0/0", 404},
+  };
+  for (const auto& [client, path, status] : calls) {
+    auto res = client->Get(path);
+    log.add("GET", path, res);
+    EXPECT_EQ(res ? res->status : 0, status) << "GET " << path;
+  }
+  const auto kept = log.get(as_admin, "/v1/deadletters");
+  ASSERT_EQ(kept.status, 200);
+  ASSERT_FALSE(kept.body["deadletters"].empty());
+  EXPECT_EQ(
+      log.get(as_admin, "/v1/deadletters/" + kept.body["deadletters"][0]["id"].get<std::string>())
+          .status,
+      200);
+  // What is served is the document in the repository.
+  auto doc = anyone.Get("/v1/openapi.json");
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(
+      json::parse(doc->body),
+      json::parse(testing::read_file(std::string(STAGEWISE_SOURCE_DIR) + "/src/api/openapi.json")));
+}
+
 TEST(Serve, KcatStyleProducerJunkAndHttpIntake) {
   TempDir tmp;
   const std::string data = tmp / "data";
@@ -175,15 +235,18 @@ TEST(Serve, KcatStyleProducerJunkAndHttpIntake) {
   // bad one; the events are sent as the token's actor, an applicant.
   httplib::Client as_applicant(ready.http);
   as_applicant.set_bearer_token_auth(testing::token_for(kBin, data, "applicant", "stu-h"));
+  testing::AnswerLog log;
   auto res = as_applicant.Post("/v1/events",
                                event("h1", "application.submitted", "h-1", "applicant").dump(),
                                "application/cloudevents+json");
+  log.add("POST", "/v1/events", res);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202) << res->body;
   EXPECT_EQ(json::parse(res->body)["ids"], json::array({"h1"}));
   json bad = event("h2", "application.submitted", "h-2", "applicant");
   bad.erase("time");
   res = as_applicant.Post("/v1/events", bad.dump(), "application/json");
+  log.add("POST", "/v1/events", res);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
   const json err = json::parse(res->body);
@@ -193,12 +256,18 @@ TEST(Serve, KcatStyleProducerJunkAndHttpIntake) {
     return r && r->status == 200;
   }));
   res = http.Get("/v1/applications/nope");
+  log.add("GET", "/v1/applications/nope", res);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);
   EXPECT_EQ(json::parse(res->body)["error"]["code"], "not_found");
   res = http.Get("/v1/info");
+  log.add("GET", "/v1/info", res);
   ASSERT_TRUE(res);
   EXPECT_EQ(json::parse(res->body)["bootstrap_servers"], ready.bootstrap);
+  // Every answer is as the OpenAPI document describes it.
+  read_every_route(log, ready.http, testing::token_for(kBin, data, "admin", "e2e-admin"),
+                   testing::token_for(kBin, data, "applicant", "stu-h"));
+  EXPECT_TRUE(log.conform(tmp / "answers"));
 
   p.signal(SIGINT);
   EXPECT_EQ(p.wait(), 0);
