@@ -1,11 +1,14 @@
 # Writes OUTPUT, a C++ file defining `std::string_view NAMESPACE::FUNCTION()`
-# that returns the bytes of INPUT, a JSON file; fails when INPUT is not JSON.
+# that returns the bytes of INPUT; fails when INPUT is a .json file that is
+# not JSON.
 # Run at build time (cmake -P), so the binary reads nothing from disk.
 #   cmake -DINPUT=doc.json -DOUTPUT=doc.cpp -DNAMESPACE=ns -DFUNCTION=fn -P embed.cmake
-file(READ "${INPUT}" text)
-string(JSON ignored ERROR_VARIABLE problem TYPE "${text}")
-if(problem)
-  message(FATAL_ERROR "${INPUT} is not valid JSON: ${problem}")
+if(INPUT MATCHES "\\.json$")
+  file(READ "${INPUT}" text)
+  string(JSON ignored ERROR_VARIABLE problem TYPE "${text}")
+  if(problem)
+    message(FATAL_ERROR "${INPUT} is not valid JSON: ${problem}")
+  endif()
 endif()
 file(READ "${INPUT}" hex HEX)
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")

@@ -4,6 +4,7 @@
 #include "api/dashboard.h"
 #include "api/detail/replies.h"
 #include "api/forward.h"
+#include "api/graph_svg.h"
 #include "api/openapi.h"
 #include "api/routes.h"
 #include "auth/scope.h"
@@ -136,8 +137,18 @@ void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
   res.set_content(text, "text/plain; version=0.0.4");
 }
 
-void dashboard(const Call&, const httplib::Request&, httplib::Response& res) {
-  res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
+// The dashboard's files: static, no data (the page reads the API with the
+// token it is given). Only its own scripts and styles run, in no frame.
+void dashboard(const Call&, const httplib::Request& req, httplib::Response& res) {
+  const auto asset = dashboard_asset(req.path);
+  if (!asset) return fail(res, 404, "not_found", "no such file: " + req.path);
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                 "frame-ancestors 'none'; form-action 'self'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-cache");
+  res.set_content(std::string(asset->bytes), std::string(asset->content_type));
 }
 
 // Open like /healthz: the document says what the source says, no data, and
@@ -176,8 +187,8 @@ void workflows(const Call& c, const httplib::Request&, httplib::Response& res) {
 void graph(const Call& c, const httplib::Request& req, httplib::Response& res) {
   const std::string program = req.matches[1];
   const std::string format = req.has_param("format") ? req.get_param_value("format") : "mermaid";
-  if (format != "mermaid" && format != "dot")
-    return fail(res, 400, "invalid_argument", "format must be mermaid or dot");
+  if (format != "mermaid" && format != "dot" && format != "svg")
+    return fail(res, 400, "invalid_argument", "format must be mermaid, dot or svg");
   const workflow::Workflow* wf = c.ctx.registry->latest(program);
   if (req.has_param("version")) {
     const auto v = detail::count_param(req, "version", 0, 1'000'000);
@@ -185,10 +196,15 @@ void graph(const Call& c, const httplib::Request& req, httplib::Response& res) {
     wf = c.ctx.registry->find(program, static_cast<int>(*v));
   }
   if (wf == nullptr) return fail(res, 404, "not_found", "no workflow for \"" + program + "\"");
-  if (format == "dot")
+  if (format == "svg") {
+    const auto svg = render_svg(workflow::to_dot(*wf));
+    if (!svg) return fail(res, 503, "unavailable", svg.error().message);
+    res.set_content(*svg, "image/svg+xml");
+  } else if (format == "dot") {
     res.set_content(workflow::to_dot(*wf), "text/vnd.graphviz");
-  else
+  } else {
     res.set_content(workflow::to_mermaid(*wf), "text/plain; charset=utf-8");
+  }
 }
 
 void application(const Call& c, const httplib::Request& req, httplib::Response& res) {
@@ -349,6 +365,20 @@ const std::vector<Route>& route_table() {
       {"GET", "/metrics", "/metrics", Access::metrics, {}, metrics, "Prometheus metrics"},
       {"GET", "/", "/", Access::open, {}, dashboard, "The dashboard (signs in with a token)"},
       {"GET",
+       "/assets/app.js",
+       "/assets/app.js",
+       Access::open,
+       {},
+       dashboard,
+       "The dashboard's script"},
+      {"GET",
+       "/assets/app.css",
+       "/assets/app.css",
+       Access::open,
+       {},
+       dashboard,
+       "The dashboard's style sheet"},
+      {"GET",
        R"(/v1/openapi\.json)",
        "/v1/openapi.json",
        Access::open,
@@ -363,7 +393,7 @@ const std::vector<Route>& route_table() {
        Access::token,
        {},
        graph,
-       "A workflow drawn as mermaid or dot"},
+       "A workflow drawn as mermaid, dot or SVG (laid out by Graphviz)"},
       {"GET",
        R"(/v1/applications/([^/]+))",
        "/v1/applications/{id}",

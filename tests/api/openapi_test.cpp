@@ -21,18 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-// Described before they exist: the report routes the main branch adds while
-// this branch is open (DESIGN.md §13). DELETE this list once they are in
-// route_table() (after merging branch openapi into main): then every
-// described operation must be a route again.
-const std::set<std::string> kReportRoutesComingFromMain = {
-    "GET /v1/programs/{program}/reports/funnel",
-    "GET /v1/programs/{program}/reports/time-in-stage",
-    "GET /v1/programs/{program}/reports/hubs",
-    "GET /v1/programs/{program}/fairness",
-    "GET /v1/programs/{program}/fairness/reviewers",
-};
-
 const json& document() {
   static const json doc = json::parse(openapi_document());
   return doc;
@@ -111,7 +99,6 @@ TEST(OpenApi, EveryDescribedOperationIsARoute) {
       if (method == "parameters" || method == "summary" || method == "description") continue;
       ++described;
       const std::string k = key(method, path);
-      if (kReportRoutesComingFromMain.contains(k)) continue;
       EXPECT_TRUE(routes.contains(k)) << k << " is described but the server has no such route";
     }
   EXPECT_GE(described, route_table().size());
