@@ -4,6 +4,7 @@
 #include "api/dashboard.h"
 #include "api/detail/replies.h"
 #include "api/forward.h"
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "auth/scope.h"
 #include "common/time.h"
@@ -126,6 +127,7 @@ void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
   std::string text = metrics_text(p ? &p->stats() : nullptr, p ? p->relay_stats() : nullptr,
                                   p ? p->timer_stats() : nullptr, c.ctx.store);
   if (p != nullptr) text += partition_metrics_text(*p) + review_metrics_text(*p);
+  text += operator_metrics_text(c.ctx);
   res.set_content(text, "text/plain; version=0.0.4");
 }
 

@@ -106,6 +106,11 @@ void HttpServer::stop() {
   }
 }
 
+std::chrono::steady_clock::time_point HttpServer::request_started() {
+  const auto* stream = detail::current_request();
+  return stream != nullptr ? stream->head_at() : std::chrono::steady_clock::now();
+}
+
 HttpServer& HttpServer::set_error_handler(Handler handler) {
   user_error_handler_ = std::move(handler);
   return *this;

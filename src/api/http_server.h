@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 
 namespace stagewise::api {
@@ -68,6 +69,11 @@ class HttpServer : private httplib::Server {
   void stop();
 
   const HttpLimits& limits() const { return limits_; }
+
+  /// When the head of the request being served on the calling thread had
+  /// arrived; now when the thread serves none. For handlers that time
+  /// requests: the time includes reading the body.
+  static std::chrono::steady_clock::time_point request_started();
 
  private:
   // Called by httplib's accept loop for each new connection (a private

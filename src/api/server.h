@@ -19,6 +19,7 @@
 namespace stagewise::api {
 
 class HttpServer;
+class HttpMetrics;
 
 /// What the HTTP server serves from; all referenced objects outlive it.
 struct Context {
@@ -41,6 +42,8 @@ struct Context {
   std::shared_ptr<std::atomic<int>> waiting = std::make_shared<std::atomic<int>>(0);
   /// The other serve processes sharing the input (null: this one alone).
   const cluster::Directory* members = nullptr;
+  /// The server's requests, for /metrics (set by the Server).
+  const HttpMetrics* http_metrics = nullptr;
 };
 
 /// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).
@@ -61,6 +64,7 @@ class Server {
  private:
   void routes();
   Context ctx_;
+  std::unique_ptr<HttpMetrics> http_metrics_;
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };
