@@ -60,8 +60,9 @@ class HttpServer : private httplib::Server {
   /// Serves until stop(); raises the listen backlog first.
   using httplib::Server::listen_after_bind;
 
-  /// For answers of 400 and above, after this server's own (408, 413, 415,
-  /// 431), which take precedence.
+  /// For answers of 400 and above. This server's own (408, 413, 415, 431)
+  /// take precedence: the handler sees them with their body set, and leaves
+  /// them as they are.
   HttpServer& set_error_handler(Handler handler);
 
   /// Stops accepting and makes listen_after_bind() return once the requests

@@ -52,7 +52,7 @@ class Metrics : public ::testing::Test {
 
   // What users did: four events applied (three submissions, one moved on to
   // documents); three applications read, one missing, two unknown paths, one
-  // call without a token.
+  // call without a token, one body refused before any route ran.
   void use_it() {
     applicant_ = testing::token_for(kBin, data(), "applicant", "stu-metrics");
     manager_ =
@@ -76,6 +76,11 @@ class Metrics : public ::testing::Test {
     ASSERT_EQ(get("", "/v1/no/such/path/stu-metrics"), 404);
     ASSERT_EQ(get("", "/v1/no/such/path/stu-metrics"), 404);
     ASSERT_EQ(get("", "/v1/info"), 401);
+    httplib::Client c(serve_.ready.http);
+    const auto refused =
+        c.Post("/v1/events", {{"Content-Encoding", "gzip"}}, "{}", "application/json");
+    ASSERT_TRUE(refused);
+    ASSERT_EQ(refused->status, 415);
   }
 
   std::string page() {
@@ -132,6 +137,7 @@ TEST_F(Metrics, CountWhatUsersDid) {
   EXPECT_EQ(metric(http, requests("POST", "/v1/events", 202)), 4);
   EXPECT_EQ(metric(http, requests("GET", "/v1/info", 401)), 1);
   EXPECT_EQ(metric(http, requests("GET", "other", 404)), 2) << "unknown paths count as other";
+  EXPECT_EQ(metric(http, requests("POST", "other", 415)), 1) << "so do requests refused unread";
   EXPECT_EQ(metric(http,
                    "stagewise_http_request_duration_seconds_count{method=\"GET\",route=\"/"
                    "v1/applications/{id}\"}"),
