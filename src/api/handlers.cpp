@@ -6,6 +6,7 @@
 #include "api/forward.h"
 #include "api/graph_svg.h"
 #include "api/openapi.h"
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "auth/scope.h"
 #include "common/time.h"
@@ -134,6 +135,7 @@ void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
   std::string text = metrics_text(p ? &p->stats() : nullptr, p ? p->relay_stats() : nullptr,
                                   p ? p->timer_stats() : nullptr, c.ctx.store);
   if (p != nullptr) text += partition_metrics_text(*p) + review_metrics_text(*p);
+  text += operator_metrics_text(c.ctx);
   res.set_content(text, "text/plain; version=0.0.4");
 }
 

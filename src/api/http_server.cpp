@@ -106,6 +106,11 @@ void HttpServer::stop() {
   }
 }
 
+std::chrono::steady_clock::time_point HttpServer::request_started() {
+  const auto* stream = detail::current_request();
+  return stream != nullptr ? stream->head_at() : std::chrono::steady_clock::now();
+}
+
 HttpServer& HttpServer::set_error_handler(Handler handler) {
   user_error_handler_ = std::move(handler);
   return *this;
@@ -153,18 +158,17 @@ void HttpServer::install_handlers() {
   });
   httplib::Server::set_error_handler(HandlerWithResponse([this](const Request& req, Response& res) {
     auto* stream = detail::current_request();
+    bool ours = true;
     if (stream != nullptr && stream->rejection()) {
       answer(res, *stream->rejection());
-      return Handled::Handled;
-    }
-    if (res.status == 413 && res.body.empty()) {
+    } else if (res.status == 413 && res.body.empty()) {
       answer(res, detail::body_too_large(limits_));
       if (stream != nullptr) stream->reject(detail::body_too_large(limits_));
-      return Handled::Handled;
+    } else {
+      ours = false;
     }
-    if (!user_error_handler_) return Handled::Unhandled;
-    user_error_handler_(req, res);
-    return Handled::Handled;
+    if (user_error_handler_) user_error_handler_(req, res);  // sees ours too, to count them
+    return ours || user_error_handler_ ? Handled::Handled : Handled::Unhandled;
   }));
   // A refused request's body may still be on its way: the connection ends.
   set_post_routing_handler([](const Request&, Response& res) {

@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 
 namespace stagewise::api {
@@ -59,8 +60,9 @@ class HttpServer : private httplib::Server {
   /// Serves until stop(); raises the listen backlog first.
   using httplib::Server::listen_after_bind;
 
-  /// For answers of 400 and above, after this server's own (408, 413, 415,
-  /// 431), which take precedence.
+  /// For answers of 400 and above. This server's own (408, 413, 415, 431)
+  /// take precedence: the handler sees them with their body set, and leaves
+  /// them as they are.
   HttpServer& set_error_handler(Handler handler);
 
   /// Stops accepting and makes listen_after_bind() return once the requests
@@ -68,6 +70,11 @@ class HttpServer : private httplib::Server {
   void stop();
 
   const HttpLimits& limits() const { return limits_; }
+
+  /// When the head of the request being served on the calling thread had
+  /// arrived; now when the thread serves none. For handlers that time
+  /// requests: the time includes reading the body.
+  static std::chrono::steady_clock::time_point request_started();
 
  private:
   // Called by httplib's accept loop for each new connection (a private

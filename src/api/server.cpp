@@ -2,6 +2,7 @@
 
 #include "api/detail/replies.h"
 #include "api/http_server.h"
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "api/views.h"
 #include "common/reasons.h"
@@ -66,7 +67,10 @@ void guarded(const Context& ctx, const Route& route, const httplib::Request& req
 }  // namespace
 
 Server::Server(Context ctx, const HttpLimits& limits)
-    : ctx_(std::move(ctx)), http_(std::make_unique<HttpServer>(limits)) {
+    : ctx_(std::move(ctx)),
+      http_metrics_(std::make_unique<HttpMetrics>(route_table())),
+      http_(std::make_unique<HttpServer>(limits)) {
+  ctx_.http_metrics = http_metrics_.get();
   // Without it every keep-alive answer waits on the client's delayed ACK
   // (measured: 27 ms per GET, 0.14 ms with it).
   http_->set_tcp_nodelay(true);
@@ -81,8 +85,11 @@ Server::~Server() {
 // errors and unknown paths.
 void Server::routes() {
   auto& s = *http_;
-  for (const Route& route : route_table()) {
-    auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
+  const auto& table = route_table();
+  for (size_t i = 0; i < table.size(); ++i) {
+    const Route& route = table[i];
+    auto handler = [this, &route, i](const httplib::Request& req, httplib::Response& res) {
+      const RequestTimer timer(*http_metrics_, i, req, res);
       guarded(ctx_, route, req, res);
     };
     const std::string pattern(route.pattern);
@@ -102,7 +109,13 @@ void Server::routes() {
         }
         fail(res, 500, "internal", what);
       });
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  // A request no route took (unknown path or method) has no matches: a
+  // route's were set when its pattern matched. The routes' own are counted
+  // by their RequestTimer.
+  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!req.matches.empty()) return;
+    http_metrics_->record(HttpMetrics::kOther, req.method, res.status,
+                          HttpServer::request_started());
     if (res.status == 404 && res.body.empty())
       fail(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
   });

@@ -20,6 +20,7 @@
 namespace stagewise::api {
 
 class HttpServer;
+class HttpMetrics;
 
 /// What the HTTP server serves from; all referenced objects outlive it.
 struct Context {
@@ -48,6 +49,8 @@ struct Context {
   /// reports.min_cell: the smallest group a fairness report shows; a caller
   /// may ask for more, never for less.
   uint64_t min_cell = 5;
+  /// The server's requests, for /metrics (set by the Server).
+  const HttpMetrics* http_metrics = nullptr;
 };
 
 /// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).
@@ -68,6 +71,7 @@ class Server {
  private:
   void routes();
   Context ctx_;
+  std::unique_ptr<HttpMetrics> http_metrics_;
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };

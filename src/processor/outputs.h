@@ -42,7 +42,7 @@ store::HistoryEntry history_entry(const workflow::Applied& applied, const CloudE
 store::OutboxRecord reminder(const std::string& topic, const store::TimerRecord& timer,
                              int64_t now_ms);
 
-/// Where a rejected input came from.
+/// Where an input came from (a rejected one's dead letter names it).
 struct InputRef {
   std::string topic;
   int32_t partition = -1;
@@ -50,6 +50,7 @@ struct InputRef {
   std::string_view key;
   std::string_view value;
   const Headers* headers = nullptr;
+  int64_t timestamp_ms = -1;  ///< the Kafka message's (when produced); -1 unknown
 };
 
 /// How much of a rejected original a dead letter carries and the store keeps.

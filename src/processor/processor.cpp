@@ -51,6 +51,8 @@ struct Processor::Round {
   std::unordered_set<std::string> seen;        // dedupe keys applied
   std::map<TopicPartition, int64_t> advanced;  // next offsets
   Counts counts;
+  // Of each applied event: its `time` and its message's timestamp (ms).
+  std::vector<std::pair<int64_t, int64_t>> applied_times;
   std::vector<std::pair<std::string, nlohmann::json>> outcomes;     // only when awaited
   std::unordered_map<std::string, reviews::ReviewerPtr> reviewers;  // written in this round
   bool timers_added = false;
@@ -62,11 +64,16 @@ struct Processor::Round {
     seen.clear();
     advanced.clear();
     counts = {};
+    applied_times.clear();
     outcomes.clear();
     reviewers.clear();
     timers_added = false;
     assigned_profiles_changed = false;
     result = {};
+  }
+  void count_applied(const InputRef& in, const CloudEvent& ev) {
+    ++counts.applied;
+    applied_times.emplace_back(ev.time_ms, in.timestamp_ms);
   }
 };
 
@@ -494,7 +501,7 @@ void Processor::handle_message(Round& r, kafka::Message& m) {
   r.advanced[tp] = m.offset() + 1;
 
   const Headers headers = m.headers();
-  const InputRef in{tp.first, tp.second, m.offset(), m.key(), m.value(), &headers};
+  const InputRef in{tp.first, tp.second, m.offset(), m.key(), m.value(), &headers, m.timestamp()};
   auto decoded = decode_input(headers, m.value(), options_.max_event_bytes, options_.envelope);
   if (auto* err = std::get_if<DecodeError>(&decoded))
     return reject(r, in, err->reason, err->message, err->event_id, "");
@@ -648,7 +655,7 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
                        {"sequence", applied.next.sequence}});
   r.seen.insert(std::move(dedupe_key));
   r.counts.moved += applied.moved ? 1 : 0;
-  ++r.counts.applied;
+  r.count_applied(in, ev);
   spdlog::debug("applied {} {} to {}: {} -> {}", ev.type, ev.id, subject, old_stage, applied.to);
   // The event's data is not needed any more: moved into the history, but
   // for self-identification, which only the application keeps (apart).
@@ -708,7 +715,7 @@ void Processor::apply_reference(Round& r, const InputRef& in, CloudEvent&& ev,
                                                        {"reviewer", next->id},
                                                        {"revision", next->revision}});
   r.seen.insert(std::move(dedupe_key));
-  ++r.counts.applied;
+  r.count_applied(in, ev);
   r.reviewers.insert_or_assign(next->id, std::move(next));
 }
 
@@ -780,6 +787,7 @@ void Processor::run_committer() {
       stats_.batches.fetch_add(1);
       if (r->timers_added && timers_) timers_->poke();
       stats_.applied.fetch_add(r->counts.applied);
+      observe_latency(*r);
       stats_.moved.fetch_add(r->counts.moved);
       stats_.duplicates.fetch_add(r->counts.duplicates);
       for (size_t i = 0; i < kReasonCount; ++i) stats_.rejected[i].fetch_add(r->counts.rejected[i]);
@@ -795,6 +803,18 @@ void Processor::run_committer() {
       lp.job = nullptr;
     }
     lp.cv.notify_all();
+  }
+}
+
+// How long each event of a durable round took to be applied: from its
+// `time` (as its sender says) and from its message's timestamp (when it
+// was produced). A clock ahead of ours counts as 0 (Histogram::observe).
+void Processor::observe_latency(const Round& r) {
+  const auto now = static_cast<double>(now_ms());
+  for (const auto& [event_ms, produced_ms] : r.applied_times) {
+    stats_.event_age.observe((now - static_cast<double>(event_ms)) / 1000.0);
+    if (produced_ms > 0)
+      stats_.event_queue.observe((now - static_cast<double>(produced_ms)) / 1000.0);
   }
 }
 

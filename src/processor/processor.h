@@ -3,6 +3,7 @@
 #include "auth/trust.h"
 #include "common/clock.h"
 #include "common/cloudevent.h"
+#include "common/histogram.h"
 #include "common/reasons.h"
 #include "common/result.h"
 #include "kafka/kafka.h"
@@ -30,6 +31,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace stagewise::processor {
 
@@ -79,6 +81,15 @@ struct Options {
 
 inline constexpr size_t kReasonCount = static_cast<size_t>(Reason::engine_error) + 1;
 
+/// Buckets (seconds) of the processing latency histograms: events may be
+/// sent late or back-dated by days (processor.max_backdate), while a
+/// healthy pipeline applies a fresh one within milliseconds.
+inline const std::vector<double> kEventAgeBuckets = {0.005, 0.01, 0.025, 0.05,  0.1,   0.25, 0.5,
+                                                     1,     2.5,  5,     10,    30,    60,   300,
+                                                     900,   3600, 21600, 86400, 604800};
+inline const std::vector<double> kEventQueueBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
+
 /// Counters for /metrics. Updated by the processor thread, read anywhere.
 struct Stats {
   std::atomic<uint64_t> consumed{0};
@@ -94,6 +105,11 @@ struct Stats {
   std::array<std::atomic<uint64_t>, kReasonCount> rejected{};
   std::atomic<int64_t> lag{0};  ///< input events on the broker not yet processed
   std::atomic<uint64_t> cache_bytes{0};
+  /// Seconds from an applied event's `time` to its round being durable.
+  metrics::Histogram event_age{kEventAgeBuckets};
+  /// Seconds from an applied event's message being produced to its round
+  /// being durable (events whose message has a timestamp).
+  metrics::Histogram event_queue{kEventQueueBuckets};
 };
 
 /// The consume → apply → commit loop (DESIGN.md §2). Each input event's
@@ -183,6 +199,7 @@ class Processor {
   bool may_mirror(int32_t partition, uint64_t epoch) const;
   bool hand_over(Round* r);
   bool finish_round();
+  void observe_latency(const Round& r);
   void cache_round(Round& r);
   void book_round(const Round& r);
   void update_lag();

@@ -69,14 +69,28 @@ inline std::vector<std::string> serve_args(const std::string& bin, const std::st
           "--http-port", "0",     "--bootstrap-servers", bootstrap};
 }
 
+/// `stagewise serve` run as `args`.
+inline ServeProcess start_serve_as(const std::vector<std::string>& args,
+                                   const std::string& log_prefix, int seconds = 90) {
+  ServeProcess s;
+  s.proc = std::make_unique<Process>(args, log_prefix + ".out", log_prefix + ".err");
+  s.ready = parse_ready_line(s.proc->wait_line("ready ", seconds));
+  return s;
+}
+
 inline ServeProcess start_serve(const std::string& bin, const std::string& workflows,
                                 const std::string& data_dir, const std::string& bootstrap,
                                 const std::string& log_prefix, int seconds = 90) {
-  ServeProcess s;
-  s.proc = std::make_unique<Process>(serve_args(bin, workflows, data_dir, bootstrap),
-                                     log_prefix + ".out", log_prefix + ".err");
-  s.ready = parse_ready_line(s.proc->wait_line("ready ", seconds));
-  return s;
+  return start_serve_as(serve_args(bin, workflows, data_dir, bootstrap), log_prefix, seconds);
+}
+
+/// `stagewise serve` with the broker it embeds.
+inline ServeProcess start_serve_embedded(const std::string& bin, const std::string& workflows,
+                                         const std::string& data_dir, const std::string& log_prefix,
+                                         int seconds = 90) {
+  return start_serve_as(
+      {bin, "serve", "--data-dir", data_dir, "--workflows", workflows, "--http-port", "0"},
+      log_prefix, seconds);
 }
 
 /// A bearer token from `stagewise token` for the server on `data_dir`

@@ -82,7 +82,12 @@ class RequestStream final : public httplib::Stream {
   socket_t socket() const override;
 
   /// The request line and headers are read; what follows is the body.
-  void head_done() { head_done_ = true; }
+  void head_done() {
+    head_done_ = true;
+    head_at_ = Clock::now();
+  }
+  /// When head_done() was called (the request's time is counted from it).
+  Clock::time_point head_at() const { return head_at_; }
   /// Refuses the request (the first rejection wins).
   void reject(Rejection r);
   const std::optional<Rejection>& rejection() const { return rejection_; }
@@ -97,6 +102,7 @@ class RequestStream final : public httplib::Stream {
   const HttpLimits& limits_;
   Clock::time_point deadline_;
   bool head_done_ = false;
+  Clock::time_point head_at_ = Clock::now();
   size_t head_bytes_ = 0;
   int64_t body_bytes_ = 0;
   bool failed_ = false;
