@@ -3,6 +3,7 @@
 // program office reads the funnel, time in stage, hubs and the fairness
 // table (four-fifths flags, small groups suppressed) over HTTP, as CSV, and
 // with `stagewise report`, also from the data dir once the server is gone.
+#include "support/openapi_answers.h"
 #include "support/stagewise_e2e.h"
 
 #include <gtest/gtest.h>
@@ -49,7 +50,14 @@ class Reports : public ::testing::Test {
     httplib::Client c(ready_.http);
     c.set_read_timeout(30);
     if (!bearer.empty()) c.set_bearer_token_auth(bearer);
-    return c.Get(path, headers);
+    auto r = c.Get(path, headers);
+    answers_.add("GET", path, r);  // checked against the OpenAPI document
+    return r;
+  }
+  void TearDown() override {
+    if (answers_.size() > 0) {
+      EXPECT_TRUE(answers_.conform(tmp_ / "answers"));
+    }
   }
   json get(const std::string& bearer, const std::string& path, int want = 200) {
     const auto r = call(bearer, path);
@@ -116,6 +124,7 @@ class Reports : public ::testing::Test {
   testing::ReadyLine ready_;
   std::string pm_;
   int runs_ = 0;
+  testing::AnswerLog answers_;
 };
 
 TEST_F(Reports, SelfIdentificationIsKeptApartFromEveryView) {
