@@ -145,7 +145,7 @@ void dashboard(const Call&, const httplib::Request& req, httplib::Response& res)
   const auto asset = dashboard_asset(req.path);
   if (!asset) return fail(res, 404, "not_found", "no such file: " + req.path);
   res.set_header("Content-Security-Policy",
-                 "default-src 'self'; img-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                 "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
                  "frame-ancestors 'none'; form-action 'self'");
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Referrer-Policy", "no-referrer");

@@ -15,7 +15,7 @@ function h(tag, attrs, ...children) {
     else if (k === 'width') el.style.width = v;  // CSSOM: the page's policy forbids style attributes
     else el.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined)
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined)
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return el;
 }
@@ -85,7 +85,7 @@ async function overview() {
       h('div', { class: 'muted' }, p.program),
       h('dl', { class: 'figures' },
         [['total', f.total], ['active', f.active], ['decided', f.decided], ['overdue', f.overdue]].map(([k, v]) =>
-          h('div', {}, h('dt', { text: k }), h('dd', { 'data-figure': k, text: num(v) }))))))))];
+          h('div', {}, h('dt', { text: k }), h('dd', { 'data-figure': k, text: num(v) })))))))];
 }
 
 // ---- a program -----------------------------------------------------------
@@ -263,14 +263,19 @@ async function deadletters() {
 }
 
 // ---- routing --------------------------------------------------------------
+// A page still loading when another is asked for is dropped, so a slow
+// answer never replaces the page the user went on to.
+let shown = 0;
 async function render(refresh) {
   const [, kind, arg] = (location.hash.match(/^#\/(p|a|deadletters)?\/?(.*)$/) || []);
   const name = arg ? decodeURIComponent(arg) : '';
+  const mine = refresh ? shown : ++shown;
   try {
     if (refresh && kind === 'p') await refreshProgram(name);
     else if (!refresh) {
       const page = kind === 'p' ? await program(name) : kind === 'a' ? await application(name)
         : kind === 'deadletters' ? await deadletters() : await overview();
+      if (mine !== shown) return;
       replace(main(), page);
       main().focus();
     }
