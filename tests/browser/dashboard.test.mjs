@@ -190,3 +190,12 @@ test('usable on a phone, every field labelled', async () => {
   if (shots) await p.screenshot({ path: path.join(shots, 'phone.png'), fullPage: false });
   await p.close();
 });
+
+test('the link tools/run prints opens the program, signed in', async () => {
+  const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await p.goto(url + `/#token=${pm}&program=${program}`);
+  await p.waitForSelector('#funnel');
+  await p.waitForSelector('#fairness');
+  assert.equal(new URL(p.url()).hash, `#/p/${program}`, 'the token left the address bar');
+  await p.close();
+});

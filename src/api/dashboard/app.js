@@ -299,7 +299,12 @@ async function start() {
   state.timer = setInterval(() => render(true), 5000);
 }
 
-const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
-if (fromLink) { sessionStorage.setItem('token', fromLink); history.replaceState(null, '', '/#/'); }
+// A link may carry the token (and the program to open) in its fragment,
+// which browsers never send to the server.
+const link = new URLSearchParams(location.hash.slice(1));
+if (link.get('token')) {
+  sessionStorage.setItem('token', link.get('token'));
+  history.replaceState(null, '', link.get('program') ? '/#/p/' + enc(link.get('program')) : '/#/');
+}
 window.addEventListener('hashchange', () => render(false));
 if (token()) start(); else showSignin();
