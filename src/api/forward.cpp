@@ -37,6 +37,7 @@ Answer ask(const Context& ctx, const std::string& url, const httplib::Request& r
   client.set_connection_timeout(1, 0);
   client.set_read_timeout(10, 0);
   client.set_write_timeout(5, 0);
+  client.set_url_encode(false);  // the target as received: what is signed is what arrives
   const std::string when = std::to_string(now_ms());
   httplib::Headers headers = {{marker, when + "." + peer_mac(ctx.internal_key, when, req)}};
   if (req.has_header("Authorization"))

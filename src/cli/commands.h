@@ -113,6 +113,7 @@ struct ReportFlags {
   uint64_t min_cell = 0;  ///< 0: the server's reports.min_cell
   bool csv = false;
   std::string workflows = "workflows";  ///< read without a server
+  std::string config;                   ///< read without a server: its reports.min_cell
 };
 int report(const ReportFlags& flags);
 

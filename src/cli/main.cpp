@@ -144,6 +144,8 @@ void add_report(CLI::App& app, Commands& out) {
   cmd->add_flag("--csv", f->csv, "Print CSV");
   cmd->add_option("--workflows", f->workflows, "Workflows folder, to read a data dir directly")
       ->capture_default_str();
+  cmd->add_option("--config", f->config,
+                  "The server's config file, for its reports.min_cell when reading a data dir");
   add_target(cmd, f->target);
   out.emplace_back(cmd, [f] { return report(*f); });
 }

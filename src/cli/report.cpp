@@ -3,6 +3,7 @@
 // process's part), or, when none runs, from the data dir itself.
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "common/config.h"
 #include "common/time.h"
 #include "reports/book.h"
 #include "reports/csv.h"
@@ -42,7 +43,16 @@ std::string query_of(const ReportFlags& f, reports::Query& q) {
   q.attribute = f.attribute;
   q.filter.cycle = f.cycle;
   q.filter.hub = f.hub;
-  q.min_cell = std::max<uint64_t>(5, f.min_cell);
+  // The floor the server would apply: its config file's reports.min_cell,
+  // STAGEWISE_REPORTS_MIN_CELL, else the default.
+  Config config;
+  try {
+    if (!f.config.empty()) config = load_config(f.config);
+    apply_env_overrides(config);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  q.min_cell = std::max<uint64_t>(static_cast<uint64_t>(config.reports.min_cell), f.min_cell);
   if (!f.from.empty() && !(q.filter.from_ms = reports::parse_bound(f.from, false)))
     return "--from must be a day (2026-03-01) or an RFC 3339 time";
   if (!f.to.empty() && !(q.filter.to_ms = reports::parse_bound(f.to, true)))

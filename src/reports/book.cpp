@@ -46,6 +46,12 @@ void Book::forget(int32_t partition) {
     std::erase_if(apps, [&](const auto& kv) { return kv.second.partition == partition; });
 }
 
+void Book::forget_unless(const std::map<int32_t, uint64_t>& want) {
+  std::unique_lock lock(mu_);
+  for (auto& [program, apps] : programs_)
+    std::erase_if(apps, [&](const auto& kv) { return !want.contains(kv.second.partition); });
+}
+
 Result<void> Book::load(const store::Store& store, const workflow::Registry& registry,
                         int32_t partition) {
   std::vector<Row> rows;
@@ -82,6 +88,9 @@ Result<void> Book::refresh(const store::Store& store, const workflow::Registry& 
     forget(it->first);
     it = loaded_.erase(it);
   }
+  // Rows of partitions never loaded here: the processor's last round before
+  // a revoke can put some after the store stopped serving them.
+  forget_unless(want);
   for (const auto& [p, epoch] : want) {
     if (loaded_.contains(p)) continue;
     if (auto r = load(store, registry, p); !r) return r;

@@ -47,6 +47,7 @@ class Book {
   Result<void> load(const store::Store& store, const workflow::Registry& registry,
                     int32_t partition);
   void forget(int32_t partition);
+  void forget_unless(const std::map<int32_t, uint64_t>& want);
 
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::unordered_map<std::string, Held>> programs_;

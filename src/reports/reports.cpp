@@ -12,7 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr double kFourFifths = 0.8;
+constexpr const char* kAllSuppressed = "(all groups: too few applications)";
 
 json nullable(bool shown, json value) {
   return shown ? std::move(value) : json();
@@ -67,24 +67,42 @@ json stage_groups(const std::vector<std::string>& groups, const std::set<std::st
   auto reached_of = [&](const std::string& g) {
     return reached == t.group_reached.end() ? uint64_t{0} : get(reached->second, g);
   };
-  double best = 0;
+  // The best rate as a fraction, so that the four-fifths test is exact: a
+  // ratio of exactly 0.8 (3/5 against 3/4) is not flagged.
+  uint64_t best_reached = 0, best_n = 1;
   for (const auto& g : groups)
-    if (!hidden.contains(g))
-      best = std::max(best, static_cast<double>(reached_of(g)) / t.group_n.at(g));
+    if (!hidden.contains(g) && reached_of(g) * best_n > best_reached * t.group_n.at(g))
+      best_reached = reached_of(g), best_n = t.group_n.at(g);
   json out = json::array();
   for (const auto& g : groups) {
     const bool shown = !hidden.contains(g);
-    const double rate = static_cast<double>(reached_of(g)) / t.group_n.at(g);
-    const json ratio = shown && best > 0 ? json(rate / best) : json();
-    out.push_back(
-        {{"group", g},
-         {"reached", nullable(shown, reached_of(g))},
-         {"rate", nullable(shown, rate)},
-         {"impact_ratio", ratio},
-         {"flag", nullable(shown, ratio.is_number() && ratio.get<double>() < kFourFifths)},
-         {"suppressed", !shown}});
+    const uint64_t r = reached_of(g), n = t.group_n.at(g);
+    const double rate = static_cast<double>(r) / static_cast<double>(n);
+    const bool rated = shown && best_reached > 0;
+    const json ratio =
+        rated ? json(rate * static_cast<double>(best_n) / static_cast<double>(best_reached))
+              : json();
+    const bool flag = rated && 5 * r * best_n < 4 * best_reached * n;
+    out.push_back({{"group", g},
+                   {"reached", nullable(shown, r)},
+                   {"rate", nullable(shown, rate)},
+                   {"impact_ratio", ratio},
+                   {"flag", nullable(shown, flag)},
+                   {"suppressed", !shown}});
   }
   return out;
+}
+
+// Groups as reported: when the applications counted are fewer than
+// `min_cell` altogether, even which answers they gave would say too much
+// (a narrow date range can hold one applicant): one suppressed row stands
+// for all of them.
+std::map<std::string, uint64_t> reportable(const std::map<std::string, uint64_t>& n,
+                                           uint64_t min_cell) {
+  uint64_t total = 0;
+  for (const auto& [g, count] : n) total += count;
+  if (total == 0 || total >= min_cell) return n;
+  return {{kAllSuppressed, total}};
 }
 
 }  // namespace
@@ -219,16 +237,25 @@ json time_report(const workflow::Workflow& wf, const Tally& t, const Query& q) {
 }
 
 json fairness_report(const workflow::Workflow& wf, const Tally& t, const Query& q) {
-  const auto hidden = suppressed_groups(t.group_n, q.min_cell);
-  const auto groups = groups_in_order(t.group_n);
+  Tally shown_tally;  // the groups as they may be reported
+  const Tally* src = &t;
+  if (const auto n = reportable(t.group_n, q.min_cell); n != t.group_n) {
+    shown_tally.group_n = n;
+    for (const auto& [stage, by_group] : t.group_reached)
+      for (const auto& [g, r] : by_group) shown_tally.group_reached[stage][kAllSuppressed] += r;
+    src = &shown_tally;
+  }
+  const auto hidden = suppressed_groups(src->group_n, q.min_cell);
+  const auto groups = groups_in_order(src->group_n);
   json head = json::array();
   for (const auto& g : groups) {
     const bool shown = !hidden.contains(g);
-    head.push_back({{"group", g}, {"n", nullable(shown, t.group_n.at(g))}, {"suppressed", !shown}});
+    head.push_back(
+        {{"group", g}, {"n", nullable(shown, src->group_n.at(g))}, {"suppressed", !shown}});
   }
   json stages = json::array();
   for (const auto& name : workflow::flow_order(wf))
-    stages.push_back({{"stage", name}, {"groups", stage_groups(groups, hidden, t, name)}});
+    stages.push_back({{"stage", name}, {"groups", stage_groups(groups, hidden, *src, name)}});
   return {{"program", wf.program},
           {"attribute", q.attribute},
           {"min_cell", q.min_cell},
@@ -248,11 +275,17 @@ json reviewer_report(const workflow::Workflow& wf, const Tally& t, const Query& 
       counts[g] = cell.second;
     }
     const double mean = n ? sum / static_cast<double>(n) : 0;
+    // Too few reviews altogether: not even which groups they were of.
+    auto sums = cells;
+    if (const auto shown_counts = reportable(counts, q.min_cell); shown_counts != counts) {
+      counts = shown_counts;
+      sums = {{kAllSuppressed, {sum, n}}};
+    }
     const auto hidden = suppressed_groups(counts, q.min_cell);
     json groups = json::array();
     for (const auto& g : groups_in_order(counts)) {
       const bool shown = !hidden.contains(g);
-      const double m = cells.at(g).first / static_cast<double>(cells.at(g).second);
+      const double m = sums.at(g).first / static_cast<double>(sums.at(g).second);
       groups.push_back({{"group", g},
                         {"n", nullable(shown, counts[g])},
                         {"mean", nullable(shown, m)},

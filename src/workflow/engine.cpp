@@ -162,10 +162,22 @@ json profile_fields(const json& data) {
   return out;
 }
 
+// Whether the answers kept, with `answers` merged in, stay within the
+// limits (an application collects them over several updates).
+std::optional<Rejected> answers_fit(const json& kept, const json& answers) {
+  json merged = kept;
+  merge_self_identification(merged, answers);
+  if (auto bad = check_self_identification(merged); !bad.empty())
+    return Rejected{Reason::invalid_data, bad + " (with the answers given before)"};
+  return std::nullopt;
+}
+
 Effect record_profile(Application& app, const CloudEvent& e) {
   if (!e.data.is_object())
     return reject(Reason::invalid_data,
                   "application.updated needs data, an object of profile fields");
+  if (has_self_identification(e.data))
+    if (auto bad = answers_fit(app.self_identification, e.data[kSelfIdentification])) return bad;
   json& f = app.facts;
   if (!f["profile"].is_object()) f["profile"] = json::object();
   f["profile"].merge_patch(profile_fields(e.data));
@@ -626,7 +638,7 @@ json guard_context(const Workflow& wf, const Application& app, const CloudEvent&
   put_ev("id", event.id);
   put_ev("actorid", event.actorid);
   put_ev("actorrole", event.actorrole);
-  put_ev("data", event.data);
+  put_ev("data", profile_fields(event.data));  // never the self-identification
   return {{"application", std::move(application)}, {"event", std::move(ev)}};
 }
 
@@ -674,6 +686,7 @@ Outcome self_identified(const Application& current, const CloudEvent& e) {
                                             "\" may not send self-identification; allowed: " +
                                             joined({roles.begin(), roles.end()}));
   if (auto bad = actor_rules(current, e)) return *bad;
+  if (auto bad = answers_fit(current.self_identification, e.data[kSelfIdentification])) return *bad;
   Applied out;
   out.next = current;
   out.next.sequence = current.sequence + 1;

@@ -332,6 +332,19 @@ TEST(Book, FollowsTheStoreAndKeepsTheNewestCopy) {
   EXPECT_EQ(stage["a1"], "review");
   EXPECT_EQ(stage["a2"], "interview");
   EXPECT_EQ(stage.size(), 20u);
+  // A row the processor puts for a partition this process does not serve
+  // (its last round before a revoke) goes at the next refresh.
+  st.set_partitions(4);
+  st.set_owned({1});
+  std::string elsewhere;
+  for (int i = 100; elsewhere.empty(); ++i)
+    if (!st.owns("z" + std::to_string(i))) elsewhere = "z" + std::to_string(i);
+  auto stray = stored_app(elsewhere, 1, "review");
+  ASSERT_TRUE(book.refresh(st, registry));
+  book.put(make_row(stray, nullptr), st);
+  ASSERT_TRUE(book.refresh(st, registry));
+  book.each("summer-research-internship",
+            [&](const Row& r) { EXPECT_NE(r.id, elsewhere) << "a stray row is counted"; });
   // Now the process owns one of four partitions: only its rows stay.
   st.set_partitions(4);
   st.set_owned({1});
@@ -364,6 +377,49 @@ TEST(Csv, EveryReportFlattensWithItsNumbers) {
             std::string::npos)
       << hubs;
   EXPECT_NE(hubs.find(",rejected,10\r\n"), std::string::npos) << hubs;
+}
+
+}  // namespace
+}  // namespace stagewise::reports
+
+namespace stagewise::reports {
+namespace {
+
+// 3 of 5 against 3 of 4 is an impact ratio of exactly 0.8: not below the
+// four-fifths line, so not flagged (in floating point it reads 0.79999…).
+TEST(Fairness, ARatioOfExactlyFourFifthsIsNotFlagged) {
+  std::vector<Row> rows;
+  for (int i = 0; i < 5; ++i)
+    rows.push_back(row("a" + std::to_string(i), i < 3 ? kInReview : kRejectedAtScreening, "a"));
+  for (int i = 0; i < 4; ++i)
+    rows.push_back(row("b" + std::to_string(i), i < 3 ? kInReview : kRejectedAtScreening, "b"));
+  auto q = query();
+  q.min_cell = 4;
+  const json r = fairness_report(summer(), tally(rows, q), q);
+  const json& a = group_of(stage_of(r, "documents")["groups"], "a");
+  EXPECT_NEAR(a["impact_ratio"].get<double>(), 0.8, 1e-12);
+  EXPECT_EQ(a["flag"], false);
+  rows.push_back(row("a5", kRejectedAtScreening, "a"));  // 3 of 6: 0.667
+  const json r2 = fairness_report(summer(), tally(rows, q), q);
+  EXPECT_EQ(group_of(stage_of(r2, "documents")["groups"], "a")["flag"], true);
+}
+
+// A filter that leaves fewer applications than min_cell (a narrow window
+// around one applicant) does not even say which answers they gave.
+TEST(Fairness, FewerApplicationsThanTheSmallestCellNameNoGroup) {
+  const std::vector<Row> rows = {row("x", kInReview, "nonbinary"), row("y", kInReview, "woman")};
+  const json r = fairness_report(summer(), tally(rows, query()), query());
+  ASSERT_EQ(r["groups"].size(), 1u) << r.dump();
+  EXPECT_EQ(r["groups"][0]["suppressed"], true);
+  EXPECT_TRUE(r["groups"][0]["n"].is_null());
+  const std::string text = r.dump();
+  for (const char* answer : {"nonbinary", "woman"})
+    EXPECT_EQ(text.find(answer), std::string::npos) << text;
+  std::vector<Row> reviewed = rows;
+  for (auto& x : reviewed) x.scores = {{"rev-1", 3.0}};
+  const json rv = reviewer_report(summer(), tally(reviewed, query()), query());
+  EXPECT_EQ(rv.dump().find("nonbinary"), std::string::npos) << rv.dump();
+  EXPECT_EQ(rv["reviewers"][0]["groups"].size(), 1u);
 }
 
 }  // namespace

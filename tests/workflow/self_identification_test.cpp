@@ -69,6 +69,25 @@ TEST_F(SelfIdentification, AnswersAreKeptApartFromTheProfile) {
   const auto ctx = guard_context(*registry_.latest("summer-research-internship"), app,
                                  event("decision.recorded", "program_manager", {}));
   EXPECT_FALSE(ctx.dump().find("decline to state") != std::string::npos) << ctx.dump();
+  // Nor in the event's data, when an update carries answers and fields.
+  const auto mixed = guard_context(
+      *registry_.latest("summer-research-internship"), app,
+      event("application.updated", "applicant",
+            {{"gpa", 3.5}, {"self_identification", {{"gender", "decline to state"}}}}));
+  EXPECT_EQ(mixed.dump().find("self_identification"), std::string::npos) << mixed.dump();
+  EXPECT_EQ(mixed["event"]["data"]["gpa"], 3.5);
+}
+
+TEST_F(SelfIdentification, AnswersGivenOverSeveralUpdatesStayWithinTheLimit) {
+  auto app = submitted();  // two answers
+  for (int i = 0; i < 30; ++i)
+    app = step(&app, event("application.updated", "applicant",
+                           {{"self_identification", {{"q" + std::to_string(i), "x"}}}}));
+  EXPECT_EQ(app.self_identification.size(), 32u);
+  const auto out = send(&app, event("application.updated", "applicant",
+                                    {{"self_identification", {{"one_more", "x"}}}}));
+  ASSERT_TRUE(std::holds_alternative<Rejected>(out));
+  EXPECT_NE(std::get<Rejected>(out).message.find("more than 32"), std::string::npos);
 }
 
 TEST_F(SelfIdentification, AcceptedInEveryStageWithoutTheWorkflowNamingIt) {

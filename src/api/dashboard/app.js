@@ -3,7 +3,7 @@
 // innerHTML), so nothing an applicant typed can run here.
 'use strict';
 
-const state = { who: null, timer: null, attribute: 'gender' };
+const state = { who: null, timer: null, attribute: 'gender', graphUrl: null };
 
 // ---- helpers -----------------------------------------------------------
 function h(tag, attrs, ...children) {
@@ -141,9 +141,9 @@ async function fairnessSection(program, region) {
 async function graphSection(program, region) {
   const blob = await api('/v1/workflows/' + enc(program) + '/graph?format=svg', 'blob');
   const text = await api('/v1/workflows/' + enc(program) + '/graph?format=mermaid', 'text');
-  const old = region.querySelector('img');
-  if (old) URL.revokeObjectURL(old.src);
-  replace(region, h('img', { src: URL.createObjectURL(blob), alt: 'The workflow of ' + program + ' drawn as a graph; its text follows.' }),
+  if (state.graphUrl) URL.revokeObjectURL(state.graphUrl);  // the last page's drawing
+  state.graphUrl = URL.createObjectURL(blob);
+  replace(region, h('img', { src: state.graphUrl, alt: 'The workflow of ' + program + ' drawn as a graph; its text follows.' }),
     h('details', {}, h('summary', { text: 'The workflow as text (Mermaid)' }), h('pre', { text: text })));
 }
 
@@ -204,9 +204,10 @@ async function program(name) {
 }
 
 // Live figures without a reload: the tables of the page shown are redrawn.
-async function refreshProgram(name) {
+async function refreshProgram(name, stillShown) {
   const base = '/v1/programs/' + enc(name);
   const [f, t] = await Promise.all([api(base + '/reports/funnel'), api(base + '/reports/time-in-stage')]);
+  if (!stillShown()) return;  // the user went on to another page meanwhile
   const funnel = document.getElementById('funnel');
   if (funnel) funnel.parentElement.replaceWith(funnelTable(f));
   const time = document.getElementById('time-in-stage');
@@ -214,7 +215,7 @@ async function refreshProgram(name) {
   const total = document.getElementById('program-total');
   if (total) total.textContent = f.total + ' applications · ' + f.active + ' active · ' + f.decided + ' decided · ' + f.overdue + ' overdue';
   const region = document.getElementById('fairness-region');
-  if (region && document.activeElement?.id !== 'attribute') await fairnessSection(name, region);
+  if (region && document.activeElement?.id !== 'attribute' && stillShown()) await fairnessSection(name, region);
 }
 
 // ---- an application --------------------------------------------------------
@@ -265,13 +266,15 @@ async function deadletters() {
 // ---- routing --------------------------------------------------------------
 // A page still loading when another is asked for is dropped, so a slow
 // answer never replaces the page the user went on to.
-let shown = 0;
+let shown = 0, refreshing = false;
 async function render(refresh) {
+  if (refresh && refreshing) return;  // one refresh at a time
   const [, kind, arg] = (location.hash.match(/^#\/(p|a|deadletters)?\/?(.*)$/) || []);
-  const name = arg ? decodeURIComponent(arg) : '';
   const mine = refresh ? shown : ++shown;
+  refreshing = refresh;
   try {
-    if (refresh && kind === 'p') await refreshProgram(name);
+    const name = arg ? decodeURIComponent(arg) : '';
+    if (refresh && kind === 'p') await refreshProgram(name, () => mine === shown);
     else if (!refresh) {
       const page = kind === 'p' ? await program(name) : kind === 'a' ? await application(name)
         : kind === 'deadletters' ? await deadletters() : await overview();
@@ -281,9 +284,11 @@ async function render(refresh) {
     }
     status('updated ' + new Date().toLocaleTimeString());
   } catch (e) {
-    if (e.status === 401) return;
+    if (e.status === 401) { clearInterval(state.timer); return; }
     if (!refresh) replace(main(), h('h1', { text: 'Cannot show this page' }), h('p', { class: 'error', text: e.message }));
     status('update failed: ' + e.message);
+  } finally {
+    if (refresh) refreshing = false;
   }
 }
 
