@@ -5,8 +5,8 @@
 #include "api/detail/replies.h"
 #include "api/forward.h"
 #include "api/graph_svg.h"
-#include "api/openapi.h"
 #include "api/metrics.h"
+#include "api/openapi.h"
 #include "api/routes.h"
 #include "auth/scope.h"
 #include "common/time.h"
@@ -144,9 +144,10 @@ void metrics(const Call& c, const httplib::Request&, httplib::Response& res) {
 void dashboard(const Call&, const httplib::Request& req, httplib::Response& res) {
   const auto asset = dashboard_asset(req.path);
   if (!asset) return fail(res, 404, "not_found", "no such file: " + req.path);
-  res.set_header("Content-Security-Policy",
-                 "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
-                 "frame-ancestors 'none'; form-action 'self'");
+  res.set_header(
+      "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
+      "frame-ancestors 'none'; form-action 'self'");
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Referrer-Policy", "no-referrer");
   res.set_header("Cache-Control", "no-cache");
