@@ -9,6 +9,7 @@
 #include "api/routes.h"
 #include "common/time.h"
 #include "reports/csv.h"
+#include "workflow/self_identification.h"
 
 #include <algorithm>
 
@@ -18,12 +19,6 @@ namespace {
 using auth::Role;
 using detail::fail;
 using nlohmann::json;
-
-bool valid_attribute(const std::string& a) {
-  return !a.empty() && a.size() <= 64 && std::all_of(a.begin(), a.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
-}
 
 // The filters and options of a report request; nullopt when one is wrong
 // (400 written, naming it).
@@ -50,7 +45,7 @@ std::optional<reports::Query> query_of(const Call& c, const httplib::Request& re
   }
   if (c.who->role == Role::hub_admin) q.filter.hub = c.who->university;
   q.attribute = req.get_param_value("attribute");
-  if (attribute_needed && !valid_attribute(q.attribute)) {
+  if (attribute_needed && !workflow::valid_self_identification_key(q.attribute)) {
     fail(res, 400, "invalid_argument",
          "attribute must name a self-identification answer (1 to 64 letters, digits, '_', '-' "
          "or '.'), e.g. attribute=gender");

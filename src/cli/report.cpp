@@ -8,6 +8,7 @@
 #include "reports/book.h"
 #include "reports/csv.h"
 #include "reports/reports.h"
+#include "workflow/self_identification.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -124,9 +125,10 @@ void print_table(const reports::Table& table) {
 }  // namespace
 
 int report(const ReportFlags& f) {
-  if (reports::needs_attribute(f.kind) && f.attribute.empty()) {
+  if (reports::needs_attribute(f.kind) && !workflow::valid_self_identification_key(f.attribute)) {
     std::cerr << "stagewise: the " << f.kind
-              << " report needs --attribute (a self-identification answer, e.g. gender)\n";
+              << " report needs --attribute: a self-identification answer (1 to 64 letters, "
+                 "digits, '_', '-' or '.'), e.g. gender\n";
     return 2;
   }
   std::pair<int, json> result;

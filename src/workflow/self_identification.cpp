@@ -8,14 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-bool valid_key(const std::string& k, size_t max_bytes) {
-  if (k.empty() || k.size() > max_bytes) return false;
-  return std::all_of(k.begin(), k.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  });
-}
-
 std::string check_value(const std::string& field, const json& v, const SelfIdLimits& limits) {
   if (v.is_null() || v.is_boolean() || v.is_number()) return {};
   if (v.is_string()) {
@@ -37,6 +29,14 @@ std::string check_value(const std::string& field, const json& v, const SelfIdLim
 
 }  // namespace
 
+bool valid_self_identification_key(const std::string& k, size_t max_bytes) {
+  if (k.empty() || k.size() > max_bytes) return false;
+  return std::all_of(k.begin(), k.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+  });
+}
+
 bool has_self_identification(const json& data) {
   return data.is_object() && data.contains(kSelfIdentification);
 }
@@ -48,7 +48,7 @@ std::string check_self_identification(const json& answers, const SelfIdLimits& l
   if (answers.size() > limits.max_attributes)
     return base + " holds more than " + std::to_string(limits.max_attributes) + " answers";
   for (const auto& [k, v] : answers.items()) {
-    if (!valid_key(k, limits.max_key_bytes))
+    if (!valid_self_identification_key(k, limits.max_key_bytes))
       return base + " key \"" + k.substr(0, limits.max_key_bytes) + "\" must be 1 to " +
              std::to_string(limits.max_key_bytes) + " letters, digits, '_', '-' or '.'";
     if (auto bad = check_value(base + "." + k, v, limits); !bad.empty()) return bad;

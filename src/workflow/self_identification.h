@@ -25,6 +25,10 @@ struct SelfIdLimits {
   size_t max_choices = 16;  ///< items of a multiple-choice answer
 };
 
+/// Whether `k` may name an answer (and so a report's attribute): 1 to
+/// `max_bytes` letters, digits, '_', '-' or '.'.
+bool valid_self_identification_key(const std::string& k, size_t max_bytes = 64);
+
 /// Whether `data` carries self-identification answers.
 bool has_self_identification(const nlohmann::json& data);
 
