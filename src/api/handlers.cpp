@@ -31,6 +31,10 @@ void get_time_report(const Call& c, const httplib::Request& req, httplib::Respon
 void get_hub_report(const Call& c, const httplib::Request& req, httplib::Response& res);
 void get_fairness(const Call& c, const httplib::Request& req, httplib::Response& res);
 void get_reviewer_fairness(const Call& c, const httplib::Request& req, httplib::Response& res);
+// The audit (audit.cpp, DESIGN.md §14).
+void get_audit_head(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_audit_rounds(const Call& c, const httplib::Request& req, httplib::Response& res);
+void get_application_audit(const Call& c, const httplib::Request& req, httplib::Response& res);
 
 namespace detail {
 
@@ -73,44 +77,34 @@ const workflow::Workflow* program_in_scope(const Call& c, const std::string& pro
   return wf;
 }
 
-namespace {
-
-using auth::Role;
-using detail::fail;
-using detail::reply;
-using nlohmann::json;
-
-void not_found(httplib::Response& res, const std::string& id) {
-  fail(res, 404, "not_found", "no application \"" + id + "\"");
-}
-
-// The application as the caller may see it: its scope, or none (404
-// written, whether it exists or not).
-struct Visible {
-  workflow::Application app;
-  auth::Scope scope = auth::Scope::none;
-};
 // Another process's application: its owner answers (forward.h).
 std::optional<Visible> visible(const Call& c, const httplib::Request& req, const std::string& id,
                                httplib::Response& res) {
   auto app = c.ctx.store->application(id);
   if (!app) {
     if (app.error().is_not_found())
-      not_found(res, id);
+      detail::fail(res, 404, "not_found", "no application \"" + id + "\"");
     else if (app.error().code == Errc::unavailable && !forward_to_owner(c.ctx, req, res, id))
-      fail(res, 503, "not_owner", app.error().message);
+      detail::fail(res, 503, "not_owner", app.error().message);
     else if (app.error().code != Errc::unavailable)
-      fail(res, 500, "store_error", app.error().message);
+      detail::fail(res, 500, "store_error", app.error().message);
     return std::nullopt;
   }
   const workflow::Workflow* wf = c.ctx.registry->find(app->program, app->workflow_version);
   const auto scope = wf != nullptr ? auth::scope_of(*c.who, *app, *wf) : auth::Scope::none;
   if (scope == auth::Scope::none) {
-    not_found(res, id);
+    detail::fail(res, 404, "not_found", "no application \"" + id + "\"");
     return std::nullopt;
   }
   return Visible{std::move(*app), scope};
 }
+
+namespace {
+
+using auth::Role;
+using detail::fail;
+using detail::reply;
+using nlohmann::json;
 
 void healthz(const Call&, const httplib::Request&, httplib::Response& res) {
   reply(res, 200, {{"status", "ok"}});
@@ -218,7 +212,8 @@ void application(const Call& c, const httplib::Request& req, httplib::Response& 
   json view = application_view(v->app, timers ? *timers : std::vector<store::TimerRecord>{});
   // Assigned reviewers who conflict with it now (a profile changed since).
   if (v->scope == auth::Scope::full) view["conflicts_flagged"] = assigned_conflicts(c.ctx, v->app);
-  reply(res, 200, auth::redact_application(v->scope, view, c.who->sub));
+  reply(res, 200,
+        erased_view(auth::redact_application(v->scope, view, c.who->sub), is_erased(v->app)));
 }
 
 void history(const Call& c, const httplib::Request& req, httplib::Response& res) {
@@ -227,7 +222,7 @@ void history(const Call& c, const httplib::Request& req, httplib::Response& res)
   if (!v) return;
   auto h = c.ctx.store->history(id);
   if (!h) return fail(res, 500, "store_error", h.error().message);
-  reply(res, 200, auth::redact_history(v->scope, history_view(*h)));
+  reply(res, 200, erased_view(auth::redact_history(v->scope, history_view(*h)), is_erased(v->app)));
 }
 
 // Whether the caller sees application `id` in a list (hub admins see their
@@ -411,6 +406,17 @@ const std::vector<Route>& route_table() {
        {},
        history,
        "How an application got where it is"},
+      {"GET",
+       R"(/v1/applications/([^/]+)/audit)",
+       "/v1/applications/{id}/audit",
+       Access::token,
+       {},
+       get_application_audit,
+       "A history entry's inclusion proof: its chain hash, Merkle path and round (?sequence=)"},
+      {"GET", "/v1/audit/head", "/v1/audit/head", Access::token, office, get_audit_head,
+       "The latest round digest of every partition and their combined digest, to pin"},
+      {"GET", "/v1/audit/rounds", "/v1/audit/rounds", Access::token, office, get_audit_rounds,
+       "A partition's round digests after a round (?partition=&after=&limit=)"},
       {"GET", R"(/v1/applications/([^/]+)/conflicts)", "/v1/applications/{id}/conflicts",
        Access::token, office, get_conflicts,
        "Reviewers with a conflict of interest, with reason and evidence"},

@@ -2,10 +2,13 @@
 
 #include "api/server.h"
 #include "auth/principal.h"
+#include "auth/scope.h"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,6 +53,16 @@ std::string authorize_event(const Call& c, nlohmann::json& e);
 /// written.
 const workflow::Workflow* program_in_scope(const Call& c, const std::string& program,
                                            httplib::Response& res);
+
+/// The application as the caller may see it, with its scope; nullopt when
+/// none (404 written, whether it exists or not), or when another process
+/// owns it (its owner's answer written, forward.h).
+struct Visible {
+  workflow::Application app;
+  auth::Scope scope = auth::Scope::none;
+};
+std::optional<Visible> visible(const Call& c, const httplib::Request& req, const std::string& id,
+                               httplib::Response& res);
 
 /// Every route of the API.
 const std::vector<Route>& route_table();

@@ -39,6 +39,20 @@ json application_view(const workflow::Application& app,
   return j;
 }
 
+json erased_view(json view, bool erased) {
+  if (!erased) return view;
+  if (view.contains("profile")) view["profile"] = kErasedValue;
+  if (view.contains("notes")) view["notes"] = kErasedValue;
+  if (auto d = view.find("documents"); d != view.end() && d->is_array())
+    for (auto& doc : *d)
+      if (doc.is_object()) doc["name"] = kErasedValue;
+  if (auto h = view.find("events"); h != view.end() && h->is_array())
+    for (auto& e : *h)
+      if (e.is_object() && e.contains("data") && e.value("type", "") != "application.erased")
+        e["data"] = kErasedValue;
+  return view;
+}
+
 namespace {
 json bytes_view(const std::string& bytes) {
   if (is_utf8(bytes)) return {{"value", bytes}};

@@ -19,6 +19,14 @@ nlohmann::json application_view(const workflow::Application& app,
 nlohmann::json timer_view(const store::TimerRecord& t);
 /// GET /v1/applications/{id}/history
 nlohmann::json history_view(const std::vector<store::HistoryEntry>& entries);
+/// An erased application's view (application_view or history_view, after
+/// any redaction): its personal fields, and its history's event data, read
+/// "erased" (DESIGN.md §14). Nothing changes when `erased` is false.
+inline constexpr const char* kErasedValue = "erased";
+nlohmann::json erased_view(nlohmann::json view, bool erased);
+inline bool is_erased(const workflow::Application& app) {
+  return app.facts.contains("erased");
+}
 /// GET /v1/workflows
 nlohmann::json workflows_view(const workflow::Registry& registry);
 /// GET /v1/programs/{program}/funnel

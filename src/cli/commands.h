@@ -48,6 +48,15 @@ struct SubmitFlags {
 };
 int submit(const SubmitFlags& flags);
 
+/// `stagewise audit verify [ID...|--all] --data-dir D`.
+struct AuditFlags {
+  std::vector<std::string> ids;
+  bool all = false;
+  std::string data_dir = "./stagewise-data";
+  bool json = false;
+};
+int audit_verify(const AuditFlags& flags);
+
 /// `stagewise simulate`: a seeded cohort of one program sent to the input topic.
 struct SimulateFlags {
   std::string program;

@@ -124,6 +124,21 @@ void add_reviews(CLI::App& app, Commands& out) {
   out.emplace_back(ranking_cmd, [f] { return ranking(f->target, f->program, f->stage); });
 }
 
+void add_audit(CLI::App& app, Commands& out) {
+  auto f = std::make_shared<AuditFlags>();
+  auto* cmd = app.add_subcommand("audit", "Check the tamper-evident history (DESIGN.md §14)");
+  cmd->require_subcommand(1);
+  auto* verify = cmd->add_subcommand(
+      "verify",
+      "Recompute every hash chain and round digest; exit 1 naming the first broken entry");
+  verify->add_option("ID", f->ids, "Applications to check");
+  verify->add_flag("--all", f->all, "Check every application and every partition's rounds");
+  verify->add_option("--data-dir", f->data_dir, "Data dir of stagewise serve (read-only)")
+      ->capture_default_str();
+  verify->add_flag("--json", f->json, "Print JSON");
+  out.emplace_back(verify, [f] { return audit_verify(*f); });
+}
+
 void add_report(CLI::App& app, Commands& out) {
   auto f = std::make_shared<ReportFlags>();
   auto* cmd = app.add_subcommand(
@@ -249,7 +264,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", STAGEWISE_VERSION);
   Commands commands;
   for (auto add : {add_serve, add_broker, add_submit, add_queries, add_reviews, add_report,
-                   add_workflows, add_token, add_eval_guard, add_simulate})
+                   add_audit, add_workflows, add_token, add_eval_guard, add_simulate})
     add(app, commands);
   try {
     app.parse(argc, argv);

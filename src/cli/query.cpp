@@ -111,7 +111,9 @@ int status(const Target& t, const std::string& id) {
                                             : store_error(app.error());
         auto timers = st.timers_of(id);
         return {200,
-                api::application_view(*app, timers ? *timers : std::vector<store::TimerRecord>{})};
+                api::erased_view(api::application_view(
+                                     *app, timers ? *timers : std::vector<store::TimerRecord>{}),
+                                 api::is_erased(*app))};
       },
       [](const json& a) {
         std::cout << a["id"].get<std::string>() << "  " << a["program"].get<std::string>() << " v"
@@ -128,7 +130,8 @@ int history(const Target& t, const std::string& id) {
         auto h = st.history(id);
         if (!h) return store_error(h.error());
         if (h->empty()) return not_found("no application \"" + id + "\"");
-        return {200, api::history_view(*h)};
+        auto app = st.application(id);
+        return {200, api::erased_view(api::history_view(*h), app && api::is_erased(*app))};
       },
       [](const json& body) {
         for (const auto& e : body["events"]) {

@@ -197,7 +197,8 @@ json info_of(const Config& cfg, const workflow::Registry& registry, const kafka:
             {"notifications", topics.notifications},
             {"deadletter", topics.deadletter},
             {"changelog", topics.changelog},
-            {"reviewers", topics.reviewers}}},
+            {"reviewers", topics.reviewers},
+            {"audit", topics.audit}}},
           {"data_dir", cfg.store.data_dir},
           {"workflows", wfs}};
 }
@@ -263,6 +264,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   auto store = store::Store::open(s.cfg.store.data_dir, sopts);
   if (!store) return store.error();
   s.store = std::move(*store);
+  s.store->publish_audit_to(s.topics.audit);
   kafka::Properties props = s.cfg.kafka.properties;
   auto embedded = start_kafka(s.cfg, s.topics, props);
   if (!embedded) return embedded.error();

@@ -32,6 +32,8 @@ std::string_view reason_code(Reason r) {
       return "conflict_of_interest";
     case Reason::wrong_partition:
       return "wrong_partition";
+    case Reason::application_erased:
+      return "application_erased";
     case Reason::engine_error:
       return "engine_error";
   }

@@ -20,7 +20,8 @@ enum class Reason {
   not_accepted_in_stage,
   invalid_data,
   conflict_of_interest,
-  wrong_partition,  ///< not in the partition its application lives in
+  wrong_partition,     ///< not in the partition its application lives in
+  application_erased,  ///< the application was erased: nothing more applies to it
   engine_error,
 };
 

@@ -83,8 +83,11 @@ struct Topics {
   /// Reference data: every reviewer's latest record, keyed by reviewer id
   /// (compacted), read in full by every process (DESIGN.md §12).
   std::string reviewers = "stagewise.reviewers";
+  /// Each committed round's audit seal per partition (DESIGN.md §14), for
+  /// outside parties to pin.
+  std::string audit = "stagewise.audit";
   std::vector<std::string> all() const {
-    return {events, status, notifications, deadletter, changelog, members, reviewers};
+    return {events, status, notifications, deadletter, changelog, members, reviewers, audit};
   }
 };
 

@@ -197,8 +197,12 @@ Rejection dead_letter(const std::string& topic, const InputRef& in, Reason reaso
     }
   original["headers"] = std::move(headers);
   bool b64 = false;
-  original["value"] = excerpt(in.value, limits.excerpt_bytes, b64);
-  if (b64) original["encoding"] = "base64";
+  // An erased application's inputs may carry the personal data it lost:
+  // neither published nor kept (DESIGN.md §14).
+  const bool withheld = reason == Reason::application_erased;
+  original["value"] = withheld ? json() : json(excerpt(in.value, limits.excerpt_bytes, b64));
+  if (withheld) original["withheld"] = "the application was erased";
+  if (b64 && !withheld) original["encoding"] = "base64";
   if (!in.key.empty()) {
     original["key"] = excerpt(in.key, kSmall, b64);
     if (b64) original["key_encoding"] = "base64";
@@ -230,8 +234,8 @@ Rejection dead_letter(const std::string& topic, const InputRef& in, Reason reaso
   d.length = in.value.size();
   d.sha256 = digest;
   d.key = std::string(in.key);
-  if (in.headers != nullptr) d.headers = *in.headers;
-  d.kept = in.value.size() <= limits.keep_bytes;
+  if (in.headers != nullptr && !withheld) d.headers = *in.headers;
+  d.kept = !withheld && in.value.size() <= limits.keep_bytes;
   if (d.kept) d.original = std::string(in.value);
   return out;
 }

@@ -621,6 +621,13 @@ void Processor::apply_event(Round& r, const InputRef& in, CloudEvent&& ev,
 void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& applied,
                                CloudEvent&& ev, const std::string& old_stage, bool existed,
                                std::string&& dedupe_key) {
+  // The history keeps the event's data, but for self-identification, which
+  // only the application keeps (apart). Sealed first: the application holds
+  // the chain's new head (DESIGN.md §14).
+  workflow::drop_self_identification(ev.data);
+  store::SealedEntry entry = r.batch.seal(
+      ev.subject, history_entry(applied, std::move(ev), in.topic, in.partition, in.offset),
+      applied.next.history_head);
   const size_t bytes =
       r.batch.put_application(applied.next, old_stage, options_.max_application_bytes);
   if (bytes == 0)
@@ -634,6 +641,7 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   if ((ev.type == "application.updated" || ev.type == "application.document_added") &&
       applied.next.facts.contains("reviewers") && !applied.next.facts["reviewers"].empty())
     r.assigned_profiles_changed = true;
+  if (ev.type == workflow::kErased) r.batch.drop_dead_letter_originals(subject);
   if (applied.moved) r.batch.add_outbox(stage_changed(options_.topics.status, applied, ev));
   for (size_t i = 0; i < applied.notifications.size(); ++i)
     r.batch.add_outbox(
@@ -657,11 +665,7 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   r.counts.moved += applied.moved ? 1 : 0;
   r.count_applied(in, ev);
   spdlog::debug("applied {} {} to {}: {} -> {}", ev.type, ev.id, subject, old_stage, applied.to);
-  // The event's data is not needed any more: moved into the history, but
-  // for self-identification, which only the application keeps (apart).
-  workflow::drop_self_identification(ev.data);
-  r.batch.add_history(subject,
-                      history_entry(applied, std::move(ev), in.topic, in.partition, in.offset));
+  r.batch.add_history(std::move(entry));
   r.apps.insert_or_assign(subject, Held{std::move(applied.next), bytes});
 }
 

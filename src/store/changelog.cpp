@@ -44,12 +44,18 @@ std::string reviewer_key(std::string_view id) {
   return "r/" + std::string(id);
 }
 
+std::string audit_key(int32_t partition, uint64_t number) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(number));
+  return "u/" + std::to_string(partition) + "/" + hex;
+}
+
 Key parse_key(std::string_view key) {
   Key k;
   if (key.size() < 3 || key[1] != '/') return k;
   const char kind = key[0];
   std::string_view rest = key.substr(2);
-  if (kind == 'h') {
+  if (kind == 'h' || kind == 'u') {
     // The id may hold '/' no more than any other id character (ids refuse
     // it), but parse from the end all the same.
     const auto slash = rest.rfind('/');

@@ -10,6 +10,7 @@
 //   "h/ID/SEQ"        one history entry (SEQ: 16 hex digits)
 //   "t/ID"            the application's pending timers (a tombstone: none)
 //   "r/ID"            a reviewer's reference record (JSON; its id's partition)
+//   "u/P/N"           the partition's audit round N (N: 16 hex digits; audit::Round)
 //   "round"           the marker closing the round (RoundMarker)
 // Dedupe ids are not mirrored: they are the (source, id) of the history
 // entries, rebuilt from them on restore.
@@ -32,8 +33,10 @@ std::string app_key(std::string_view id);
 std::string history_key(std::string_view id, uint64_t seq);
 std::string timers_key(std::string_view id);
 std::string reviewer_key(std::string_view id);
+std::string audit_key(int32_t partition, uint64_t number);
 
-/// A changelog key taken apart; kind is 'a', 'h', 't', 'r' or 0 when unknown.
+/// A changelog key taken apart; kind is 'a', 'h', 't', 'r', 'u' or 0 when
+/// unknown. For 'u', id is the partition and seq the round number.
 struct Key {
   char kind = 0;
   std::string id;

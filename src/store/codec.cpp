@@ -304,7 +304,7 @@ bool read(std::string_view bytes, Tag tag, V& v) {
 
 void encode(std::string& out, const workflow::Application& a) {
   Out o{Writer(out)};
-  o.w.u8(kApplication2);
+  o.w.u8(kApplication3);
   fields(o, a);
   o.w.varint(a.stays.size());
   for (const auto& s : a.stays) {
@@ -314,15 +314,17 @@ void encode(std::string& out, const workflow::Application& a) {
     o.uint(s.visits);
   }
   o.doc(a.self_identification);
+  o.text(a.history_head);
 }
 bool decode(std::string_view in, workflow::Application& a) {
   In i{Reader(in)};
   const uint8_t tag = i.r.u8();
-  if (tag != kApplication && tag != kApplication2) return false;
+  if (tag != kApplication && tag != kApplication2 && tag != kApplication3) return false;
   fields(i, a);
   a.stays.clear();
   a.self_identification = nlohmann::json::object();
-  if (tag == kApplication2) {
+  a.history_head.clear();
+  if (tag != kApplication) {
     const uint64_t n = i.r.varint();
     for (uint64_t k = 0; k < n && i.r.ok(); ++k) {
       workflow::StageStay s;
@@ -334,6 +336,7 @@ bool decode(std::string_view in, workflow::Application& a) {
     }
     i.doc(a.self_identification);
   }
+  if (tag == kApplication3) i.text(a.history_head);
   return i.r.ok() && i.r.done();
 }
 void encode(std::string& out, const HistoryEntry& h) {
@@ -344,6 +347,15 @@ void encode(std::string& out, const HistoryEntry& h) {
   o.text(h.authrole);
 }
 bool decode(std::string_view in, HistoryEntry& h) {
+  SealedView view;
+  if (tagged(in, kSealed)) {
+    if (!unseal(in, view) || tagged(view.body, kSealed) || !decode(view.body, h)) return false;
+    h.round = view.round;
+    h.chain = std::move(view.chain);
+    return true;
+  }
+  h.round = 0;
+  h.chain.clear();
   In i{Reader(in)};
   const uint8_t tag = i.r.u8();
   if (tag != kHistory && tag != kHistory2) return false;
@@ -356,6 +368,68 @@ bool decode(std::string_view in, HistoryEntry& h) {
   }
   return i.r.ok() && i.r.done();
 }
+void seal(std::string& out, uint64_t round, std::string_view chain, std::string_view body) {
+  Writer w(out);
+  w.u8(kSealed);
+  w.varint(round);
+  w.str(chain);
+  out.append(body);
+}
+
+bool unseal(std::string_view stored, SealedView& view) {
+  if (!tagged(stored, kSealed)) {
+    view = SealedView{false, 0, {}, stored};
+    const auto b = stored.empty() ? 0 : static_cast<uint8_t>(stored[0]);
+    const bool legacy_map = (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;  // msgpack
+    return is_history(stored) || legacy_map;
+  }
+  Reader r(stored);
+  r.u8();
+  view.sealed = true;
+  view.round = r.varint();
+  view.chain = r.str();
+  view.body = r.rest();
+  return r.ok() && view.chain.size() == audit::kHashBytes && !view.body.empty();
+}
+
+void encode(std::string& out, const audit::Round& round) {
+  Writer w(out);
+  w.u8(kAuditRound);
+  w.svarint(round.partition);
+  w.varint(round.number);
+  w.svarint(round.time_ms);
+  w.str(round.prev);
+  w.str(round.root);
+  w.str(round.digest);
+  w.varint(round.leaves.size());
+  for (const auto& l : round.leaves) {
+    w.str(l.application);
+    w.varint(l.sequence);
+    w.str(l.chain);
+  }
+}
+
+bool decode(std::string_view in, audit::Round& round) {
+  Reader r(in);
+  if (r.u8() != kAuditRound) return false;
+  round.partition = static_cast<int32_t>(r.svarint());
+  round.number = r.varint();
+  round.time_ms = r.svarint();
+  round.prev = r.str();
+  round.root = r.str();
+  round.digest = r.str();
+  const uint64_t n = r.varint();
+  round.leaves.clear();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    audit::Leaf l;
+    l.application = r.str();
+    l.sequence = r.varint();
+    l.chain = r.str();
+    round.leaves.push_back(std::move(l));
+  }
+  return r.ok() && r.done();
+}
+
 void encode(std::string& out, const OutboxRecord& r) {
   if (r.partition < 0 && !r.bundle) return write(out, kOutbox, r);
   Out o{Writer(out)};

@@ -6,6 +6,7 @@
 // no copy of the facts. Values written before this encoding (a msgpack map,
 // whose first byte is never a tag below) are still read.
 
+#include "audit/chain.h"
 #include "store/store.h"
 #include "workflow/engine.h"
 
@@ -24,9 +25,12 @@ enum Tag : uint8_t {
   kTimer = 4,
   kDeadLetter = 5,
   kParked = 6,
-  kHistory2 = 7,      ///< kHistory and the authenticated principal
-  kOutbox2 = 8,       ///< kOutbox and the partition, bundle flag
-  kApplication2 = 9,  ///< kApplication, its stays and self-identification
+  kHistory2 = 7,       ///< kHistory and the authenticated principal
+  kOutbox2 = 8,        ///< kOutbox and the partition, bundle flag
+  kApplication2 = 9,   ///< kApplication, its stays and self-identification
+  kApplication3 = 10,  ///< kApplication2 and the audit's history head
+  kSealed = 11,        ///< a history entry sealed in its chain: round, chain hash, then kHistory2
+  kAuditRound = 12,    ///< audit::Round
 };
 
 class Writer {
@@ -62,6 +66,12 @@ class Reader {
   nlohmann::json json();
   bool ok() const { return ok_; }
   bool done() const { return in_.empty(); }
+  /// What is left, taken whole.
+  std::string_view rest() {
+    const std::string_view s = in_;
+    in_ = {};
+    return s;
+  }
 
  private:
   std::string_view take(uint64_t n);
@@ -86,21 +96,39 @@ inline bool tagged(std::string_view bytes, Tag tag) {
   return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == tag;
 }
 
-/// Written as kApplication2; applications written as kApplication are still
-/// read (without stays or self-identification).
+/// Written as kApplication3; applications written as kApplication or
+/// kApplication2 are still read (without stays, self-identification or head).
 void encode(std::string& out, const workflow::Application& app);
 inline bool is_application(std::string_view bytes) {
-  return tagged(bytes, kApplication) || tagged(bytes, kApplication2);
+  return tagged(bytes, kApplication) || tagged(bytes, kApplication2) ||
+         tagged(bytes, kApplication3);
 }
 /// False when the bytes are not a well-formed application.
 bool decode(std::string_view in, workflow::Application& app);
 
-/// Written as kHistory2; entries written as kHistory are still read.
+/// Written as kHistory2 (the body a sealed entry wraps); entries written
+/// as kHistory are still read, and sealed ones (with their round and chain).
 void encode(std::string& out, const HistoryEntry& h);
 bool decode(std::string_view in, HistoryEntry& h);
 inline bool is_history(std::string_view bytes) {
-  return tagged(bytes, kHistory) || tagged(bytes, kHistory2);
+  return tagged(bytes, kHistory) || tagged(bytes, kHistory2) || tagged(bytes, kSealed);
 }
+
+/// A stored history value taken apart: a sealed one has its round, its
+/// chain hash and the body the hash covers; a legacy one is all body.
+struct SealedView {
+  bool sealed = false;
+  uint64_t round = 0;
+  std::string chain;
+  std::string_view body;
+};
+/// Wraps `body` (a kHistory2 encoding) as sealed in `round` with `chain`.
+void seal(std::string& out, uint64_t round, std::string_view chain, std::string_view body);
+/// False when the bytes are neither a sealed nor a legacy history value.
+bool unseal(std::string_view stored, SealedView& view);
+
+void encode(std::string& out, const audit::Round& round);
+bool decode(std::string_view in, audit::Round& round);
 
 /// The record without its seq (that is the key).
 void encode(std::string& out, const OutboxRecord& r);

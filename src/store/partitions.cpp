@@ -171,7 +171,10 @@ Result<void> Store::drop_partition(int32_t partition, const std::string& input_t
       .PermitUncheckedError();
   wb.Delete(cf_[kMeta], position_key(input_topic, partition)).PermitUncheckedError();
   wb.Delete(cf_[kMeta], lineage_key(partition)).PermitUncheckedError();
+  wb.DeleteRange(cf_[kMeta], audit_prefix(partition), audit_prefix(partition + 1))
+      .PermitUncheckedError();
   if (auto r = flush(); !r) return r;
+  audit_tips_.erase(partition);
   std::lock_guard l(lineage_mu_);
   lineage_.erase(partition);
   return {};
@@ -185,6 +188,7 @@ Result<void> Store::restore_entries(const std::vector<ChangelogEntry>& entries) 
   std::lock_guard lock(commit_mu_);
   rocksdb::WriteBatch wb;
   const uint64_t first_dedupe = next_dedupe_seq_;
+  std::map<int32_t, uint64_t> rounds;  // the largest audit round restored per partition
   for (const auto& [key, e] : last) {
     const changelog::Key k = changelog::parse_key(key);
     if (k.kind == 0)
@@ -194,6 +198,7 @@ Result<void> Store::restore_entries(const std::vector<ChangelogEntry>& entries) 
     if (k.kind == 'h') r = restore_history(wb, k.id, k.seq, e->value);
     if (k.kind == 't') r = restore_timers(wb, k.id, e->value);
     if (k.kind == 'r') r = restore_reviewer(wb, k.id, e->value);
+    if (k.kind == 'u') r = restore_audit(wb, std::string(key), e->value, rounds);
     if (!r) {
       next_dedupe_seq_ = first_dedupe;
       return r;
@@ -208,6 +213,10 @@ Result<void> Store::restore_entries(const std::vector<ChangelogEntry>& entries) 
     return from_status(s, "restoring a partition");
   }
   set_dedupe_floor();
+  for (const auto& [partition, number] : rounds) {
+    audit_tips_.erase(partition);  // read back from the store at the next commit
+    next_round_ = std::max(next_round_.load(), number + 1);
+  }
   return {};
 }
 
@@ -333,6 +342,12 @@ Result<void> Store::scan_partition(int32_t partition,
     }
   }
   if (!apps->status().ok()) return from_status(apps->status(), "applications");
+  auto rounds = audit_rounds(partition, 0, SIZE_MAX, [&](audit::Round&& r) {
+    std::string v;
+    codec::encode(v, r);
+    each({changelog::audit_key(partition, r.number), std::move(v)});
+  });
+  if (!rounds) return rounds;
   return reviewers([&](const std::string& id, std::string&& value) {
     if (partition_of(id, n) == partition) each({changelog::reviewer_key(id), std::move(value)});
   });

@@ -155,15 +155,18 @@ size_t Batch::put_application(const workflow::Application& app, const std::strin
   return v.size();
 }
 
-void Batch::add_history(const std::string& application_id, const HistoryEntry& entry) {
-  std::string& v = p_->scratch;
-  v.clear();
-  codec::encode(v, entry);
-  p_->wb.Put(p_->cf[kHistory], history_key(application_id, entry.sequence), v)
-      .PermitUncheckedError();
-  if (p_->mirror_n > 0)
-    p_->mirror[p_->mirror_partition(application_id)].push_back(
-        {changelog::history_key(application_id, entry.sequence), v});
+SealedEntry Batch::seal(const std::string& application_id, const HistoryEntry& entry,
+                        std::string& head) {
+  SealedEntry s{application_id, entry.sequence, {}, {}};
+  codec::encode(s.body, entry);
+  s.chain = audit::link(head.empty() ? audit::genesis(application_id) : head, s.body);
+  head = s.chain;
+  return s;
+}
+
+// Written at commit, once the round that seals it has its number.
+void Batch::add_history(SealedEntry&& sealed) {
+  p_->sealed.push_back(std::move(sealed));
   ++count_;
 }
 
@@ -194,6 +197,11 @@ void Batch::add_outbox(OutboxRecord record) {
 
 void Batch::intake_done(const std::string& source, const std::string& id) {
   p_->intake_done.push_back(join_key({source, id}));
+}
+
+void Batch::drop_dead_letter_originals(const std::string& application) {
+  p_->erased.insert(application);
+  ++count_;
 }
 
 void Batch::add_dead_letter(DeadLetter dead_letter) {
@@ -308,6 +316,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
   if (auto r = store->open_dedupe(); !r) return r.error();
   if (auto r = store->open_dead_letters(); !r) return r.error();
   if (auto r = store->open_partitions(); !r) return r.error();
+  if (auto r = store->open_audit(); !r) return r.error();
   {
     std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}, store->cf_[kIntake]));
     uint64_t n = 0, last = 0;
@@ -573,6 +582,7 @@ void Store::set_deadletter_floor() {
 Batch Store::batch() {
   Batch b;
   b.p_->cf = cf_;
+  b.p_->audit_n = partitions_.load();
   if (mirroring()) {
     b.p_->mirror_n = partitions_.load();
     b.p_->input_topic = input_topic_;
@@ -616,10 +626,36 @@ void Store::set_dedupe_floor() {
 }
 
 // Under commit_mu_: numbers the batch's dead letters and adds them.
+// Under commit_mu_: the kept dead letters of erased applications lose their
+// original bytes (a scan of the kept ones: erasures are rare, the kept
+// dead letters bounded by the retention).
+void Store::withhold_originals(Batch& batch) {
+  const auto& erased = batch.p_->erased;
+  if (erased.empty()) return;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kDeadLetters]));
+  for (it->Seek(kDeadById); it->Valid() && it->key().starts_with(kDeadById); it->Next()) {
+    const std::string_view v = it->value().ToStringView();
+    DeadLetter d;
+    if (v.size() < 8 || !codec::decode(v.substr(8), d) || !erased.contains(d.subject)) continue;
+    d.original.clear();
+    d.kept = false;
+    d.headers.clear();
+    std::string out(v.substr(0, 8));
+    codec::encode(out, d);
+    batch.p_->wb.Put(cf_[kDeadLetters], it->key(), out).PermitUncheckedError();
+  }
+}
+
 void Store::write_dead_letters(Batch& batch) {
   auto& wb = batch.p_->wb;
   std::string& v = batch.p_->scratch;
+  withhold_originals(batch);
   for (auto& d : batch.p_->dead_letters) {
+    if (batch.p_->erased.contains(d.subject)) {
+      d.original.clear();
+      d.kept = false;
+      d.headers.clear();
+    }
     d.seq = next_deadletter_seq_++;
     v = be64(d.seq);
     codec::encode(v, d);
@@ -821,9 +857,15 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   auto& p = *batch.p_;
   const uint64_t first_seq = next_dedupe_seq_, first_outbox = next_outbox_seq_,
                  first_dead = next_deadletter_seq_;
-  std::map<int32_t, Lineage> lineages;  // of the partitions this commit mirrors
+  std::map<int32_t, Lineage> lineages;     // of the partitions this commit mirrors
+  std::map<int32_t, audit::Round> sealed;  // of the partitions it adds history to
+  const uint64_t first_round = next_round_;
+  if (auto a = write_audit(batch, sealed); !a) return a.error();  // before the mirror
   // Reads the committed timers: before write_timers.
-  if (auto m = write_mirror(batch, lineages); !m) return m.error();
+  if (auto m = write_mirror(batch, lineages); !m) {
+    next_round_ = first_round;
+    return m.error();
+  }
   write_seen(batch);
   const uint64_t intake_removed = resolve_intake(batch);
   write_timers(batch);
@@ -838,8 +880,11 @@ Result<void> Store::commit(Batch& batch, bool sync) {
     next_dedupe_seq_ = first_seq;
     next_outbox_seq_ = first_outbox;
     next_deadletter_seq_ = first_dead;
+    next_round_ = first_round;
     return from_status(s, "commit");
   }
+  for (const auto& [partition, round] : sealed)
+    audit_tips_[partition] = {round.number, round.digest};
   hand_to_tail(p.outbox);
   parked_count_.fetch_add(parked);
   intake_count_.fetch_sub(std::min(intake_removed, intake_count_.load()));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "audit/chain.h"
 #include "common/cloudevent.h"
 #include "common/result.h"
 #include "workflow/engine.h"
@@ -54,9 +55,33 @@ struct HistoryEntry {
   std::string topic;    ///< where it was read (empty for events not from Kafka)
   int32_t partition = -1;
   int64_t offset = -1;
+  /// Set when read back (DESIGN.md §14): the audit round that sealed the
+  /// entry and its chain hash; 0 and empty for entries from before the audit.
+  uint64_t round = 0;
+  std::string chain;
 };
 
 nlohmann::json to_json(const HistoryEntry& h);
+
+/// A history entry sealed into its application's hash chain (Batch::seal),
+/// ready to be added.
+struct SealedEntry {
+  std::string application;
+  uint64_t sequence = 0;
+  std::string chain;  ///< its chain hash: the application's new head
+  std::string body;   ///< the encoded entry, which the chain hash covers
+};
+
+/// A history entry as stored, for the audit's checks: the bytes its chain
+/// hash covers, and what sealed it.
+struct StoredEntry {
+  uint64_t sequence = 0;
+  bool sealed = false;   ///< false: written before the audit existed
+  bool readable = true;  ///< false: the value is not a history entry at all
+  uint64_t round = 0;
+  std::string chain;
+  std::string body;
+};
 
 /// A message waiting to be published. Written in the same batch as the
 /// state change that produced it; removed once the broker acknowledged it.
@@ -187,7 +212,17 @@ class Batch {
   /// than `max_bytes`.
   size_t put_application(const workflow::Application& app, const std::string& old_stage,
                          size_t max_bytes = SIZE_MAX);
-  void add_history(const std::string& application_id, const HistoryEntry& entry);
+  /// Seals `entry` into the application's hash chain after `head` (its
+  /// current head, empty when it has none); `head` becomes the entry's chain
+  /// hash. Writes nothing: add_history does, and the commit puts it in the
+  /// round it seals.
+  SealedEntry seal(const std::string& application_id, const HistoryEntry& entry, std::string& head);
+  void add_history(SealedEntry&& sealed);
+  /// seal() and add_history() in one.
+  void add_history(const std::string& application_id, const HistoryEntry& entry,
+                   std::string& head) {
+    add_history(seal(application_id, entry, head));
+  }
   /// Records (source, id) as applied; Store::seen answers true from then on.
   void mark_seen(const std::string& source, const std::string& id);
   void set_input_position(const InputPosition& pos);
@@ -212,6 +247,9 @@ class Batch {
   void intake_done(const std::string& source, const std::string& id);
   /// Keeps a rejected input (its seq is assigned at commit).
   void add_dead_letter(DeadLetter dead_letter);
+  /// Drops the original bytes (and headers) of every kept dead letter of
+  /// `application`, committed or in this batch: it was erased (DESIGN.md §14).
+  void drop_dead_letter_originals(const std::string& application);
   /// Moves outbox record `seq` aside for good (resolved at commit; nothing
   /// happens when it is gone already).
   void park_outbox(uint64_t seq, const std::string& reason, int64_t time_ms);
@@ -390,6 +428,29 @@ class Store {
                       std::vector<ChangelogEntry> entries, uint64_t epoch, int64_t next_offset,
                       size_t part_bytes = 1 << 20);
 
+  // ---- The audit (DESIGN.md §14, src/audit/, docs/audit.md) ----
+  // Every commit that adds history seals it, per partition, in an
+  // audit::Round whose digest chains to the partition's previous one.
+
+  /// The stored history values of `id`, in sequence order.
+  Result<void> stored_history(const std::string& id,
+                              const std::function<void(StoredEntry&&)>& each) const;
+  /// One stored history value; not_found when there is none.
+  Result<StoredEntry> stored_entry(const std::string& id, uint64_t sequence) const;
+  /// The rounds of `partition` numbered above `after`, in order, up to `max`.
+  Result<void> audit_rounds(int32_t partition, uint64_t after, size_t max,
+                            const std::function<void(audit::Round&&)>& each) const;
+  /// Round `number` of `partition`; not_found when there is none.
+  Result<audit::Round> audit_round(int32_t partition, uint64_t number) const;
+  /// The latest round of every partition this process serves that has one,
+  /// in partition order.
+  Result<std::vector<audit::Round>> audit_tips() const;
+  /// Every partition with audit rounds stored, served or not.
+  Result<std::vector<int32_t>> audit_partitions() const;
+  /// From now on each round's seal is also published to `topic` (one
+  /// message per partition and round, keyed by the partition).
+  void publish_audit_to(const std::string& topic) { audit_topic_ = topic; }
+
   /// Tests: the `n`-th commit from now fails with an I/O error, as a full or
   /// failing disk would make it.
   void fail_commit_after(int n) { fail_commits_ = n; }
@@ -408,6 +469,12 @@ class Store {
                                 const std::optional<std::string>& value);
   Result<void> restore_timers(rocksdb::WriteBatch& wb, const std::string& id,
                               const std::optional<std::string>& value);
+  Result<void> restore_audit(rocksdb::WriteBatch& wb, const std::string& key,
+                             const std::optional<std::string>& value,
+                             std::map<int32_t, uint64_t>& restored);
+  Result<void> open_audit();
+  Result<void> write_audit(Batch& batch, std::map<int32_t, audit::Round>& sealed);
+  Result<std::optional<audit::Round>> audit_tip(int32_t partition) const;
   Error not_owned(std::string_view application_id) const;
   void set_dedupe_floor();
   Result<void> open_dead_letters();
@@ -416,6 +483,7 @@ class Store {
   uint64_t resolve_intake(Batch& batch);
   void write_timers(Batch& batch);
   void write_dead_letters(Batch& batch);
+  void withhold_originals(Batch& batch);
   uint64_t resolve_parks(Batch& batch);
   void write_outbox(Batch& batch);
   void hand_to_tail(std::vector<OutboxRecord>& records);
@@ -452,6 +520,10 @@ class Store {
   std::set<int32_t> owned_;
   mutable std::mutex lineage_mu_;
   std::map<int32_t, Lineage> lineage_;  // written under commit_mu_ too
+
+  std::string audit_topic_;              // set once, before batches are made
+  std::atomic<uint64_t> next_round_{1};  // audit round of the next batch
+  std::map<int32_t, std::pair<uint64_t, std::string>> audit_tips_;  // number, digest; commit_mu_
 
   std::atomic<uint64_t> next_intake_seq_{1};
   std::atomic<uint64_t> intake_count_{0};

@@ -216,6 +216,17 @@ Effect record_erasure(json& f, const CloudEvent& e) {
   for (auto& doc : array_fact(f, "documents"))
     doc.erase("name"), doc.erase("uri"), doc.erase("author");
   f.erase("notes");
+  // Free text written about the person: reviews' comments, the interview's,
+  // the decision's and the withdrawal's reasons.
+  static const char* const kFreeText[] = {"comment", "comments", "text",   "notes",
+                                          "reason",  "feedback", "summary"};
+  auto strip = [](json& o) {
+    if (!o.is_object()) return;
+    for (const char* k : kFreeText) o.erase(k);
+  };
+  for (auto& review : array_fact(f, "reviews")) strip(review);
+  for (const char* k : {"interview", "decision", "withdrawal", "offer", "onboarding"})
+    if (f.contains(k)) strip(f[k]);
   f["erased"] = {{"time", e.time}};
   return std::nullopt;
 }
@@ -698,6 +709,33 @@ Outcome self_identified(const Application& current, const CloudEvent& e) {
   return out;
 }
 
+// An erasure request (DESIGN.md §14): accepted in every stage of every
+// workflow without the workflow naming it, from the applicant who owns the
+// application or the office. Personal data goes, the record of where the
+// application stood stays; its timers go, and nothing is applied after it.
+Outcome erased(const Application& current, const CloudEvent& e) {
+  if (const auto roles = default_roles(kErased); !has(roles, e.actorrole))
+    return reject(Reason::unauthorized, "actorrole \"" + e.actorrole + "\" may not send " +
+                                            std::string(kErased) +
+                                            "; allowed: " + joined({roles.begin(), roles.end()}));
+  if (auto bad = actor_rules(current, e)) return *bad;
+  Applied out;
+  out.next = current;
+  out.next.sequence = current.sequence + 1;
+  out.next.updated_ms = e.time_ms;
+  out.next.self_identification = json::object();
+  record_erasure(out.next.facts, e);
+  out.from = current.stage;
+  out.to = current.stage;
+  out.reset_timers = true;  // no reminder or deadline for a person erased
+  out.note = "personal data erased; the stages and times stay";
+  return out;
+}
+
+bool is_erased(const Application& app) {
+  return app.facts.contains("erased");
+}
+
 // A timer's deadline for a stay already left: recorded, nothing else.
 Applied stale(const Application& current, const CloudEvent& e, std::string note) {
   Applied out;
@@ -761,6 +799,12 @@ Outcome apply_existing(const Workflow& wf, const Application& current, const Clo
   if (!e.program.empty() && e.program != current.program)
     return reject(Reason::program_mismatch, "application \"" + e.subject + "\" belongs to \"" +
                                                 current.program + "\", not \"" + e.program + "\"");
+  if (is_erased(current))
+    return reject(Reason::application_erased,
+                  "application \"" + e.subject + "\" was erased on " +
+                      current.facts["erased"].value("time", std::string("an earlier date")) +
+                      ": nothing more is applied to it; a new application needs a new id");
+  if (e.type == kErased) return erased(current, e);
   if (auto note = stale_deadline(current, e)) return stale(current, e, std::move(*note));
   if (e.type == "application.updated" && has_self_identification(e.data)) {
     if (auto bad = check_self_identification(e.data[kSelfIdentification]); !bad.empty())

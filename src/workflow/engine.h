@@ -44,6 +44,10 @@ struct Application {
   /// Voluntary self-identification (self_identification.h): kept apart from
   /// the facts, which are what views show; used only in aggregates.
   nlohmann::json self_identification = nlohmann::json::object();
+  /// The audit's head (DESIGN.md §14): the chain hash of the last history
+  /// entry, 32 bytes, empty before the first sealed one. The store keeps
+  /// it; the engine carries it over unchanged.
+  std::string history_head;
 
   bool operator==(const Application&) const = default;
 };

@@ -155,6 +155,10 @@ void parse_accepts(Checker& ck, const json& body, const std::string& at, State& 
       ck.add(eat, "unknown event type \"" + type + "\"; see DESIGN.md §4 for the vocabulary");
       continue;
     }
+    if (type == kErased) {
+      ck.add(eat, kErasedBuiltIn);
+      continue;
+    }
     st.accepts.push_back(type);
     st.accept_roles[type] = roles.empty() ? default_roles(type) : roles;
   }
@@ -343,6 +347,8 @@ void parse_transition(Checker& ck, const json& body, const std::string& at, size
       ck.add(ptr(at, "on"),
              "\"application.submitted\" creates the application in the initial state; it cannot "
              "drive a transition");
+    else if (t.on == kErased)
+      ck.add(ptr(at, "on"), kErasedBuiltIn);
   }
   if (auto to = ck.string_field(body, at, "to", true)) {
     t.to = *to;

@@ -100,6 +100,7 @@ class Authz : public ::testing::Test {
             {{"owner", "stu-3"}, {"profile", {{"name", "Cy"}}}, {"reviewers", {"rev-1"}}}),
         "");
     store::HistoryEntry h;
+    std::string head;  // the audit chain's
     h.sequence = 1;
     h.id = "e1";
     h.type = "application.submitted";
@@ -109,13 +110,13 @@ class Authz : public ::testing::Test {
     h.authsub = "stu-1";
     h.authrole = "applicant";
     h.data = {{"name", "Ada Lovelace"}};
-    b.add_history("sri-1", h);
+    b.add_history("sri-1", h, head);
     h.sequence = 2;
     h.id = "e2";
     h.type = "review.submitted";
     h.actorid = "rev-2";
     h.actorrole = "reviewer";
-    b.add_history("sri-1", h);
+    b.add_history("sri-1", h, head);
     ASSERT_TRUE(store_->commit(b).ok());
   }
 
@@ -200,6 +201,25 @@ TEST_F(Authz, EveryRouteAnswersEachRoleAsTheTableSays) {
         {"reviewer_3", 404},
         {"applicant_1", 200},
         {"applicant_2", 404}}},
+      {"/v1/applications/sri-1/audit?sequence=2",
+       {{"none", 401},
+        {"admin", 200},
+        {"pm_other", 404},
+        {"reviewer_1", 200},
+        {"reviewer_3", 404},
+        {"applicant_1", 200},
+        {"applicant_2", 404}}},
+      {"/v1/applications/sri-1/audit?sequence=1", {{"applicant_1", 200}, {"applicant_2", 404}}},
+      {"/v1/audit/head",
+       {{"none", 401},
+        {"admin", 200},
+        {"pm_summer", 200},
+        {"hub_partner", 403},
+        {"reviewer_1", 403},
+        {"applicant_1", 403},
+        {"service", 200}}},
+      {"/v1/audit/rounds?partition=0",
+       {{"none", 401}, {"admin", 200}, {"reviewer_1", 403}, {"applicant_1", 403}}},
       {"/v1/programs/summer-research-internship/applications",
        {{"none", 401},
         {"admin", 200},

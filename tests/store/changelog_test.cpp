@@ -63,6 +63,7 @@ std::string id_in(int32_t p, const std::string& stem) {
 
 class ChangelogTest : public ::testing::Test {
  protected:
+  std::map<std::string, std::string> heads_;  // each application's audit chain
   std::unique_ptr<Store> open(const std::string& name) {
     auto s = Store::open(dir_ / name, {.sync = false});
     EXPECT_TRUE(s.ok());
@@ -107,7 +108,7 @@ TEST_F(ChangelogTest, ACommitMirrorsItsChangesPerPartitionAfterItsOutputsClosedB
   Batch batch = s->batch();
   batch.put_application(app(a, "new", 1), "");  // overridden below: mirrored once, last
   batch.put_application(app(a, "submitted", 1), "new");
-  batch.add_history(a, entry(1, "e1"));
+  batch.add_history(a, entry(1, "e1"), heads_[a]);
   batch.add_timer(timer(a, 1000));
   batch.put_application(app(b, "submitted", 1), "");
   OutboxRecord status;
@@ -135,8 +136,9 @@ TEST_F(ChangelogTest, ACommitMirrorsItsChangesPerPartitionAfterItsOutputsClosedB
   EXPECT_EQ(one.marker->next_offset, 42);
   std::vector<std::string> keys;
   for (const auto& e : one.entries) keys.push_back(e.key);
+  // The round's audit seal of the partition comes with what it seals.
   EXPECT_EQ(keys, (std::vector<std::string>{changelog::app_key(a), changelog::history_key(a, 1),
-                                            changelog::timers_key(a)}));
+                                            changelog::audit_key(1, 1), changelog::timers_key(a)}));
   workflow::Application mirrored;
   ASSERT_TRUE(codec::decode(*one.entries[0].value, mirrored));
   EXPECT_EQ(mirrored.stage, "submitted") << "the last write of a key is the one mirrored";
@@ -160,15 +162,15 @@ TEST_F(ChangelogTest, ARestoreRebuildsStateIndexTimersAndDedupeIdsExactly) {
   const std::string a = id_in(0, "a"), b = id_in(0, "b"), other = id_in(3, "o");
   Batch w = from->batch();
   w.put_application(app(a, "submitted", 1), "");
-  w.add_history(a, entry(1, "e1"));
+  w.add_history(a, entry(1, "e1"), heads_[a]);
   w.add_timer(timer(a, 5000));
   w.put_application(app(b, "submitted", 1), "");
-  w.add_history(b, entry(1, "e2"));
+  w.add_history(b, entry(1, "e2"), heads_[b]);
   w.put_application(app(other, "submitted", 1), "");
   ASSERT_OK(from->commit(w));
   Batch w2 = from->batch();
   w2.put_application(app(a, "documents", 2), "submitted");
-  w2.add_history(a, entry(2, "e3"));
+  w2.add_history(a, entry(2, "e3"), heads_[a]);
   w2.cancel_timers(a);
   w2.add_timer(timer(a, 9000));
   w2.set_input_position({kInput, 0, 17});
@@ -179,7 +181,7 @@ TEST_F(ChangelogTest, ARestoreRebuildsStateIndexTimersAndDedupeIdsExactly) {
   const std::string stale = id_in(0, "stale"), kept = id_in(3, "kept");
   Batch old = to->batch();
   old.put_application(app(a, "withdrawn", 9), "");
-  old.add_history(a, entry(9, "applied-here-only"));
+  old.add_history(a, entry(9, "applied-here-only"), heads_[a]);
   old.mark_seen("test", "applied-here-only");
   old.put_application(app(stale, "submitted", 1), "");
   old.put_application(app(kept, "submitted", 1), "");
@@ -240,18 +242,19 @@ TEST_F(ChangelogTest, AReseedIsASnapshotUnderANewEpochWithTombstonesAndAMarkerLa
   const std::string a = id_in(2, "a");
   Batch w = s->batch();
   w.put_application(app(a, "submitted", 1), "");
-  w.add_history(a, entry(1, "e1"));
+  w.add_history(a, entry(1, "e1"), heads_[a]);
   ASSERT_OK(s->commit(w));
   std::vector<ChangelogEntry> snapshot;
   ASSERT_OK(s->scan_partition(2, [&](ChangelogEntry&& e) { snapshot.push_back(std::move(e)); }));
-  ASSERT_EQ(snapshot.size(), 2u);
+  ASSERT_EQ(snapshot.size(), 3u);  // the application, its entry, the audit round sealing it
+  EXPECT_EQ(snapshot[2].key, changelog::audit_key(2, 1));
   snapshot.push_back({changelog::timers_key(a), std::nullopt});
   ASSERT_OK(s->reseed(2, kInput, snapshot, 5, 99, /*part_bytes=*/1));
   auto bs = bundles(*s);
   std::vector<Bundle> parts;
   for (auto& b : bs)
     if (b.epoch == 5) parts.push_back(b);
-  ASSERT_EQ(parts.size(), 3u) << "one entry per part at part_bytes 1";
+  ASSERT_EQ(parts.size(), 4u) << "one entry per part at part_bytes 1";
   for (size_t i = 0; i + 1 < parts.size(); ++i) EXPECT_FALSE(parts[i].marker.has_value());
   ASSERT_TRUE(parts.back().marker.has_value());
   EXPECT_EQ(parts.back().marker->next_offset, 99);

@@ -26,6 +26,7 @@ workflow::Application sample_app() {
              {"reviews", {{{"reviewer", "r1"}, {"score", 4}}}}};
   a.stays = {{"submitted", -5, 1000, 1}, {"review", 1'790'000'000'123, 0, 2}};
   a.self_identification = {{"gender", "decline to state"}, {"first_generation", true}};
+  a.history_head = std::string(32, '\x7f');
   return a;
 }
 
@@ -45,6 +46,7 @@ TEST(Codec, ApplicationOfTheFirstEncodingIsStillRead) {
   codec::encode(bytes, old);
   old.stays.clear();
   old.self_identification = nlohmann::json::object();
+  old.history_head.clear();
   std::string first;
   codec::Writer w(first);
   w.u8(codec::kApplication);
@@ -88,6 +90,59 @@ TEST(Codec, HistoryRoundTripsWithAndWithoutFrom) {
     ASSERT_TRUE(codec::decode(bytes, back));
     EXPECT_EQ(to_json(back), to_json(h));
   }
+}
+
+// A sealed entry (DESIGN.md §14) reads back as the entry it wraps, with
+// the round that sealed it and its chain hash; the unsealed encodings too,
+// without them.
+TEST(Codec, SealedHistoryReadsBackWithItsRoundAndChain) {
+  HistoryEntry h;
+  h.sequence = 3;
+  h.id = "e3";
+  h.to = "review";
+  h.data = {{"note", "x"}};
+  std::string body;
+  codec::encode(body, h);
+  const std::string chain(32, '\x01');
+  std::string sealed;
+  codec::seal(sealed, 41, chain, body);
+  HistoryEntry back;
+  ASSERT_TRUE(codec::decode(sealed, back));
+  EXPECT_EQ(to_json(back), to_json(h));
+  EXPECT_EQ(back.round, 41u);
+  EXPECT_EQ(back.chain, chain);
+  codec::SealedView view;
+  ASSERT_TRUE(codec::unseal(sealed, view));
+  EXPECT_TRUE(view.sealed);
+  EXPECT_EQ(view.body, body) << "the chain hash covers exactly the entry's bytes";
+  ASSERT_TRUE(codec::unseal(body, view));
+  EXPECT_FALSE(view.sealed);
+  ASSERT_TRUE(codec::decode(body, back));
+  EXPECT_EQ(back.round, 0u);
+  EXPECT_TRUE(back.chain.empty());
+  // A short chain, a seal inside a seal, or nothing sealed is refused.
+  std::string bad;
+  codec::seal(bad, 1, "short", body);
+  EXPECT_FALSE(codec::decode(bad, back));
+  std::string twice;
+  codec::seal(twice, 1, chain, sealed);
+  EXPECT_FALSE(codec::decode(twice, back));
+  std::string empty;
+  codec::seal(empty, 1, chain, "");
+  EXPECT_FALSE(codec::decode(empty, back));
+}
+
+TEST(Codec, AuditRoundRoundTrips) {
+  audit::Round r{5, 77, 1'790'000'000'000, std::string(32, '\0'), {}, {}, {}};
+  r.leaves = {{"b", 2, std::string(32, 'b')}, {"a", 1, std::string(32, 'a')}};
+  audit::seal(r);
+  std::string bytes;
+  codec::encode(bytes, r);
+  audit::Round back;
+  ASSERT_TRUE(codec::decode(bytes, back));
+  EXPECT_EQ(back, r);
+  EXPECT_EQ(back.leaves[0].application, "a") << "sealed leaves are sorted";
+  EXPECT_FALSE(codec::decode(bytes.substr(0, bytes.size() - 1), back));
 }
 
 TEST(Codec, OutboxAndTimerRoundTrip) {

@@ -55,7 +55,8 @@ TEST_F(StoreTest, BatchWritesStateHistoryAndIndexTogether) {
   h.id = "e1";
   h.type = "application.submitted";
   h.to = "submitted";
-  b.add_history("a", h);
+  std::string head;
+  b.add_history("a", h, head);
   b.set_input_position({"stagewise.events", 3, 42});
   ASSERT_OK(store_->commit(b));
   reopen();
@@ -73,15 +74,16 @@ TEST_F(StoreTest, BatchWritesStateHistoryAndIndexTogether) {
 
 TEST_F(StoreTest, HistoryIsInSequenceOrderAndPerApplication) {
   Batch b = store_->batch();
+  std::string head;
   for (uint64_t s : {3, 1, 2, 10}) {
     HistoryEntry h;
     h.sequence = s;
     h.id = "e" + std::to_string(s);
-    b.add_history("a", h);
+    b.add_history("a", h, head);
   }
   HistoryEntry other;
   other.sequence = 1;
-  b.add_history("a-longer", other);
+  b.add_history("a-longer", other, head);
   ASSERT_OK(store_->commit(b));
   const auto h = *store_->history("a");
   ASSERT_EQ(h.size(), 4u);

@@ -625,6 +625,12 @@ std::pair<std::optional<Application>, std::vector<std::string>> drive(
       continue;
     }
     EXPECT_NE(e.type, kSubmitted);
+    EXPECT_FALSE(prev->facts.contains("erased")) << "an event applied after the erasure";
+    if (e.type == "application.erased") {
+      EXPECT_TRUE(next.facts["profile"].empty() && next.self_identification.empty() &&
+                  !next.facts.contains("notes"))
+          << "personal data survived the erasure";
+    }
     if (e.actorrole == "applicant" && a.note.empty()) {
       EXPECT_EQ(prev->facts.value("owner", ""), e.actorid)
           << "an applicant acted on another applicant's application";
@@ -639,10 +645,11 @@ std::pair<std::optional<Application>, std::vector<std::string>> drive(
     if (before.terminal) {
       EXPECT_EQ(next.stage, prev->stage) << "left the terminal stage " << prev->stage;
       EXPECT_FALSE(a.moved);
-      // It records only what it accepts (a stale timer is a no-op).
+      // It records only what it accepts (a stale timer is a no-op), and the
+      // built-in erasure (DESIGN.md §14).
       EXPECT_TRUE(std::find(before.accepts.begin(), before.accepts.end(), e.type) !=
                       before.accepts.end() ||
-                  next.facts == prev->facts)
+                  next.facts == prev->facts || e.type == "application.erased")
           << "a terminal stage recorded an event it does not accept";
     }
     EXPECT_EQ(a.moved, next.stage != prev->stage);

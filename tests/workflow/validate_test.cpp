@@ -127,6 +127,14 @@ TEST(Validate, UnknownEventTypes) {
                   "state; it cannot drive a transition"}});
 }
 
+// Erasure is built in (DESIGN.md §14): a workflow naming it would read as if
+// it could refuse or route it, so the validator says where and why.
+TEST(Validate, ErasureIsBuiltInAndNotNamedByAWorkflow) {
+  expect_broken("erasure-named.json",
+                {{"/states/open/accepts/1", "\"application.erased\" is built in"},
+                 {"/transitions/0/on", "moves no application (DESIGN.md §14); remove it here"}});
+}
+
 TEST(Validate, GuardWithUnknownOperator) {
   expect_broken("guard-unknown-operator.json",
                 {{"/transitions/0/guard/and/1", "guard: unknown operator \"greater_than\""},

@@ -151,7 +151,8 @@ void BM_StoreCommit(benchmark::State& state) {
       const CloudEvent& ev = a.event;
       const store::HistoryEntry h =
           processor::history_entry(applied, ev, "stagewise.events", 0, offset++);
-      b.add_history(ev.subject, h);
+      std::string head = applied.next.history_head;
+      b.add_history(ev.subject, h, head);
       b.put_application(applied.next, a.before ? a.before->stage : "");
       if (applied.reset_timers && a.before) b.cancel_timers(ev.subject);
       for (const auto& t : applied.timers) b.add_timer({ev.subject, applied.next.program, 0, t});

@@ -346,7 +346,7 @@ json scale(const Args& a, const workflow::Registry& reg) {
       h.time = format_rfc3339_ms(app.created_ms);
       h.to = app.stage;
       h.data = app.facts.value("profile", json::object());
-      b.add_history(app.id, h);
+      b.add_history(app.id, h, app.history_head);
       b.put_application(app, "");
       b.mark_seen(h.source, h.id);
       if (b.count() >= 20'000) {

@@ -138,6 +138,15 @@ inline std::string lineage_key(int32_t partition) {
 }
 inline const std::string kMetaStoreId = "meta/store_id";
 
+// Meta: the audit's round seals, per partition in round order.
+inline const std::string kAuditPrefix = "audit/";
+inline std::string audit_prefix(int32_t partition) {
+  return kAuditPrefix + be32(static_cast<uint32_t>(partition));
+}
+inline std::string audit_key(int32_t partition, uint64_t number) {
+  return audit_prefix(partition) + be64(number);
+}
+
 inline std::string encode(const json& j) {
   const auto bytes = json::to_msgpack(j);
   return std::string(bytes.begin(), bytes.end());

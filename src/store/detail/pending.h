@@ -26,12 +26,19 @@ struct Batch::Pending {
   std::set<std::string> timer_cancels;
   std::map<std::string, std::vector<TimerRecord>> timer_adds;
   std::vector<DeadLetter> dead_letters;  // numbered at commit
+  std::set<std::string> erased;          // applications whose dead letters lose their originals
   struct Park {
     uint64_t seq;
     std::string reason;
     int64_t time_ms;
   };
   std::vector<Park> parks;  // resolved at commit
+
+  // The audit: history entries sealed in their chains, written at commit
+  // under the round number the commit assigns; the partition count when
+  // the batch was made.
+  std::vector<SealedEntry> sealed;
+  int32_t audit_n = 0;
 
   // Mirroring (Store::mirror_to), fixed when the batch is made: the
   // partition count and the input topic; then what the batch changes per
@@ -54,7 +61,9 @@ struct Batch::Pending {
     timer_cancels.clear();
     timer_adds.clear();
     dead_letters.clear();
+    erased.clear();
     parks.clear();
+    sealed.clear();
     mirror.clear();
     timer_apps.clear();
     timer_deletes.clear();

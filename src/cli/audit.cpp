@@ -1,0 +1,59 @@
+// `stagewise audit verify` (DESIGN.md §14): reads the data dir (read-only,
+// so also while serve runs on it) and checks every hash it keeps.
+#include "audit/verify.h"
+#include "cli/commands.h"
+#include "store/store.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace stagewise::cli {
+
+namespace {
+
+void draw(uint64_t done, uint64_t total) {
+  const int width = 30;
+  const int filled = total ? static_cast<int>(width * done / total) : width;
+  std::fprintf(stderr, "\r  verifying [%.*s%*s] %llu/%llu applications", filled,
+               "##############################", width - filled, "",
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+  if (done == total) std::fputc('\n', stderr);
+}
+
+}  // namespace
+
+int audit_verify(const AuditFlags& f) {
+  if (f.ids.empty() == !f.all) {
+    std::cerr << "stagewise audit verify: name applications (ID...) or pass --all\n";
+    return 2;
+  }
+  store::Store::Options o;
+  o.read_only = true;
+  auto st = store::Store::open(f.data_dir, o);
+  if (!st) {
+    std::cerr << "stagewise audit verify: cannot read " << f.data_dir << ": " << st.error().message
+              << " (pass the data dir of stagewise serve as --data-dir)\n";
+    return 1;
+  }
+  audit::VerifyOptions vo;
+  if (isatty(STDERR_FILENO) == 1 && !f.json) vo.progress = draw;
+  auto report = audit::verify(**st, f.ids, vo);
+  if (!report) {
+    std::cerr << "stagewise audit verify: " << report.error().message << "\n";
+    return 1;
+  }
+  if (f.json) {
+    std::cout << audit::to_json(*report).dump(2) << "\n";
+  } else {
+    for (const auto& b : report->broken) std::cout << "BROKEN " << audit::describe(b) << "\n";
+    std::cout << (report->ok() ? "ok: " : "FAILED: ") << report->applications << " applications, "
+              << report->entries << " history entries (" << report->sealed << " sealed, "
+              << report->unsealed << " from before the audit), " << report->rounds
+              << " rounds checked\n";
+  }
+  return report->ok() ? 0 : 1;
+}
+
+}  // namespace stagewise::cli
