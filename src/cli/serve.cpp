@@ -10,6 +10,7 @@
 #include "processor/intake.h"
 #include "processor/processor.h"
 #include "store/store.h"
+#include "store/workflow_versions.h"
 #include "workflow/workflow.h"
 
 #include <spdlog/spdlog.h>
@@ -263,6 +264,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   auto store = store::Store::open(s.cfg.store.data_dir, sopts);
   if (!store) return store.error();
   s.store = std::move(*store);
+  if (auto r = store::pin_workflows(*s.store, registry); !r) return r.error();
   kafka::Properties props = s.cfg.kafka.properties;
   auto embedded = start_kafka(s.cfg, s.topics, props);
   if (!embedded) return embedded.error();
