@@ -322,6 +322,12 @@ std::string check_target(const std::string& given, const std::string& data_dir) 
     return "the parent of the backup target " + to + " does not exist: create it first";
   if (!detail::missing_or_empty(to))
     return "the backup target " + to + " exists and is not empty: pick a new dir";
+  // An existing dir is never made private here: it may be a system's.
+  if (const auto mode = fs::status(to, ec).permissions();
+      fs::exists(to, ec) &&
+      (mode & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
+    return "the backup target " + to + " exists and others may enter it: give a new dir " +
+           "(it is made 0700) or chmod 700 it first";
   return "";
 }
 

@@ -30,8 +30,8 @@ using OnProgress = std::function<void(const Progress&)>;
 
 /// Why `to` may not receive a backup of `data_dir`: empty when it may. It
 /// must be an absolute path without `.` or `..` parts, outside the data dir
-/// (and not holding it), and be missing or an empty dir; its parent must
-/// exist.
+/// (and not holding it), and be missing or an empty dir only its owner may
+/// enter (an existing dir's mode is never changed); its parent must exist.
 std::string check_target(const std::string& to, const std::string& data_dir);
 
 /// Writes a backup of `store`, the open store of `data_dir`, into `to`

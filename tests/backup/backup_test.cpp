@@ -112,10 +112,19 @@ TEST_F(Backup, RefusesTargetsItMayNotWrite) {
   EXPECT_TRUE(fs::exists(dir_ / "full/x"));
 }
 
-TEST_F(Backup, AnEmptyDirIsAFineTarget) {
+TEST_F(Backup, AnEmptyPrivateDirIsAFineTargetAndAnOpenOneIsLeftAlone) {
+  fs::create_directories(dir_ / "open");
+  fs::permissions(dir_ / "open", fs::perms::owner_all | fs::perms::group_read |
+                                     fs::perms::group_exec | fs::perms::others_read |
+                                     fs::perms::others_exec);
+  auto r = write(*store_, data(), dir_ / "open");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("chmod 700"), std::string::npos) << r.error().message;
+  EXPECT_EQ(mode_of(dir_ / "open"), 0755u) << "its mode is not ours to change";
   fs::create_directories(dir_ / "empty");
+  fs::permissions(dir_ / "empty", fs::perms::owner_all);
   backup_to(dir_ / "empty");
-  EXPECT_EQ(mode_of(dir_ / "empty"), 0700u);
+  EXPECT_TRUE(verify(dir_ / "empty").ok());
 }
 
 TEST_F(Backup, RestoreRefusesADamagedBackupNamingTheFile) {
