@@ -35,6 +35,8 @@ void get_reviewer_fairness(const Call& c, const httplib::Request& req, httplib::
 void get_audit_head(const Call& c, const httplib::Request& req, httplib::Response& res);
 void get_audit_rounds(const Call& c, const httplib::Request& req, httplib::Response& res);
 void get_application_audit(const Call& c, const httplib::Request& req, httplib::Response& res);
+// Admin operations (admin.cpp, issue 15).
+void post_backup(const Call& c, const httplib::Request& req, httplib::Response& res);
 
 namespace detail {
 
@@ -481,6 +483,13 @@ const std::vector<Route>& route_table() {
        {Role::admin},
        parked,
        "Outputs the broker refused for good"},
+      {"POST",
+       "/v1/admin/backup",
+       "/v1/admin/backup",
+       Access::token,
+       {Role::admin},
+       post_backup,
+       "Write a consistent backup of the store and its key files to a new dir on the server"},
       {"POST",
        "/v1/events",
        "/v1/events",

@@ -482,13 +482,11 @@ void post_assignments(const Call& c, const httplib::Request& req, httplib::Respo
   // One run at a time here: two plans made on the same state would both
   // be applied, each filling the same gaps.
   static std::atomic<bool> running{false};
-  if (running.exchange(true)) {
+  const detail::OneAtATime turn(running);
+  if (!turn.acquired()) {
     res.set_header("Retry-After", "2");
     return fail(res, 409, "assignment_running", "an assignment is being made; try again shortly");
   }
-  struct Done {
-    ~Done() { running = false; }
-  } done;
   auto local = assignment_items(c.ctx, *wf, *stages);
   if (!local)
     return local.error().code == Errc::invalid_argument

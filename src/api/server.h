@@ -51,6 +51,9 @@ struct Context {
   uint64_t min_cell = 5;
   /// The server's requests, for /metrics (set by the Server).
   const HttpMetrics* http_metrics = nullptr;
+  /// The data dir `store` lives in (POST /v1/admin/backup copies its key
+  /// files and refuses targets inside it); empty: backups answer 503.
+  std::string data_dir;
 };
 
 /// The HTTP API of DESIGN.md §10, served within `limits` (see HttpServer).

@@ -3,6 +3,7 @@
 #include "common/json_limits.h"
 #include "common/time.h"
 #include "processor/outputs.h"
+#include "store/workflow_versions.h"
 
 namespace stagewise::api {
 
@@ -134,7 +135,8 @@ json workflows_view(const workflow::Registry& registry) {
                              {"file", wf->file},
                              {"initial", wf->initial},
                              {"states", states},
-                             {"transitions", wf->transitions.size()}});
+                             {"transitions", wf->transitions.size()},
+                             {"sha256", store::workflow_fingerprint(*wf)}});
   }
   json list = json::array();
   for (auto& [name, p] : programs.items()) list.push_back(std::move(p));

@@ -126,6 +126,25 @@ struct ReportFlags {
 };
 int report(const ReportFlags& flags);
 
+/// `stagewise backup --to DIR`: a consistent copy of the data dir's store
+/// and key files, written by the server that runs on it (while it applies
+/// events), or from the data dir itself when none runs (issue 15).
+struct BackupFlags {
+  Target target;
+  std::string to;
+};
+int run_backup(const BackupFlags& flags);
+
+/// `stagewise restore --from DIR --data-dir D`: a working data dir from a
+/// backup, after checking every file of it.
+struct RestoreFlags {
+  std::string from;
+  std::string data_dir;
+  bool force = false;  ///< replace a data dir that is not empty
+  bool json = false;
+};
+int run_restore(const RestoreFlags& flags);
+
 /// The file `serve` writes into its data dir while it runs.
 std::string serve_file(const std::string& data_dir);
 

@@ -251,6 +251,28 @@ void add_simulate(CLI::App& app, Commands& out) {
   out.emplace_back(cmd, [f] { return simulate(*f); });
 }
 
+void add_backup(CLI::App& app, Commands& out) {
+  auto b = std::make_shared<BackupFlags>();
+  auto* backup_cmd = app.add_subcommand(
+      "backup",
+      "Write a consistent backup of a data dir (store, input offsets, key files) while serve "
+      "runs on it");
+  backup_cmd->add_option("--to", b->to, "A new or empty dir for the backup (made 0700)")
+      ->required();
+  add_target(backup_cmd, b->target);
+  auto r = std::make_shared<RestoreFlags>();
+  auto* restore_cmd =
+      app.add_subcommand("restore", "Make a data dir from a backup, after checking every file");
+  restore_cmd->add_option("--from", r->from, "The backup dir")->required();
+  restore_cmd->add_option("--data-dir", r->data_dir, "The data dir to make (new or empty)")
+      ->required();
+  restore_cmd->add_flag("--force", r->force,
+                        "Replace a data dir that is not empty (no process may be using it)");
+  restore_cmd->add_flag("--json", r->json, "Print JSON");
+  out.emplace_back(backup_cmd, [b] { return run_backup(*b); });
+  out.emplace_back(restore_cmd, [r] { return run_restore(*r); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -264,7 +286,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", STAGEWISE_VERSION);
   Commands commands;
   for (auto add : {add_serve, add_broker, add_submit, add_queries, add_reviews, add_report,
-                   add_audit, add_workflows, add_token, add_eval_guard, add_simulate})
+                   add_audit, add_workflows, add_token, add_eval_guard, add_simulate, add_backup})
     add(app, commands);
   try {
     app.parse(argc, argv);

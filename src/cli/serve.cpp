@@ -10,6 +10,7 @@
 #include "processor/intake.h"
 #include "processor/processor.h"
 #include "store/store.h"
+#include "store/workflow_versions.h"
 #include "workflow/workflow.h"
 
 #include <spdlog/spdlog.h>
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
 
 namespace stagewise::cli {
@@ -243,12 +245,24 @@ api::Context context_of(Serving& s, const workflow::Registry& registry) {
   ctx.members = s.members.get();
   ctx.reports = &s.reports;
   ctx.min_cell = static_cast<uint64_t>(s.cfg.reports.min_cell);
+  ctx.data_dir = s.cfg.store.data_dir;
   return ctx;
+}
+
+// The data dir is made 0700 (auth::private_dir, by load_keys); one that
+// others could read before is said once, since its files may have been
+// copied already.
+void warn_if_shared(const std::string& data_dir) {
+  struct stat st {};
+  if (::stat(data_dir.c_str(), &st) != 0 || (st.st_mode & 0077) == 0) return;
+  spdlog::warn("data dir {} had mode {:04o}: others could read it; made it 0700", data_dir,
+               st.st_mode & 0777);
 }
 
 // Opens the store, Kafka, the processor, the intake and the HTTP server;
 // the error names what could not start.
 Result<void> start(Serving& s, const workflow::Registry& registry) {
+  warn_if_shared(s.cfg.store.data_dir);
   auto keys = load_keys(s.cfg, s.secrets_dir);
   if (!keys) return keys.error();
   s.keys = std::move(*keys);
@@ -265,6 +279,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   if (!store) return store.error();
   s.store = std::move(*store);
   s.store->publish_audit_to(s.topics.audit);
+  if (auto r = store::pin_workflows(*s.store, registry); !r) return r.error();
   kafka::Properties props = s.cfg.kafka.properties;
   auto embedded = start_kafka(s.cfg, s.topics, props);
   if (!embedded) return embedded.error();

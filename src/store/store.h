@@ -451,6 +451,16 @@ class Store {
   /// message per partition and round, keyed by the partition).
   void publish_audit_to(const std::string& topic) { audit_topic_ = topic; }
 
+  // ---- Backups (issue 15; checkpoint.cpp) ----
+  /// Writes a consistent copy of the whole store into `dir`, which must not
+  /// exist (its parent must), with RocksDB's Checkpoint: table files are
+  /// hard-linked when `dir` is on the same file system, copied otherwise,
+  /// and the write-ahead log is copied, so the copy holds every commit
+  /// finished before the call and none begun after it (state, history,
+  /// offsets: each commit is one atomic batch). Safe while another thread
+  /// commits. Not on a read-only store. Returns the copy's sequence number.
+  Result<uint64_t> checkpoint(const std::string& dir) const;
+
   /// Tests: the `n`-th commit from now fails with an I/O error, as a full or
   /// failing disk would make it.
   void fail_commit_after(int n) { fail_commits_ = n; }

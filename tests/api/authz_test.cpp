@@ -12,6 +12,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <set>
@@ -62,6 +63,7 @@ class Authz : public ::testing::Test {
     ctx.info = {{"version", "test"}, {"data_dir", "/secret/path"}, {"bootstrap_servers", "b:1"}};
     ctx.metrics_token = metrics_token_;
     ctx.reports = &book_;
+    ctx.data_dir = dir_ / "store";
     server_ = std::make_unique<Server>(ctx, HttpLimits{});
     auto port = server_->start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message;
@@ -131,6 +133,16 @@ class Authz : public ::testing::Test {
     httplib::Client c("127.0.0.1", port_);
     if (!bearer.empty()) c.set_bearer_token_auth(bearer);
     auto res = c.Get(path);
+    if (!res) return {0, json()};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+
+  std::pair<int, json> post(const std::string& path, const std::string& body,
+                            const std::string& bearer) {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60);
+    if (!bearer.empty()) c.set_bearer_token_auth(bearer);
+    auto res = c.Post(path, body, "application/json");
     if (!res) return {0, json()};
     return {res->status, json::parse(res->body, nullptr, false)};
   }
@@ -349,6 +361,40 @@ TEST_F(Authz, EveryRouteAnswersEachRoleAsTheTableSays) {
       found = found || p == path || std::regex_match(p.substr(0, p.find('?')), pattern);
     EXPECT_TRUE(found) << "route " << route.path << " has no row in the roles x routes matrix";
   }
+}
+
+// POST /v1/admin/backup: admins only, and only into a new dir outside the
+// data dir, given as an absolute path (issue 15).
+TEST_F(Authz, OnlyAdminsWriteBackupsAndOnlyWhereTheyMay) {
+  const std::string to = dir_ / "backup";
+  const std::string body = json{{"to", to}}.dump();
+  EXPECT_EQ(post("/v1/admin/backup", body, "").first, 401);
+  for (const auto& w : everyone()) {
+    if (w.role == Role::admin) continue;
+    EXPECT_EQ(post("/v1/admin/backup", body, token(w.role, w.sub, w.programs, w.university)).first,
+              403)
+        << w.name;
+  }
+  EXPECT_FALSE(std::filesystem::exists(to)) << "a refused caller wrote nothing";
+  const std::string admin = token(Role::admin, "admin-1");
+  for (const auto& [bad, why] : std::vector<std::pair<json, std::string>>{
+           {{{"to", "relative/dir"}}, "relative"},
+           {{{"to", dir_ / "x/../backup"}}, ".."},
+           {{{"to", dir_ / "store/inside"}}, "inside the data dir"},
+           {{{"to", dir_.str()}}, "inside the data dir"},
+           {{{"to", dir_ / "no/such/parent"}}, "parent"},
+           {{{"to", 42}}, "absolute"},
+           {json::array(), "absolute"}}) {
+    const auto [status, answer] = post("/v1/admin/backup", bad.dump(), admin);
+    EXPECT_EQ(status, 400) << bad.dump();
+    EXPECT_NE(answer.dump().find(why), std::string::npos) << answer.dump();
+  }
+  EXPECT_EQ(post("/v1/admin/backup", std::string(5000, ' '), admin).first, 413);
+  const auto [status, answer] = post("/v1/admin/backup", body, admin);
+  ASSERT_EQ(status, 200) << answer.dump();
+  EXPECT_GT(answer["files"].get<int>(), 0);
+  EXPECT_TRUE(std::filesystem::exists(to + "/manifest.json"));
+  EXPECT_EQ(post("/v1/admin/backup", body, admin).first, 400) << "the target is not empty now";
 }
 
 // Which fields of an application each role sees.

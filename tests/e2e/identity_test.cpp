@@ -17,6 +17,7 @@ namespace {
 
 using nlohmann::json;
 using testing::eventually;
+using testing::mode_of;
 using testing::Process;
 using testing::TempDir;
 
@@ -86,12 +87,6 @@ class Identity : public ::testing::Test {
   std::unique_ptr<Process> serve_;
   testing::ReadyLine ready_;
 };
-
-mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  ::stat(path.c_str(), &st);
-  return st.st_mode & 0777;
-}
 
 TEST_F(Identity, KeysAndDataArePrivate) {
   EXPECT_EQ(mode_of(data()), 0700u);

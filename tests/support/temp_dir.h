@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <sys/stat.h>
 
 namespace stagewise::testing {
 
@@ -27,5 +28,12 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The permission bits of `path` (0 when it cannot be read).
+inline mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 0777;
+}
 
 }  // namespace stagewise::testing

@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,5 +37,24 @@ auth::Scope scope_in_store(const Context& ctx, const auth::Principal& who, const
 /// nullopt when malformed.
 std::optional<uint64_t> count_param(const httplib::Request& req, const char* name,
                                     uint64_t fallback, uint64_t max);
+
+/// Lets one request at a time through a route (an assignment, a backup):
+/// `acquired()` is false while another holds `running`; it is released when
+/// the holder goes out of scope.
+class OneAtATime {
+ public:
+  explicit OneAtATime(std::atomic<bool>& running)
+      : running_(running), acquired_(!running.exchange(true)) {}
+  ~OneAtATime() {
+    if (acquired_) running_ = false;
+  }
+  OneAtATime(const OneAtATime&) = delete;
+  OneAtATime& operator=(const OneAtATime&) = delete;
+  bool acquired() const { return acquired_; }
+
+ private:
+  std::atomic<bool>& running_;
+  bool acquired_;
+};
 
 }  // namespace stagewise::api::detail
