@@ -10,13 +10,16 @@ namespace stagewise::api {
 using nlohmann::json;
 
 json timer_view(const store::TimerRecord& t) {
+  const bool reminder = t.timer.kind == workflow::Timer::Kind::reminder;
   const bool deadline = t.timer.kind == workflow::Timer::Kind::deadline;
   json j = {{"application", t.application},
             {"program", t.program},
-            {"kind", deadline ? "deadline" : "reminder"},
+            {"kind", deadline   ? "deadline"
+                     : reminder ? "reminder"
+                                : "retention"},
             {"stage", t.timer.stage},
             {"due", format_rfc3339_ms(t.timer.due_ms)}};
-  if (!deadline) {
+  if (reminder) {
     j["recipient"] = t.timer.recipient;
     j["template"] = t.timer.template_name;
   }

@@ -15,7 +15,9 @@ namespace {
 
 std::string timer_key(const store::TimerRecord& t) {
   return t.application + '\0' + std::to_string(t.timer.due_ms) + '\0' +
-         (t.timer.kind == workflow::Timer::Kind::deadline ? "d" : "r") +
+         (t.timer.kind == workflow::Timer::Kind::deadline   ? "d"
+          : t.timer.kind == workflow::Timer::Kind::reminder ? "r"
+                                                            : "e") +
          std::to_string(t.timer.index);
 }
 
@@ -128,7 +130,10 @@ void TimerService::fire_due(int64_t now) {
         workflow::Application app;
         app.id = t.application;
         app.program = t.program;
-        CloudEvent ev = workflow::deadline_event(app, t.timer, now);
+        // A deadline or an erasure: through the log, so a replay sees it.
+        CloudEvent ev = t.timer.kind == workflow::Timer::Kind::retention
+                            ? workflow::retention_event(app, t.timer, now)
+                            : workflow::deadline_event(app, t.timer, now);
         ev.authsub = ev.actorid;
         ev.authrole = ev.actorrole;
         ev.authsig = auth::event_signature(options_.internal_key, ev);

@@ -161,7 +161,7 @@ struct Out {
     w.u8(v ? 1 : 0);
     if (v) w.str(*v);
   }
-  void kind(const workflow::Timer::Kind& k) { w.u8(k == workflow::Timer::Kind::deadline ? 0 : 1); }
+  void kind(const workflow::Timer::Kind& k) { w.u8(static_cast<uint8_t>(k)); }
   void headers(const Headers& hs) {
     w.varint(hs.size());
     for (const auto& [k, v] : hs) {
@@ -190,7 +190,10 @@ struct In {
       v.reset();
   }
   void kind(workflow::Timer::Kind& k) {
-    k = r.u8() == 0 ? workflow::Timer::Kind::deadline : workflow::Timer::Kind::reminder;
+    const uint8_t v = r.u8();
+    k = v == 0   ? workflow::Timer::Kind::deadline
+        : v == 2 ? workflow::Timer::Kind::retention
+                 : workflow::Timer::Kind::reminder;
   }
   void headers(Headers& hs) {
     const uint64_t n = r.varint();

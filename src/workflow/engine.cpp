@@ -441,6 +441,14 @@ void enter(const Workflow& wf, const std::string& stage, int64_t entered_ms, App
     out.notifications.back().due_ms = deadline;
   }
   out.reset_timers = true;
+  if (const auto& r = wf.retention; r && (!r->from_terminal || st.terminal)) {
+    Timer t;
+    t.kind = Timer::Kind::retention;
+    t.due_ms = (r->from_terminal ? entered_ms : out.next.created_ms) + r->erase_after_ms;
+    t.stage = stage;
+    t.stage_entered_ms = entered_ms;
+    out.timers.push_back(t);
+  }
   if (!st.deadline) return;
   Timer d;
   d.kind = Timer::Kind::deadline;
@@ -560,6 +568,23 @@ CloudEvent deadline_event(const Application& app, const Timer& timer, int64_t fi
   e.actorrole = "system";
   e.data = {{"stage", timer.stage},
             {"stage_entered_at", format_rfc3339_ms(timer.stage_entered_ms)},
+            {"due", format_rfc3339_ms(timer.due_ms)},
+            {"fired_at", format_rfc3339_ms(fired_ms)}};
+  return e;
+}
+
+CloudEvent retention_event(const Application& app, const Timer& timer, int64_t fired_ms) {
+  CloudEvent e;
+  e.id = "retention/" + app.id + "/" + std::to_string(timer.due_ms);
+  e.source = "stagewise.timers";
+  e.type = std::string(kErased);
+  e.subject = app.id;
+  e.time_ms = timer.due_ms;  // as for deadlines: a replay agrees
+  e.time = format_rfc3339_ms(timer.due_ms);
+  e.program = app.program;
+  e.actorid = "stagewise-retention";
+  e.actorrole = "system";
+  e.data = {{"reason", "retention"},
             {"due", format_rfc3339_ms(timer.due_ms)},
             {"fired_at", format_rfc3339_ms(fired_ms)}};
   return e;

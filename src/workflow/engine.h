@@ -66,7 +66,8 @@ struct Notification {
 /// A timer to keep for an application while it stays in a stage: its
 /// deadline (fires `stage.deadline_passed`) or a reminder (a notification).
 struct Timer {
-  enum class Kind { deadline, reminder };
+  /// retention: erases the application (DESIGN.md §14, Workflow::retention).
+  enum class Kind { deadline, reminder, retention };
   Kind kind = Kind::deadline;
   int index = 0;  ///< the reminder's position in the stage's list; 0 for the deadline
   int64_t due_ms = 0;
@@ -96,6 +97,9 @@ struct Applied {
 /// The deadline event a timer fires; `stage.deadline_passed` whose data
 /// names the stay it was set for, so a late one is recognised as stale.
 CloudEvent deadline_event(const Application& app, const Timer& timer, int64_t fired_ms);
+/// The erasure a retention timer fires: `application.erased` from the
+/// system, at the timer's due time, with an id that names it.
+CloudEvent retention_event(const Application& app, const Timer& timer, int64_t fired_ms);
 
 struct Rejected {
   Reason reason;

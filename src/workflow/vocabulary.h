@@ -57,7 +57,7 @@ inline constexpr DefaultRoles kDefaultRoles[] = {
     {"application.updated", "applicant program_manager hub_admin service"},
     {"application.document_added", "applicant program_manager hub_admin service"},
     {"application.withdrawn", "applicant program_manager"},
-    {"application.erased", "applicant program_manager admin"},
+    {"application.erased", "applicant program_manager admin system"},
     {"reviewer.assigned", "program_manager service system"},
     {"reviewer.recused", "program_manager service system reviewer"},
     {"review.submitted", "reviewer"},

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -481,6 +482,50 @@ const ReviewSpec* Workflow::review_spec(const std::string& stage) const {
   return nullptr;
 }
 
+// `retention`: {"erase_after": DURATION, "from": "terminal" | "submitted"}.
+// Years and months are allowed here and count long (366 and 31 days), so
+// data is never erased before the calendar date, at most a day or two after.
+std::optional<Retention> parse_retention(Checker& ck, const json& doc) {
+  const auto it = doc.find("retention");
+  if (it == doc.end()) return std::nullopt;
+  if (!it->is_object()) {
+    ck.add("/retention",
+           "\"retention\" must be {\"erase_after\": \"P2Y\", \"from\": \"terminal\"}");
+    return std::nullopt;
+  }
+  ck.known_fields(*it, "/retention", {"erase_after", "from"});
+  Retention r;
+  const auto after = it->find("erase_after");
+  if (after == it->end()) {
+    ck.add("/retention", "missing required field \"erase_after\" (e.g. \"P2Y\")");
+    return std::nullopt;
+  }
+  static const std::regex kLong(R"(P([1-9][0-9]{0,2})([YM]))");
+  std::smatch m;
+  const std::string text = after->is_string() ? after->get<std::string>() : "";
+  const auto ms = parse_iso8601_duration_ms(text);
+  if (std::regex_match(text, m, kLong))
+    r.erase_after_ms = std::stoll(m[1]) * (m[2] == "Y" ? 366 : 31) * 86'400'000LL;
+  else if (ms && *ms > 0)
+    r.erase_after_ms = *ms;
+  else
+    ck.add("/retention/erase_after", "\"" + (after->is_string() ? text : after->dump()) +
+                                         "\" is not a positive duration such as \"P2Y\", "
+                                         "\"P18M\", \"P30D\" or \"PT12H\"");
+  r.erase_after = text;
+  const auto f = it->find("from");
+  const std::string from = f == it->end()   ? "terminal"
+                           : f->is_string() ? f->get<std::string>()
+                                            : f->dump();
+  if (from != "terminal" && from != "submitted")
+    ck.add("/retention/from",
+           "\"from\" must be \"terminal\" (when the application is decided, "
+           "withdrawn or expired) or \"submitted\"");
+  if (r.erase_after_ms <= 0 || (from != "terminal" && from != "submitted")) return std::nullopt;
+  r.from_terminal = from == "terminal";
+  return r;
+}
+
 std::optional<Workflow> parse_workflow(const json& doc, const std::string& file,
                                        std::vector<Problem>& problems) {
   Checker ck(file, problems);
@@ -490,8 +535,9 @@ std::optional<Workflow> parse_workflow(const json& doc, const std::string& file,
   }
   ck.known_fields(doc, "",
                   {"$schema", "program", "version", "title", "description", "initial", "states",
-                   "transitions"});
+                   "transitions", "retention"});
   Workflow wf;
+  wf.retention = parse_retention(ck, doc);
   wf.file = file;
   wf.source = doc;
   if (auto p = ck.string_field(doc, "", "program", true)) {

@@ -92,6 +92,15 @@ ContextNeeds context_needs(const std::vector<const nlohmann::json*>& rules);
 
 /// One program at one version, validated. Immutable once loaded, so it is
 /// safe to share between threads.
+/// How long an application's personal data is kept (DESIGN.md §14): it is
+/// erased `erase_after_ms` after it entered a terminal stage, or after it
+/// was submitted, through the log like a deadline.
+struct Retention {
+  int64_t erase_after_ms = 0;
+  bool from_terminal = true;  ///< false: from submission
+  std::string erase_after;    ///< as written, e.g. "P2Y"
+};
+
 struct Workflow {
   std::string program;
   int version = 0;
@@ -105,6 +114,7 @@ struct Workflow {
   std::vector<Transition> transitions;
   nlohmann::json source;     ///< the document as written
   ContextNeeds guard_reads;  ///< what the transitions' guards read
+  std::optional<Retention> retention;
 
   const State* state(const std::string& name) const;
   /// The rubric used to check review scores in `stage`: the stage's own,

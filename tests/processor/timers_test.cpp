@@ -22,7 +22,9 @@ class TimersTest : public ProcessorTest {
     const auto timers = store_->timers_of(id);  // a range-for would not keep the Result alive
     for (const auto& t : *timers)
       out.push_back(t.timer.stage + ":" +
-                    (t.timer.kind == workflow::Timer::Kind::deadline ? "deadline" : "reminder"));
+                    (t.timer.kind == workflow::Timer::Kind::deadline   ? "deadline"
+                     : t.timer.kind == workflow::Timer::Kind::reminder ? "reminder"
+                                                                       : "retention"));
     return out;
   }
   void advance(int64_t ms) {
@@ -172,6 +174,47 @@ TEST_F(TimersTest, OverdueTimersFireAtOnceAfterARestart) {
   ASSERT_TRUE(eventually([&] { return stage("o") == "expired"; }));
   EXPECT_GE(processor_->timer_stats()->late, 1u);
   EXPECT_GE(processor_->timer_stats()->late_ms_max, 5 * kDay);
+}
+
+// Retention (DESIGN.md §14): entering a terminal stage schedules the
+// erasure; it goes through the log as the system's application.erased, and
+// a restart in between loses nothing.
+TEST_F(TimersTest, RetentionErasesThroughTheLogAndSurvivesARestart) {
+  processor_.reset();
+  std::vector<workflow::Problem> problems;
+  const std::string src = STAGEWISE_SOURCE_DIR;
+  registry_ =
+      workflow::Registry::load({src + "/workflows", src + "/tests/processor/workflows"}, problems);
+  ASSERT_TRUE(problems.empty()) << problems[0].to_string();
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  json submit = event("r-s", "application.submitted", "r", "applicant",
+                      {{"name", "Ada Lovelace"}, {"email", "ada@example.edu"}});
+  json decide = event("r-d", "decision.recorded", "r", "program_manager", {{"outcome", "no"}}, 1);
+  submit["program"] = decide["program"] = "retained";
+  send(submit);
+  send(decide);
+  ASSERT_TRUE(eventually([&] { return stage("r") == "decided"; }));
+  EXPECT_EQ(timer_kinds("r"), std::vector<std::string>{"decided:retention"});
+
+  processor_.reset();
+  clock_.advance(31 * kDay);  // the retention ran out while nothing ran
+  open_store();
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  ASSERT_TRUE(eventually([&] {
+    auto a = store_->application("r");
+    return a.ok() && a->facts.contains("erased");
+  }));
+  const auto app = store_->application("r");
+  EXPECT_EQ(app->stage, "decided");
+  EXPECT_EQ(app->facts.dump().find("Ada"), std::string::npos) << app->facts.dump();
+  const auto history = store_->history("r");
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ(history->back().type, "application.erased");
+  EXPECT_EQ(history->back().actorid, "stagewise-retention");
+  EXPECT_EQ(
+      history->back().id,
+      "retention/r/" + std::to_string(stagewise::testing::test_epoch_ms() + 60'000 + 30 * kDay));
+  EXPECT_TRUE(timer_kinds("r").empty());
 }
 
 }  // namespace

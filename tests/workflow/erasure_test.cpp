@@ -2,9 +2,12 @@
 // workflow accepts `application.erased` from the owner or the office,
 // personal data goes, the stages and times stay, and nothing applies after.
 #include "common/time.h"
+#include "support/temp_dir.h"
 #include "workflow/engine.h"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 namespace stagewise::workflow {
 namespace {
@@ -111,6 +114,56 @@ TEST_F(Erasure, NothingIsAppliedAfterwardsAndTheReasonSaysSo) {
     ASSERT_EQ(reason_of(out), Reason::application_erased) << e.type;
     EXPECT_NE(std::get<Rejected>(out).message.find("was erased"), std::string::npos);
   }
+}
+
+// Retention (DESIGN.md §14): from submission, the erasure is due at the same
+// time whatever stage the application moves to; years count 366 days, so
+// erasure never comes before the calendar date.
+TEST(Retention, FromSubmissionIsDueAtOneTimeWhateverTheStage) {
+  stagewise::testing::TempDir dir;
+  {
+    std::ofstream out(dir / "kept.json");
+    out << R"({"program": "kept", "version": 1, "initial": "open",
+               "retention": {"erase_after": "P2Y", "from": "submitted"},
+               "states": {"open": {}, "review": {}, "done": {"terminal": true}},
+               "transitions": [
+                 {"from": "open", "on": "decision.recorded", "to": "review"},
+                 {"from": "review", "on": "decision.recorded", "to": "done"}]})";
+  }
+  std::vector<Problem> problems;
+  const auto reg = Registry::load({dir / "kept.json"}, problems);
+  ASSERT_TRUE(problems.empty()) << problems[0].to_string();
+  const int64_t t0 = parse_rfc3339_ms("2026-06-01T00:00:00Z").value();
+  const int64_t due = t0 + 2 * 366 * 86'400'000LL;
+  CloudEvent e;
+  e.source = "test";
+  e.subject = "k-1";
+  e.program = "kept";
+  e.actorrole = "program_manager";
+  Application app;
+  for (int i = 0; i < 3; ++i) {
+    e.id = "e" + std::to_string(i);
+    e.type = i == 0 ? "application.submitted" : "decision.recorded";
+    e.actorrole = i == 0 ? "applicant" : "program_manager";
+    e.actorid = i == 0 ? "stu-1" : "pm-1";
+    e.time_ms = t0 + i * 86'400'000LL;
+    e.time = format_rfc3339_ms(e.time_ms);
+    e.data = i == 0 ? json{{"name", "Ada"}} : json{{"outcome", "go"}};
+    const auto out = apply(reg, i == 0 ? nullptr : &app, e);
+    const auto* done = std::get_if<Applied>(&out);
+    ASSERT_NE(done, nullptr) << std::get<Rejected>(out).message;
+    ASSERT_EQ(done->timers.size(), 1u) << "step " << i;
+    EXPECT_EQ(done->timers[0].kind, Timer::Kind::retention);
+    EXPECT_EQ(done->timers[0].due_ms, due) << "step " << i;
+    app = done->next;
+  }
+  Timer timer;
+  timer.kind = Timer::Kind::retention;
+  timer.due_ms = due;
+  timer.stage = "done";
+  const CloudEvent erase = retention_event(app, timer, due + 5);
+  EXPECT_EQ(erase.type, "application.erased");
+  EXPECT_EQ(erase.time_ms, due) << "the erasure's time is the due time, so a replay agrees";
 }
 
 }  // namespace

@@ -135,6 +135,13 @@ TEST(Validate, ErasureIsBuiltInAndNotNamedByAWorkflow) {
                  {"/transitions/0/on", "moves no application (DESIGN.md §14); remove it here"}});
 }
 
+TEST(Validate, RetentionNamesWhatIsWrong) {
+  expect_broken("bad-retention.json",
+                {{"/retention/erase_after", "\"two years\" is not a positive duration such as"},
+                 {"/retention/from", "\"from\" must be \"terminal\""},
+                 {"/retention/keep", "unknown field \"keep\""}});
+}
+
 TEST(Validate, GuardWithUnknownOperator) {
   expect_broken("guard-unknown-operator.json",
                 {{"/transitions/0/guard/and/1", "guard: unknown operator \"greater_than\""},

@@ -116,12 +116,19 @@ inline std::string be32(uint32_t v) {
   return s;
 }
 
+// 'd' deadline, 'r' reminder, 'e' erasure (retention).
+inline char kind_letter(workflow::Timer::Kind k) {
+  return k == workflow::Timer::Kind::deadline   ? 'd'
+         : k == workflow::Timer::Kind::reminder ? 'r'
+                                                : 'e';
+}
+
 inline std::string timer_due_key(const TimerRecord& t) {
   std::string k = kTimerByDue + be32(static_cast<uint32_t>(t.partition));
   put_be64(k, static_cast<uint64_t>(t.timer.due_ms));
   k += t.application;
   k.push_back('\0');
-  k.push_back(t.timer.kind == workflow::Timer::Kind::deadline ? 'd' : 'r');
+  k.push_back(kind_letter(t.timer.kind));
   k += be32(static_cast<uint32_t>(t.timer.index));
   return k;
 }
