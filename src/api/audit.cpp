@@ -29,8 +29,16 @@ json round_view(const audit::Round& r) {
 
 // The combined digest over every partition's latest round, in partition order.
 json head_view(std::vector<json> partitions) {
-  std::sort(partitions.begin(), partitions.end(),
-            [](const json& a, const json& b) { return a["partition"] < b["partition"]; });
+  // By partition, the latest round first: during a hand-over two processes
+  // may both answer for one partition, and the newer round is the head.
+  std::sort(partitions.begin(), partitions.end(), [](const json& a, const json& b) {
+    return a["partition"] != b["partition"] ? a["partition"] < b["partition"]
+                                            : a["round"] > b["round"];
+  });
+  partitions.erase(
+      std::unique(partitions.begin(), partitions.end(),
+                  [](const json& a, const json& b) { return a["partition"] == b["partition"]; }),
+      partitions.end());
   std::vector<audit::Tip> tips;
   for (const auto& p : partitions)
     tips.push_back({p["partition"].get<int32_t>(), p["round"].get<uint64_t>(),

@@ -162,6 +162,7 @@ Result<StoredEntry> Store::stored_entry(const std::string& id, uint64_t sequence
 
 Result<void> Store::audit_rounds(int32_t partition, uint64_t after, size_t max,
                                  const std::function<void(audit::Round&&)>& each) const {
+  if (after == UINT64_MAX) return {};
   const std::string prefix = audit_prefix(partition);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kMeta]));
   size_t n = 0;
