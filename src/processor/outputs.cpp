@@ -97,6 +97,20 @@ store::OutboxRecord stage_changed(const std::string& topic, const workflow::Appl
   return direct_record(topic, app.id, std::move(v));
 }
 
+store::OutboxRecord erased_notice(const std::string& topic, const workflow::Applied& a,
+                                  const CloudEvent& cause) {
+  const auto& app = a.next;
+  const std::string id = app.id + "/" + std::to_string(app.sequence) + "/erased";
+  std::string v;
+  JsonOut o(v);
+  envelope_head(o, app.id, cause);
+  o.key("program").str(app.program);
+  o.key("sequence").num(static_cast<int64_t>(app.sequence));
+  o.key("stage").str(app.stage);
+  envelope_tail(o, id, kErasedNotice, app.id, app.program, cause.time);
+  return direct_record(topic, app.id, std::move(v));
+}
+
 store::OutboxRecord notification(const std::string& topic, const workflow::Applied& a,
                                  const workflow::Notification& n, size_t index,
                                  const CloudEvent& cause) {

@@ -19,10 +19,16 @@ inline constexpr std::string_view kSource = "stagewise";
 inline constexpr std::string_view kStageChanged = "stagewise.application.stage_changed";
 inline constexpr std::string_view kNotification = "stagewise.notification.requested";
 inline constexpr std::string_view kRejected = "stagewise.event.rejected";
+inline constexpr std::string_view kErasedNotice = "stagewise.application.erased";
 
 /// `stagewise.application.stage_changed` for an applied event that created
 /// the application or moved its stage.
 store::OutboxRecord stage_changed(const std::string& topic, const workflow::Applied& applied,
+                                  const CloudEvent& cause);
+
+/// `stagewise.application.erased` on the status topic (DESIGN.md §14), so
+/// that downstream systems erase their copies: ids and stage only.
+store::OutboxRecord erased_notice(const std::string& topic, const workflow::Applied& applied,
                                   const CloudEvent& cause);
 
 /// `stagewise.notification.requested`, the `index`-th of this event.

@@ -641,7 +641,10 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   if ((ev.type == "application.updated" || ev.type == "application.document_added") &&
       applied.next.facts.contains("reviewers") && !applied.next.facts["reviewers"].empty())
     r.assigned_profiles_changed = true;
-  if (ev.type == workflow::kErased) r.batch.drop_dead_letter_originals(subject);
+  if (ev.type == workflow::kErased) {
+    r.batch.drop_dead_letter_originals(subject);
+    r.batch.add_outbox(erased_notice(options_.topics.status, applied, ev));
+  }
   if (applied.moved) r.batch.add_outbox(stage_changed(options_.topics.status, applied, ev));
   for (size_t i = 0; i < applied.notifications.size(); ++i)
     r.batch.add_outbox(

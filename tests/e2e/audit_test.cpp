@@ -247,11 +247,17 @@ TEST_F(Audit, AnErasedApplicationShowsNoPersonalDataAnywhereAndTheAuditStillVeri
     EXPECT_EQ(read.find(name), std::string::npos) << read;
     EXPECT_EQ(read.find(email), std::string::npos) << read;
   }
-  // The status events never carried it.
+  // The status events never carried it, and one tells downstream systems
+  // to erase their copies.
+  json notice;
   for (const auto& m : testing::read_topic(ready_.bootstrap, "stagewise.status", 8))
     if (m.key == id) {
       EXPECT_EQ(m.value.find(name), std::string::npos) << m.value;
+      if (m.json()["type"] == "stagewise.application.erased") notice = m.json();
     }
+  ASSERT_FALSE(notice.is_null()) << "no stagewise.application.erased on the status topic";
+  EXPECT_EQ(notice["data"]["application"], id);
+  EXPECT_EQ(notice["data"]["stage"], before.body["stage"]);
 
   // Later events are refused, naming why, and what they said is not kept.
   json late = testing::event("late", "application.updated", id, "applicant",
