@@ -199,3 +199,22 @@ test('the link tools/run prints opens the program, signed in', async () => {
   assert.equal(new URL(p.url()).hash, `#/p/${program}`, 'the token left the address bar');
   await p.close();
 });
+
+test('an erased application says so and shows none of its personal data', async () => {
+  const list = await api(`/v1/programs/${program}/applications?limit=500`, pm);
+  const target = list.applications.find(a => ['rejected', 'withdrawn', 'declined'].includes(a.stage))
+    || list.applications[list.applications.length - 1];
+  const before = await api(`/v1/applications/${encodeURIComponent(target.id)}`, pm);
+  const name = before.profile.name;
+  assert.ok(name, 'the application had a name to erase');
+  await api('/v1/events?wait=10', pm, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(event('erase-' + target.id, 'application.erased', target.id, 'program_manager')) });
+  const p = await page(pm);
+  await p.goto(url + `/#/a/${encodeURIComponent(target.id)}`);
+  await p.waitForSelector('#erased');
+  assert.match(await p.locator('#erased').textContent(), /^Erased on /);
+  assert.equal(await p.locator('#app-stage').textContent(), before.stage, 'the stages stay');
+  assert.ok(!(await p.content()).includes(name), 'the name is still on the page');
+  assert.deepEqual(p.errors, []);
+  await p.close();
+});

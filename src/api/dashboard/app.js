@@ -226,7 +226,9 @@ function actor(e) {
 async function application(id) {
   const a = await api('/v1/applications/' + enc(id));
   const hist = await api('/v1/applications/' + enc(id) + '/history');
-  const profile = a.profile || {};
+  // An erased application's personal fields read "erased" (DESIGN.md §14).
+  const erased = typeof a.profile === 'string';
+  const profile = erased ? {} : (a.profile || {});
   const docs = a.documents || [];
   const reviews = a.reviews || [];
   return [h('h1', {}, id),
@@ -242,7 +244,9 @@ async function application(id) {
         h('h2', { text: 'Profile' }),
         Object.keys(profile).length ? h('dl', { id: 'profile' }, Object.entries(profile).map(([k, v]) =>
           [h('dt', { text: k }), h('dd', { text: typeof v === 'object' ? JSON.stringify(v) : String(v) })]))
-          : h('p', { class: 'muted', text: 'Nothing you may see.' }),
+          : h('p', { class: 'muted', id: erased ? 'erased' : null, text: erased
+            ? 'Erased' + (a.erased && a.erased.time ? ' on ' + when(a.erased.time) : '') + ': the personal data is gone.'
+            : 'Nothing you may see.' }),
         h('h2', { text: 'Documents' }),
         docs.length ? h('ul', {}, docs.map(d => h('li', { text: d.kind + (d.name ? ': ' + d.name : '') + (d.time ? ' · ' + when(d.time) : '') })))
           : h('p', { class: 'muted', text: 'None.' }),
