@@ -28,8 +28,8 @@ inline constexpr std::string_view kSubmitted = "application.submitted";
 inline constexpr std::string_view kErased = "application.erased";
 inline constexpr const char* kErasedBuiltIn =
     "\"application.erased\" is built in: every stage of every workflow accepts it from the "
-    "applicant who owns the application, program managers and admins, and it moves no "
-    "application (DESIGN.md §14); remove it here";
+    "applicant who owns the application, program managers, admins and the workflow's "
+    "\"retention\" timer, and it moves no application (DESIGN.md §14); remove it here";
 
 /// Reference data (DESIGN.md §4, §12): about a reviewer, not an
 /// application (`subject` = the reviewer id). No workflow names them; the
