@@ -145,6 +145,25 @@ struct RestoreFlags {
 };
 int run_restore(const RestoreFlags& flags);
 
+/// `stagewise replay --from FILE|--topic T --data-dir EMPTY [--verify D]`
+/// (DESIGN.md §5.4): a new store rebuilt from the recorded input log by the
+/// processor, compared with store D application by application.
+struct ReplayFlags {
+  std::string from;          ///< a log file (docs/replay.md)
+  std::string topic;         ///< or the input topic of a cluster
+  std::string bootstrap;     ///< that cluster
+  std::string data_dir;      ///< new or empty
+  std::string verify;        ///< the store to compare with; empty: none
+  std::string secrets_dir;   ///< holds auth/internal.secret; empty: --verify's dir
+  std::string config_file;   ///< the original serve's (limits, trust, partitions)
+  std::string workflows;     ///< empty: the config's
+  int partitions = 0;        ///< of the input; 0: the topic's, else the config's
+  std::string write_to;      ///< also write the log read here, one recorded message a line
+  bool show_values = false;  ///< print the differing values (may be personal data)
+  bool json = false;
+};
+int run_replay(const ReplayFlags& flags);
+
 /// The file `serve` writes into its data dir while it runs.
 std::string serve_file(const std::string& data_dir);
 

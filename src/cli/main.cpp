@@ -273,6 +273,35 @@ void add_backup(CLI::App& app, Commands& out) {
   out.emplace_back(restore_cmd, [r] { return run_restore(*r); });
 }
 
+void add_replay(CLI::App& app, Commands& out) {
+  auto f = std::make_shared<ReplayFlags>();
+  auto* cmd = app.add_subcommand(
+      "replay",
+      "Rebuild a store from the recorded input log with the processor; --verify compares it "
+      "with an existing store, application by application");
+  cmd->add_option("--from", f->from,
+                  "Log file: one message value per line (simulate --write), or recorded "
+                  "messages as kcat -J or replay --write print them");
+  cmd->add_option("--topic", f->topic, "Or read this topic, from its start to its end now");
+  cmd->add_option("--bootstrap-servers", f->bootstrap, "Kafka cluster holding --topic");
+  cmd->add_option("--data-dir", f->data_dir, "A new or empty dir for the rebuilt store (made 0700)")
+      ->required();
+  cmd->add_option("--verify", f->verify,
+                  "Data dir of the store to compare with (read-only, also while serve runs)");
+  cmd->add_option("--secrets-dir", f->secrets_dir,
+                  "Dir holding auth/internal.secret of the original serve (default: --verify)");
+  cmd->add_option("--config", f->config_file, "The original serve's config file");
+  cmd->add_option("--workflows", f->workflows, "Folder of workflow files (default: the config's)");
+  cmd->add_option("--partitions", f->partitions,
+                  "Input partitions of the original (default: the topic's, else the config's)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--write", f->write_to, "Also write the log read to FILE, one message a line");
+  cmd->add_flag("--show-values", f->show_values,
+                "Print the values that differ (they may be personal data)");
+  cmd->add_flag("--json", f->json, "Print JSON");
+  out.emplace_back(cmd, [f] { return run_replay(*f); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -285,8 +314,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", STAGEWISE_VERSION);
   Commands commands;
-  for (auto add : {add_serve, add_broker, add_submit, add_queries, add_reviews, add_report,
-                   add_audit, add_workflows, add_token, add_eval_guard, add_simulate, add_backup})
+  for (auto add :
+       {add_serve, add_broker, add_submit, add_queries, add_reviews, add_report, add_audit,
+        add_workflows, add_token, add_eval_guard, add_simulate, add_backup, add_replay})
     add(app, commands);
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include "auth/secret.h"
 #include "auth/tokens.h"
 #include "cli/commands.h"
+#include "cli/processor_options.h"
 #include "cluster/members.h"
 #include "cluster/reviewers.h"
 #include "common/log.h"
@@ -143,27 +144,13 @@ Result<std::unique_ptr<kafka::EmbeddedCluster>> start_kafka(const Config& cfg,
   return embedded;
 }
 
-processor::Options processor_options(const Config& cfg, const kafka::Properties& props,
-                                     const kafka::Topics& topics, const Keys& keys) {
-  processor::Options o;
+processor::Options serve_options(const Config& cfg, const kafka::Properties& props,
+                                 const kafka::Topics& topics, const Keys& keys) {
+  processor::Options o = processor_options(cfg, keys.internal);
   o.kafka = props;
   o.topics = topics;
-  o.group_id = cfg.kafka.group_id;
-  o.batch_max_events = cfg.processor.batch_max_events;
-  o.batch_max_ms = cfg.processor.batch_max_ms;
-  o.cache_applications = cfg.processor.cache_applications;
-  o.max_event_bytes = cfg.processor.max_event_bytes;
-  o.envelope.max_depth = cfg.processor.max_json_depth;
-  o.time_window = {cfg.processor.max_clock_skew.ms, cfg.processor.max_backdate.ms};
-  o.engine.max_list_items = static_cast<size_t>(cfg.processor.max_list_items);
-  o.max_application_bytes = static_cast<size_t>(cfg.processor.max_application_bytes);
-  o.dead_letters = {static_cast<size_t>(cfg.processor.deadletter_excerpt_bytes),
-                    static_cast<size_t>(cfg.processor.deadletter_keep_bytes)};
-  o.cache_bytes = static_cast<uint64_t>(cfg.processor.cache_bytes);
   o.group_instance_id = group_instance_id(cfg);
   o.transactional_id = cfg.kafka.transactional_id;
-  o.internal_key = keys.internal;
-  o.trust = auth::InputTrust({keys.internal, cfg.security.sources});
   return o;
 }
 
@@ -285,7 +272,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   if (!embedded) return embedded.error();
   s.embedded = std::move(*embedded);
   s.bootstrap = props["bootstrap.servers"];
-  auto popts = processor_options(s.cfg, props, s.topics, s.keys);
+  auto popts = serve_options(s.cfg, props, s.topics, s.keys);
   popts.outcomes = &s.outcomes;
   popts.reviewers = &s.reviewers;
   popts.reports = &s.reports;

@@ -1,5 +1,8 @@
 #include "replay/source.h"
 
+#include "common/partition.h"
+
+#include <algorithm>
 #include <fstream>
 
 namespace stagewise::replay {
@@ -11,13 +14,32 @@ bool blank(const std::string& line) {
 
 }  // namespace
 
-Result<uint64_t> count_lines(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return make_error(Errc::io_error, "cannot read " + path);
-  uint64_t n = 0;
-  for (std::string line; std::getline(in, line);)
-    if (!blank(line)) ++n;
-  return n;
+Result<FileFacts> scan_file(const std::string& path, const LineLimits& limits) {
+  FileFacts facts;
+  std::vector<std::pair<std::string, int32_t>> keyed;  // a sample suffices to tell the count
+  int32_t highest = -1;
+  auto r = read_file(
+      path,
+      [&](LogRecord&& rec) -> Result<void> {
+        ++facts.messages;
+        if (!rec.partition) return {};
+        highest = std::max(highest, *rec.partition);
+        if (!rec.key.empty() && keyed.size() < 2000) keyed.emplace_back(rec.key, *rec.partition);
+        return {};
+      },
+      limits);
+  if (!r) return r.error();
+  if (keyed.empty()) return facts;
+  for (int32_t n = highest + 1; n <= 1024 && facts.partitions == 0; ++n)
+    if (std::all_of(keyed.begin(), keyed.end(),
+                    [n](const auto& k) { return partition_of(k.first, n) == k.second; }))
+      facts.partitions = n;
+  if (facts.partitions == 0)
+    return make_error(Errc::invalid_argument,
+                      path +
+                          ": no partition count up to 1024 puts every recorded message in the "
+                          "partition its key gives: was it recorded from the input topic?");
+  return facts;
 }
 
 Result<void> read_file(const std::string& path, const Each& each, const LineLimits& limits) {

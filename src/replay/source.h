@@ -17,8 +17,19 @@ namespace stagewise::replay {
 /// Takes the log's messages in order; an error stops the reading.
 using Each = std::function<Result<void>(LogRecord&&)>;
 
-/// Messages in a log file: its lines that are not blank.
-Result<uint64_t> count_lines(const std::string& path);
+/// What a first pass over a log file tells.
+struct FileFacts {
+  uint64_t messages = 0;  ///< lines that are not blank
+  /// The input's partition count the recorded messages were produced
+  /// with: the smallest one whose key partitioning (partition_of) puts
+  /// every keyed recorded message in its recorded partition; 0 when no
+  /// message recorded its partition and key.
+  int32_t partitions = 0;
+};
+
+/// Reads the file once; an error names a line that does not parse, or
+/// says that no partition count fits the recorded partitions.
+Result<FileFacts> scan_file(const std::string& path, const LineLimits& limits = {});
 
 /// Calls `each` for every message of the file, in order; an error names the
 /// file and the line.
