@@ -2,27 +2,12 @@
 // so also while serve runs on it) and checks every hash it keeps.
 #include "audit/verify.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "store/store.h"
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <iostream>
 
 namespace stagewise::cli {
-
-namespace {
-
-void draw(uint64_t done, uint64_t total) {
-  const int width = 30;
-  const int filled = total ? static_cast<int>(width * done / total) : width;
-  std::fprintf(stderr, "\r  verifying [%.*s%*s] %llu/%llu applications", filled,
-               "##############################", width - filled, "",
-               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
-  if (done == total) std::fputc('\n', stderr);
-}
-
-}  // namespace
 
 int audit_verify(const AuditFlags& f) {
   if (f.ids.empty() == !f.all) {
@@ -38,8 +23,10 @@ int audit_verify(const AuditFlags& f) {
     return 1;
   }
   audit::VerifyOptions vo;
-  if (isatty(STDERR_FILENO) == 1 && !f.json) vo.progress = draw;
+  ProgressBar bar({"applications", 1, false}, !f.json);
+  vo.progress = [&](uint64_t done, uint64_t total) { bar.update(done, total, "verifying"); };
   auto report = audit::verify(**st, f.ids, vo);
+  bar.end(true);
   if (!report) {
     std::cerr << "stagewise audit verify: " << report.error().message << "\n";
     return 1;

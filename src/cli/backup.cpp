@@ -3,8 +3,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
-
-#include <unistd.h>
+#include "cli/progress.h"
 
 #include <chrono>
 #include <cstdio>
@@ -19,51 +18,27 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// One line of progress on stderr, redrawn, only when it is a terminal.
+// A backup's steps on the progress line (bytes, shown as MB).
 class ProgressLine {
  public:
-  ProgressLine() : tty_(::isatty(STDERR_FILENO) == 1) {}
-  ~ProgressLine() { end(); }
-  ProgressLine(const ProgressLine&) = delete;
-  ProgressLine& operator=(const ProgressLine&) = delete;
-
   backup::OnProgress callback() {
     return [this](const backup::Progress& p) { show(p); };
   }
   void show(const backup::Progress& p) {
-    if (!tty_) return;
-    const auto now = Clock::now();
-    if (p.step == step_ && p.done < p.total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    step_ = p.step;
-    char line[160];
     if (p.total == 0)
-      std::snprintf(line, sizeof line, "%s...", p.step.c_str());
+      bar_.text(p.step + "...");
     else
-      std::snprintf(
-          line, sizeof line, "%-10s %8.1f / %.1f MB  %3d%%", p.step.c_str(),
-          static_cast<double>(p.done) / 1e6, static_cast<double>(p.total) / 1e6,
-          static_cast<int>(100.0 * static_cast<double>(p.done) / static_cast<double>(p.total)));
-    std::cerr << "\r" << line << "\033[K" << std::flush;
-    drawn_ = true;
+      bar_.update(p.done, p.total, p.step);
   }
   // A step whose progress only the server knows: the time it has taken.
   void waiting(const std::string& what, Clock::time_point since) {
-    if (!tty_) return;
     const auto s = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - since).count();
-    std::cerr << "\r" << what << " " << s << " s\033[K" << std::flush;
-    drawn_ = true;
+    bar_.text(what + " " + std::to_string(s) + " s");
   }
-  void end() {
-    if (drawn_) std::cerr << "\r\033[K" << std::flush;
-    drawn_ = false;
-  }
+  void end() { bar_.end(); }
 
  private:
-  bool tty_;
-  bool drawn_ = false;
-  std::string step_;
-  Clock::time_point last_{};
+  ProgressBar bar_{{"MB", 1e6, false}};
 };
 
 std::string absolute_path(const std::string& p) {

@@ -18,8 +18,9 @@ void ProgressBar::update(uint64_t done, uint64_t total, std::string_view label,
                          std::string_view note) {
   if (!active_) return;
   const auto now = Clock::now();
-  if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+  if (done < total && label == label_ && now - last_ < std::chrono::milliseconds(100)) return;
   last_ = now;
+  label_ = label;
   constexpr uint64_t kWidth = 30;
   const uint64_t filled = total == 0 ? 0 : kWidth * std::min(done, total) / total;
   std::string line(label);

@@ -17,7 +17,7 @@ struct ProgressUnit {
 /// Progress of long work on one line of stderr, redrawn in place (`\r`),
 /// only when stderr is a terminal: `label [#####.....] 1200/4000 events
 /// 850/s note`. Redrawn at most every 100 ms, and always when done reaches
-/// the total. Not thread-safe: one thread draws.
+/// the total or the label changes. Not thread-safe: one thread draws.
 class ProgressBar {
  public:
   /// `enabled` false (e.g. with --json) draws nothing, as without a terminal.
@@ -44,6 +44,7 @@ class ProgressBar {
   bool drawn_ = false;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_{};
+  std::string label_;
 };
 
 }  // namespace stagewise::cli

@@ -3,6 +3,7 @@
 #include "auth/secret.h"
 #include "auth/signature.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "common/cloudevent.h"
 #include "common/config.h"
 #include "common/time.h"
@@ -35,18 +36,6 @@ std::string bootstrap_of(const std::string& data_dir) {
   const json s = json::parse(in, nullptr, false);
   if (!s.is_object() || !s.contains("bootstrap") || !s["bootstrap"].is_string()) return "";
   return s["bootstrap"].get<std::string>();
-}
-
-// One line, redrawn in place: [#####.....] 1200/4000 events  850/s
-void draw_progress(size_t done, size_t total, double seconds, bool waiting) {
-  constexpr int kWidth = 30;
-  const int filled = total == 0 ? kWidth : static_cast<int>(kWidth * done / total);
-  std::string bar(static_cast<size_t>(filled), '#');
-  bar.append(static_cast<size_t>(kWidth - filled), '.');
-  const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-  std::fprintf(stderr, "\r[%s] %zu/%zu events  %.0f/s%s", bar.c_str(), done, total, rate,
-               waiting ? "  (waiting for the processor to catch up)" : "                  ");
-  std::fflush(stderr);
 }
 
 // The deadlines a walk lets lapse are the very events the server's timers
@@ -194,10 +183,9 @@ std::optional<Sent> send_cohort(const SimulateFlags& f, const sim::Cohort& cohor
   std::unique_ptr<kafka::GroupLag> probe;
   if (auto p = kafka::GroupLag::create({{"bootstrap.servers", bootstrap}}, f.group); p.ok())
     probe = std::move(*p);
-  const bool tty = isatty(STDERR_FILENO) == 1 && !f.json;
+  ProgressBar bar({"events"}, !f.json);
   const Headers headers = {{"content-type", "application/cloudevents+json"}};
   const auto started = Clock::now();
-  auto last_draw = started;
   const size_t total = cohort.events.size();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
   for (size_t i = 0; i < total; ++i) {
@@ -215,30 +203,26 @@ std::optional<Sent> send_cohort(const SimulateFlags& f, const sim::Cohort& cohor
       for (;;) {
         auto lag = probe->lag("stagewise.events", 5000);
         if (!lag.ok() || *lag <= f.max_lag || Clock::now() > give_up) break;
-        if (tty) draw_progress(i, total, elapsed(), true);
+        bar.update(i, total, "", "(waiting for the processor to catch up)");
         (*producer)->poll(100);
       }
     }
     const auto& ev = cohort.events[i];
     if (auto r = (*producer)->produce("stagewise.events", ev.key, ev.value, headers, i); !r) {
-      std::cerr << (tty ? "\n" : "") << "stagewise simulate: " << r.error().message << "\n";
+      bar.end(true);
+      std::cerr << "stagewise simulate: " << r.error().message << "\n";
       return std::nullopt;
     }
     (*producer)->poll(0);
-    if (tty && Clock::now() - last_draw > std::chrono::milliseconds(100)) {
-      last_draw = Clock::now();
-      draw_progress(i + 1, total, elapsed(), false);
-    }
+    bar.update(i + 1, total);
   }
   Sent out;
   out.flushed = (*producer)->flush(60000).ok();
   out.seconds = elapsed();
   out.acked = acked.load();
   out.first_error = first_error;
-  if (tty) {
-    draw_progress(total, total, out.seconds, false);
-    std::fprintf(stderr, "\n");
-  }
+  bar.update(total, total);
+  bar.end(true);
   return out;
 }
 
