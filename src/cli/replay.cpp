@@ -6,6 +6,7 @@
 #include "cli/processor_options.h"
 #include "cli/progress.h"
 #include "common/json_limits.h"
+#include "common/log.h"
 #include "common/time.h"
 #include "replay/compare.h"
 #include "replay/rebuild.h"
@@ -150,6 +151,9 @@ std::optional<int> set_up(const ReplayFlags& f, Setup& s) {
     return 2;
   }
   if (!f.workflows.empty()) s.cfg.workflows.dir = f.workflows;
+  // The original logged each rejection already; the summary counts them,
+  // and one line each would break the progress line. Errors (a gap) show.
+  init_logging("error", s.cfg.log.format);
   std::vector<workflow::Problem> problems;
   s.registry = workflow::Registry::load({s.cfg.workflows.dir}, problems);
   for (const auto& p : problems) std::cerr << p.to_string() << "\n";
