@@ -215,7 +215,8 @@ void application(const Call& c, const httplib::Request& req, httplib::Response& 
   // Assigned reviewers who conflict with it now (a profile changed since).
   if (v->scope == auth::Scope::full) view["conflicts_flagged"] = assigned_conflicts(c.ctx, v->app);
   reply(res, 200,
-        erased_view(auth::redact_application(v->scope, view, c.who->sub), is_erased(v->app)));
+        erased_view(auth::redact_application(v->scope, view, c.who->sub),
+                    workflow::is_erased(v->app)));
 }
 
 void history(const Call& c, const httplib::Request& req, httplib::Response& res) {
@@ -224,7 +225,8 @@ void history(const Call& c, const httplib::Request& req, httplib::Response& res)
   if (!v) return;
   auto h = c.ctx.store->history(id);
   if (!h) return fail(res, 500, "store_error", h.error().message);
-  reply(res, 200, erased_view(auth::redact_history(v->scope, history_view(*h)), is_erased(v->app)));
+  reply(res, 200,
+        erased_view(auth::redact_history(v->scope, history_view(*h)), workflow::is_erased(v->app)));
 }
 
 // Whether the caller sees application `id` in a list (hub admins see their

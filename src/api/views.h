@@ -24,9 +24,6 @@ nlohmann::json history_view(const std::vector<store::HistoryEntry>& entries);
 /// "erased" (DESIGN.md §14). Nothing changes when `erased` is false.
 inline constexpr const char* kErasedValue = "erased";
 nlohmann::json erased_view(nlohmann::json view, bool erased);
-inline bool is_erased(const workflow::Application& app) {
-  return app.facts.contains("erased");
-}
 /// GET /v1/workflows
 nlohmann::json workflows_view(const workflow::Registry& registry);
 /// GET /v1/programs/{program}/funnel

@@ -1,6 +1,7 @@
 // `stagewise audit verify` (DESIGN.md §14): reads the data dir (read-only,
 // so also while serve runs on it) and checks every hash it keeps.
 #include "audit/verify.h"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "store/store.h"
@@ -14,9 +15,7 @@ int audit_verify(const AuditFlags& f) {
     std::cerr << "stagewise audit verify: name applications (ID...) or pass --all\n";
     return 2;
   }
-  store::Store::Options o;
-  o.read_only = true;
-  auto st = store::Store::open(f.data_dir, o);
+  auto st = store::Store::open(f.data_dir, local_store_options(f.data_dir));
   if (!st) {
     std::cerr << "stagewise audit verify: cannot read " << f.data_dir << ": " << st.error().message
               << " (pass the data dir of stagewise serve as --data-dir)\n";

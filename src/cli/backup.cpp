@@ -123,7 +123,7 @@ int backup_direct(const BackupFlags& f, const std::string& to, json& out) {
               << " (no CURRENT file): pass the --data-dir of stagewise serve\n";
     return 1;
   }
-  auto st = store::Store::open(f.target.data_dir, store::Store::Options{});
+  auto st = store::Store::open(f.target.data_dir, local_store_options(f.target.data_dir, false));
   if (!st) {
     std::cerr << "stagewise backup: " << st.error().message << "\n";
     return 1;

@@ -1,5 +1,7 @@
 #include "cli/client.h"
 
+#include "privacy/keys.h"
+
 #include <signal.h>
 
 #include <fstream>
@@ -69,6 +71,13 @@ std::pair<int, json> http_call(const std::string& base, const std::string& metho
   if (!res) return {0, json()};
   json j = json::parse(res->body, nullptr, false);
   return {res->status, j.is_discarded() ? json() : j};
+}
+
+store::Store::Options local_store_options(const std::string& data_dir, bool read_only) {
+  store::Store::Options o;
+  o.read_only = read_only;
+  if (auto kek = privacy::kek_of(data_dir)) o.kek = std::move(*kek);
+  return o;
 }
 
 }  // namespace stagewise::cli

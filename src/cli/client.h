@@ -2,6 +2,7 @@
 
 // How CLI commands reach a running server (DESIGN.md §10).
 #include "cli/commands.h"
+#include "store/store.h"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -28,5 +29,10 @@ std::string url_encode(const std::string& s);
 std::pair<int, nlohmann::json> http_call(const std::string& base, const std::string& method,
                                          const std::string& path, const std::string& token,
                                          const std::string& body = "", int timeout_s = 30);
+
+/// How a command opens the store in `data_dir` itself (no server runs on
+/// it): read-only, with the key-encryption key from the data dir's
+/// auth/data.secret when there is one, so sealed personal data reads.
+store::Store::Options local_store_options(const std::string& data_dir, bool read_only = true);
 
 }  // namespace stagewise::cli

@@ -59,9 +59,7 @@ int run_query(const Target& t, const std::string& path,
     }
   }
   if (result.first == 0) {
-    store::Store::Options o;
-    o.read_only = true;
-    auto st = store::Store::open(t.data_dir, o);
+    auto st = store::Store::open(t.data_dir, local_store_options(t.data_dir));
     if (!st) {
       std::cerr << "stagewise: no server answers and the data dir cannot be read: "
                 << st.error().message << " (pass --data-dir DIR or --server URL)\n";
@@ -113,7 +111,7 @@ int status(const Target& t, const std::string& id) {
         return {200,
                 api::erased_view(api::application_view(
                                      *app, timers ? *timers : std::vector<store::TimerRecord>{}),
-                                 api::is_erased(*app))};
+                                 workflow::is_erased(*app))};
       },
       [](const json& a) {
         std::cout << a["id"].get<std::string>() << "  " << a["program"].get<std::string>() << " v"
@@ -131,7 +129,7 @@ int history(const Target& t, const std::string& id) {
         if (!h) return store_error(h.error());
         if (h->empty()) return not_found("no application \"" + id + "\"");
         auto app = st.application(id);
-        return {200, api::erased_view(api::history_view(*h), app && api::is_erased(*app))};
+        return {200, api::erased_view(api::history_view(*h), app && workflow::is_erased(*app))};
       },
       [](const json& body) {
         for (const auto& e : body["events"]) {

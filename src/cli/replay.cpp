@@ -2,12 +2,14 @@
 // the recorded input log by the real processor, and `--verify D` compares
 // it with an existing store application by application.
 #include "auth/secret.h"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/processor_options.h"
 #include "cli/progress.h"
 #include "common/json_limits.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "privacy/keys.h"
 #include "replay/compare.h"
 #include "replay/rebuild.h"
 #include "store/workflow_versions.h"
@@ -169,8 +171,9 @@ std::optional<int> set_up(const ReplayFlags& f, Setup& s) {
     return 1;
   }
   if (f.verify.empty()) return std::nullopt;
-  store::Store::Options o;
-  o.read_only = true;
+  // Its personal data opens under its own key file, or the secrets dir's.
+  store::Store::Options o = local_store_options(f.verify);
+  if (o.kek.empty() && !f.secrets_dir.empty()) o.kek = privacy::kek_of(f.secrets_dir).value_or("");
   auto st = store::Store::open(f.verify, o);
   if (!st) {
     std::cerr << kName << "cannot read --verify " << f.verify << ": " << st.error().message
@@ -191,6 +194,13 @@ Result<std::unique_ptr<store::Store>> new_store(const ReplayFlags& f, const Setu
   o.sync = false;  // a replay that fails is run again into a new dir
   o.dedupe_retention = s.cfg.processor.dedupe_retention;
   o.deadletter_retention = s.cfg.processor.deadletter_retention;
+  // Sealed as serve seals: under the key file serve on this dir would use.
+  auto secret =
+      !s.cfg.auth.data_secret_file.empty()
+          ? auth::read_secret(s.cfg.auth.data_secret_file)
+          : auth::ensure_secret(f.secrets_dir.empty() ? f.data_dir : f.secrets_dir, "data.secret");
+  if (!secret) return secret.error();
+  o.kek = privacy::kek_from_secret(*secret);
   auto st = store::Store::open(f.data_dir, o);
   if (!st) return st.error();
   if (auto r = store::pin_workflows(**st, s.registry); !r) return r.error();

@@ -78,9 +78,7 @@ std::pair<int, json> from_data_dir(const ReportFlags& f) {
   const auto* wf = registry.latest(f.program);
   if (wf == nullptr)
     return err(404, "not_found", "no workflow for \"" + f.program + "\" in " + f.workflows);
-  store::Store::Options o;
-  o.read_only = true;
-  auto st = store::Store::open(f.target.data_dir, o);
+  auto st = store::Store::open(f.target.data_dir, local_store_options(f.target.data_dir));
   if (!st)
     return err(500, "store_error",
                "no server answers and the data dir cannot be read: " + st.error().message);

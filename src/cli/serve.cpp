@@ -8,6 +8,7 @@
 #include "cluster/reviewers.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
+#include "privacy/keys.h"
 #include "processor/intake.h"
 #include "processor/processor.h"
 #include "store/store.h"
@@ -85,6 +86,8 @@ struct Keys {
   std::vector<auth::Jwk> jwks;
   std::string internal;
   std::string internal_file;
+  /// The key-encryption key of personal data at rest (privacy/keys.h).
+  std::string kek;
 };
 
 Result<Keys> load_keys(const Config& cfg, const std::string& secrets_dir) {
@@ -105,6 +108,10 @@ Result<Keys> load_keys(const Config& cfg, const std::string& secrets_dir) {
                       : auth::read_secret(cfg.auth.internal_secret_file);
   if (!internal) return internal.error();
   k.internal = std::move(*internal);
+  auto data = cfg.auth.data_secret_file.empty() ? auth::ensure_secret(home, "data.secret")
+                                                : auth::read_secret(cfg.auth.data_secret_file);
+  if (!data) return data.error();
+  k.kek = privacy::kek_from_secret(*data);
   if (!cfg.auth.jwks_file.empty()) {
     std::ifstream in(cfg.auth.jwks_file);
     if (!in) return make_error(Errc::io_error, "cannot read auth.jwks_file " + cfg.auth.jwks_file);
@@ -262,6 +269,7 @@ Result<void> start(Serving& s, const workflow::Registry& registry) {
   sopts.dedupe_retention = s.cfg.processor.dedupe_retention;
   sopts.deadletter_retention = s.cfg.processor.deadletter_retention;
   sopts.outbox_tail_bytes = static_cast<uint64_t>(s.cfg.processor.outbox_tail_bytes);
+  sopts.kek = s.keys.kek;
   auto store = store::Store::open(s.cfg.store.data_dir, sopts);
   if (!store) return store.error();
   s.store = std::move(*store);

@@ -162,6 +162,7 @@ const std::array kSettings = {
     setting<&C::auth, &C::Auth::audience>("auth", "audience"),
     setting<&C::auth, &C::Auth::metrics_token>("auth", "metrics_token"),
     setting<&C::auth, &C::Auth::internal_secret_file>("auth", "internal_secret_file"),
+    setting<&C::auth, &C::Auth::data_secret_file>("auth", "data_secret_file"),
     setting<&C::auth, &C::Auth::services>("auth", "services"),
     setting<&C::security, &C::Security::sources>("security", "sources"),
     setting<&C::processor, &C::Processor::batch_max_events>("processor", "batch_max_events", 1,

@@ -67,6 +67,10 @@ struct Config {
     /// processes sharing partitions need the same. Empty:
     /// DATA_DIR/auth/internal.secret.
     std::string internal_secret_file;
+    /// The key-encryption key's secret (personal data at rest, DESIGN.md
+    /// §14); processes sharing partitions need the same. Empty:
+    /// DATA_DIR/auth/data.secret.
+    std::string data_secret_file;
     /// A service token (role service) may act as these roles, by its sub.
     std::map<std::string, std::vector<std::string>> services;
   } auth;

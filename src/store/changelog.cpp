@@ -40,6 +40,10 @@ std::string timers_key(std::string_view id) {
   return "t/" + std::string(id);
 }
 
+std::string data_key_key(std::string_view id) {
+  return "k/" + std::string(id);
+}
+
 std::string reviewer_key(std::string_view id) {
   return "r/" + std::string(id);
 }
@@ -63,7 +67,7 @@ Key parse_key(std::string_view key) {
     const auto hex = rest.substr(slash + 1);
     if (std::from_chars(hex.data(), hex.data() + hex.size(), k.seq, 16).ec != std::errc()) return k;
     rest = rest.substr(0, slash);
-  } else if (kind != 'a' && kind != 't' && kind != 'r') {
+  } else if (kind != 'a' && kind != 't' && kind != 'r' && kind != 'k') {
     return k;
   }
   if (rest.empty()) return k;

@@ -9,6 +9,7 @@
 //   "a/ID"            the application (binary encoding; see codec.h)
 //   "h/ID/SEQ"        one history entry (SEQ: 16 hex digits)
 //   "t/ID"            the application's pending timers (a tombstone: none)
+//   "k/ID"            its data key, wrapped (a tombstone: destroyed by an erasure)
 //   "r/ID"            a reviewer's reference record (JSON; its id's partition)
 //   "u/P/N"           the partition's audit round N (N: 16 hex digits; audit::Round)
 //   "round"           the marker closing the round (RoundMarker)
@@ -33,9 +34,10 @@ std::string app_key(std::string_view id);
 std::string history_key(std::string_view id, uint64_t seq);
 std::string timers_key(std::string_view id);
 std::string reviewer_key(std::string_view id);
+std::string data_key_key(std::string_view id);
 std::string audit_key(int32_t partition, uint64_t number);
 
-/// A changelog key taken apart; kind is 'a', 'h', 't', 'r', 'u' or 0 when
+/// A changelog key taken apart; kind is 'a', 'h', 't', 'r', 'k', 'u' or 0 when
 /// unknown. For 'u', id is the partition and seq the round number.
 struct Key {
   char kind = 0;

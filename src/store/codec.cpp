@@ -132,13 +132,15 @@ nlohmann::json Reader::json() {
   const uint64_t n = varint();
   const auto bytes = take(n);
   if (!ok_) return {};
-  if (!msgpack_depth_within(bytes, kMaxMsgpackDepth)) {
-    ok_ = false;
-    return {};
-  }
-  auto j = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), true, false);
-  if (j.is_discarded()) ok_ = false;
+  nlohmann::json j;
+  if (!from_msgpack(bytes, j)) ok_ = false;
   return j;
+}
+
+bool from_msgpack(std::string_view bytes, nlohmann::json& out) {
+  if (!msgpack_depth_within(bytes, kMaxMsgpackDepth)) return false;
+  out = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+  return !out.is_discarded();
 }
 
 // Each value's fields, listed once for both directions: Out writes them,
@@ -147,6 +149,7 @@ namespace {
 
 struct Out {
   Writer w;
+  const std::string_view* sealed_data = nullptr;  // kHistory3: written in place of the data
   void text(const std::string& v) { w.str(v); }
   template <class T>
   void uint(const T& v) {
@@ -157,6 +160,12 @@ struct Out {
     w.svarint(static_cast<int64_t>(v));
   }
   void doc(const nlohmann::json& v) { w.json(v); }
+  void data(const nlohmann::json& v) {
+    if (sealed_data != nullptr)
+      w.str(*sealed_data);
+    else
+      w.json(v);
+  }
   void opt(const std::optional<std::string>& v) {
     w.u8(v ? 1 : 0);
     if (v) w.str(*v);
@@ -173,6 +182,8 @@ struct Out {
 
 struct In {
   Reader r;
+  bool sealed = false;                 // kHistory3: the data field holds sealed bytes
+  std::string* sealed_data = nullptr;  // where they go
   void text(std::string& v) { v = r.str(); }
   template <class T>
   void uint(T& v) {
@@ -183,6 +194,15 @@ struct In {
     v = static_cast<T>(r.svarint());
   }
   void doc(nlohmann::json& v) { v = r.json(); }
+  void data(nlohmann::json& v) {
+    if (!sealed) {
+      v = r.json();
+      return;
+    }
+    v = nullptr;
+    std::string bytes = r.str();
+    if (sealed_data != nullptr) *sealed_data = std::move(bytes);
+  }
   void opt(std::optional<std::string>& v) {
     if (r.u8() == 1)
       v = r.str();
@@ -231,7 +251,7 @@ void fields(IO& io, H& h) requires std::is_same_v<std::remove_const_t<H>, Histor
   io.text(h.to);
   io.sint(h.transition);
   io.text(h.note);
-  io.doc(h.data);
+  io.data(h.data);
   io.text(h.topic);
   io.sint(h.partition);
   io.sint(h.offset);
@@ -349,10 +369,18 @@ void encode(std::string& out, const HistoryEntry& h) {
   o.text(h.authsub);
   o.text(h.authrole);
 }
-bool decode(std::string_view in, HistoryEntry& h) {
+void encode(std::string& out, const HistoryEntry& h, std::string_view sealed_data) {
+  Out o{Writer(out), &sealed_data};
+  o.w.u8(kHistory3);
+  fields(o, h);
+  o.text(h.authsub);
+  o.text(h.authrole);
+}
+bool decode(std::string_view in, HistoryEntry& h, std::string* sealed_data) {
   SealedView view;
   if (tagged(in, kSealed)) {
-    if (!unseal(in, view) || tagged(view.body, kSealed) || !decode(view.body, h)) return false;
+    if (!unseal(in, view) || tagged(view.body, kSealed) || !decode(view.body, h, sealed_data))
+      return false;
     h.round = view.round;
     h.chain = std::move(view.chain);
     return true;
@@ -361,11 +389,13 @@ bool decode(std::string_view in, HistoryEntry& h) {
   h.chain.clear();
   In i{Reader(in)};
   const uint8_t tag = i.r.u8();
-  if (tag != kHistory && tag != kHistory2) return false;
+  if (tag != kHistory && tag != kHistory2 && tag != kHistory3) return false;
+  i.sealed = tag == kHistory3;
+  i.sealed_data = sealed_data;
   fields(i, h);
   h.authsub.clear();
   h.authrole.clear();
-  if (tag == kHistory2) {
+  if (tag != kHistory) {
     i.text(h.authsub);
     i.text(h.authrole);
   }

@@ -31,6 +31,10 @@ enum Tag : uint8_t {
   kApplication3 = 10,  ///< kApplication2 and the audit's history head
   kSealed = 11,        ///< a history entry sealed in its chain: round, chain hash, then kHistory2
   kAuditRound = 12,    ///< audit::Round
+  /// An application sealed under its data key: the tag, then
+  /// privacy::seal of its kApplication3 encoding (Store, data_keys.h).
+  kSealedApplication = 13,
+  kHistory3 = 14,  ///< kHistory2 with the event's data sealed under the data key
 };
 
 class Writer {
@@ -103,16 +107,29 @@ inline bool is_application(std::string_view bytes) {
   return tagged(bytes, kApplication) || tagged(bytes, kApplication2) ||
          tagged(bytes, kApplication3);
 }
+inline bool is_sealed_application(std::string_view bytes) {
+  return tagged(bytes, kSealedApplication);
+}
 /// False when the bytes are not a well-formed application.
 bool decode(std::string_view in, workflow::Application& app);
 
 /// Written as kHistory2 (the body a sealed entry wraps); entries written
 /// as kHistory are still read, and sealed ones (with their round and chain).
 void encode(std::string& out, const HistoryEntry& h);
-bool decode(std::string_view in, HistoryEntry& h);
+/// Written as kHistory3: `h` with `sealed_data` (privacy::seal of the
+/// msgpack of h.data) in place of its data.
+void encode(std::string& out, const HistoryEntry& h, std::string_view sealed_data);
+/// A kHistory3 entry reads with null data, and its sealed data in
+/// `sealed_data` when given.
+bool decode(std::string_view in, HistoryEntry& h, std::string* sealed_data = nullptr);
 inline bool is_history(std::string_view bytes) {
-  return tagged(bytes, kHistory) || tagged(bytes, kHistory2) || tagged(bytes, kSealed);
+  return tagged(bytes, kHistory) || tagged(bytes, kHistory2) || tagged(bytes, kHistory3) ||
+         tagged(bytes, kSealed);
 }
+
+/// msgpack `bytes` read back as the Reader reads them (depth-checked first);
+/// false when they are not msgpack.
+bool from_msgpack(std::string_view bytes, nlohmann::json& out);
 
 /// A stored history value taken apart: a sealed one has its round, its
 /// chain hash and the body the hash covers; a legacy one is all body.

@@ -148,14 +148,16 @@ Result<void> Store::drop_partition(int32_t partition, const std::string& input_t
     wb.Clear();
     return s.ok() ? Result<void>{} : Result<void>{from_status(s, "dropping a partition")};
   };
+  std::vector<std::string> dropped;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kApplications]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string id = it->key().ToString();
     if (partition_of(id, n) != partition) continue;
-    workflow::Application app;
-    if (codec::decode(it->value().ToStringView(), app))
-      wb.Delete(cf_[kStageIndex], stage_key(app.program, app.stage, id)).PermitUncheckedError();
+    if (const auto app = read_application(it->value().ToStringView(), id))
+      wb.Delete(cf_[kStageIndex], stage_key(app->program, app->stage, id)).PermitUncheckedError();
     wb.Delete(cf_[kApplications], id).PermitUncheckedError();
+    wb.Delete(cf_[kKeys], id).PermitUncheckedError();  // the new owner restores it
+    dropped.push_back(id);
     forget_applied(wb, id);
     wb.DeleteRange(cf_[kHistory], id + std::string(1, '\0'), history_end(id))
         .PermitUncheckedError();
@@ -174,6 +176,7 @@ Result<void> Store::drop_partition(int32_t partition, const std::string& input_t
   wb.DeleteRange(cf_[kMeta], audit_prefix(partition), audit_prefix(partition + 1))
       .PermitUncheckedError();
   if (auto r = flush(); !r) return r;
+  for (const auto& id : dropped) keys_->forget(id);
   audit_tips_.erase(partition);
   std::lock_guard l(lineage_mu_);
   lineage_.erase(partition);
@@ -189,12 +192,18 @@ Result<void> Store::restore_entries(const std::vector<ChangelogEntry>& entries) 
   rocksdb::WriteBatch wb;
   const uint64_t first_dedupe = next_dedupe_seq_;
   std::map<int32_t, uint64_t> rounds;  // the largest audit round restored per partition
+  RestoredKeys keys;                   // first: the applications after them are sealed under them
+  for (const auto& [key, e] : last)
+    if (const auto k = changelog::parse_key(key); k.kind == 'k') {
+      if (auto r = restore_data_key(wb, k.id, e->value); !r) return r;
+      keys[k.id] = e->value;
+    }
   for (const auto& [key, e] : last) {
     const changelog::Key k = changelog::parse_key(key);
     if (k.kind == 0)
       return make_error(Errc::corruption, "changelog key \"" + std::string(key) + "\" is unknown");
     Result<void> r;
-    if (k.kind == 'a') r = restore_application(wb, k.id, e->value);
+    if (k.kind == 'a') r = restore_application(wb, k.id, e->value, keys);
     if (k.kind == 'h') r = restore_history(wb, k.id, k.seq, e->value);
     if (k.kind == 't') r = restore_timers(wb, k.id, e->value);
     if (k.kind == 'r') r = restore_reviewer(wb, k.id, e->value);
@@ -213,6 +222,7 @@ Result<void> Store::restore_entries(const std::vector<ChangelogEntry>& entries) 
     return from_status(s, "restoring a partition");
   }
   set_dedupe_floor();
+  for (const auto& [id, value] : keys) keys_->forget(id);
   for (const auto& [partition, number] : rounds) {
     audit_tips_.erase(partition);  // read back from the store at the next commit
     next_round_ = std::max(next_round_.load(), number + 1);
@@ -221,21 +231,23 @@ Result<void> Store::restore_entries(const std::vector<ChangelogEntry>& entries) 
 }
 
 Result<void> Store::restore_application(rocksdb::WriteBatch& wb, const std::string& id,
-                                        const std::optional<std::string>& value) {
+                                        const std::optional<std::string>& value,
+                                        const RestoredKeys& keys) {
   std::string old;
   if (db_->Get({}, cf_[kApplications], id, &old).ok()) {
-    auto before = read_application(old, id);
+    auto before = read_application(old, id);  // under the key it was written with
     if (before) wb.Delete(cf_[kStageIndex], stage_key(before->program, before->stage, id));
   }
   if (!value) {
     wb.Delete(cf_[kApplications], id).PermitUncheckedError();
     return {};
   }
-  workflow::Application app;
-  if (!codec::decode(*value, app) || app.id != id)
-    return make_error(Errc::corruption, "changelog application \"" + id + "\" is not well-formed");
+  const auto app = read_application(*value, id, &keys);
+  if (!app || app->id != id)
+    return make_error(Errc::corruption, "changelog application \"" + id + "\" is not well-formed" +
+                                            (app ? std::string() : ": " + app.error().message));
   wb.Put(cf_[kApplications], id, *value).PermitUncheckedError();
-  wb.Put(cf_[kStageIndex], stage_key(app.program, app.stage, id), "").PermitUncheckedError();
+  wb.Put(cf_[kStageIndex], stage_key(app->program, app->stage, id), "").PermitUncheckedError();
   return {};
 }
 
@@ -313,11 +325,17 @@ Result<void> Store::scan_partition(int32_t partition,
   for (apps->SeekToFirst(); apps->Valid(); apps->Next()) {
     const std::string id = apps->key().ToString();
     if (partition_of(id, n) != partition) continue;
-    const auto app = read_application(apps->value().ToStringView(), id);
-    if (!app) return app.error();
-    std::string v;
-    codec::encode(v, *app);  // legacy encodings leave in the current one
+    std::string v(apps->value().ToStringView());
+    if (!codec::is_sealed_application(v)) {
+      const auto app = read_application(v, id);
+      if (!app) return app.error();
+      v.clear();
+      codec::encode(v, *app);  // legacy encodings leave in the current one
+    }
     each({changelog::app_key(id), std::move(v)});
+    std::string wrapped;
+    if (cf_[kKeys] != nullptr && db_->Get({}, cf_[kKeys], id, &wrapped).ok())
+      each({changelog::data_key_key(id), std::move(wrapped)});
     const std::string prefix = id + std::string(1, '\0');
     for (hist->Seek(prefix); hist->Valid() && hist->key().starts_with(prefix); hist->Next()) {
       const uint64_t seq = get_be64(hist->key().ToStringView().substr(prefix.size()));

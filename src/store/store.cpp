@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include "common/partition.h"
+#include "privacy/keys.h"
 #include "store/changelog.h"
 #include "store/codec.h"
 #include "store/detail/keys.h"
@@ -131,16 +132,25 @@ class DeadLetterRetention : public rocksdb::CompactionFilter {
 // ---- Batch ----
 
 Batch::Batch() : p_(std::make_unique<Pending>()) {}
-Batch::~Batch() = default;
+Batch::~Batch() {
+  forget_made_keys();
+}
 Batch::Batch(Batch&&) noexcept = default;
-Batch& Batch::operator=(Batch&&) noexcept = default;
+Batch& Batch::operator=(Batch&& other) noexcept {
+  forget_made_keys();
+  p_ = std::move(other.p_);
+  count_ = other.count_;
+  return *this;
+}
 
 size_t Batch::put_application(const workflow::Application& app, const std::string& old_stage,
                               size_t max_bytes) {
   std::string& v = p_->scratch;
   v.clear();
   codec::encode(v, app);
-  if (v.size() > max_bytes) return 0;
+  const bool seals = p_->keys != nullptr;
+  if (v.size() + (seals ? 1 + privacy::kOverhead : 0) > max_bytes) return 0;
+  if (seals) seal_application(app, v);
   p_->wb.Put(p_->cf[kApplications], app.id, v).PermitUncheckedError();
   if (p_->mirror_n > 0)
     p_->mirror[p_->mirror_partition(app.id)].push_back({changelog::app_key(app.id), v});
@@ -158,7 +168,15 @@ size_t Batch::put_application(const workflow::Application& app, const std::strin
 SealedEntry Batch::seal(const std::string& application_id, const HistoryEntry& entry,
                         std::string& head) {
   SealedEntry s{application_id, entry.sequence, {}, {}};
-  codec::encode(s.body, entry);
+  if (p_->keys != nullptr) {  // the event's data sealed under the data key
+    std::string plain, data;
+    json::to_msgpack(entry.data, plain);
+    privacy::seal(data, data_key(application_id),
+                  DataKeys::history_context(application_id, entry.sequence), plain);
+    codec::encode(s.body, entry, data);
+  } else {
+    codec::encode(s.body, entry);
+  }
   s.chain = audit::link(head.empty() ? audit::genesis(application_id) : head, s.body);
   head = s.chain;
   return s;
@@ -215,6 +233,7 @@ void Batch::park_outbox(uint64_t seq, const std::string& reason, int64_t time_ms
 }
 
 void Batch::clear() {
+  forget_made_keys();
   p_->clear();
   count_ = 0;
 }
@@ -286,6 +305,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
     cfs[cf].options.memtable_whole_key_filtering = true;
   }
 
+  // A data dir last written before the keys column family existed opens
+  // read-only without it (nothing in it is sealed).
+  if (options.read_only) {
+    std::vector<std::string> names;
+    if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &names).ok() &&
+        std::find(names.begin(), names.end(), kCfNames[kKeys]) == names.end())
+      cfs.pop_back();
+  }
+
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
   store->dedupe_filter_ = std::make_unique<DedupeRetention>(store->dedupe_floor_);
@@ -306,6 +334,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
                       "cannot open the store in " + dir + ": " + s.ToString() + hint);
   }
   store->db_.reset(raw);
+  if (store->cf_.size() < kCount) store->cf_.push_back(nullptr);  // keys, see above
+  if (auto r = store->open_keys(); !r) return r.error();
 
   // Continue the outbox and dedupe sequences where they stopped.
   {
@@ -336,9 +366,13 @@ Store::~Store() {
   if (db_ && !options_.read_only) {
     rocksdb::FlushOptions fo;
     fo.wait = true;
-    db_->Flush(fo, cf_).PermitUncheckedError();
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    for (auto* h : cf_)
+      if (h != nullptr) all.push_back(h);
+    db_->Flush(fo, all).PermitUncheckedError();
   }
-  for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  for (auto* h : cf_)
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   cf_.clear();
   if (db_) db_->Close().PermitUncheckedError();
 }
@@ -348,7 +382,7 @@ Result<workflow::Application> Store::application(const std::string& id) const {
   std::string bytes;
   const auto s = db_->Get({}, cf_[kApplications], id, &bytes);
   if (!s.ok()) return from_status(s, "application \"" + id + "\"");
-  return read_application(bytes, id);
+  return read_application(bytes, id);  // Store::, which opens sealed ones
 }
 
 Result<std::vector<HistoryEntry>> Store::history(const std::string& id) const {
@@ -361,11 +395,16 @@ Result<std::vector<HistoryEntry>> Store::read_history(const std::string& id) con
   std::string prefix = id;
   prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf_[kHistory]));
+  std::optional<std::optional<std::string>> key;  // looked up at the first sealed entry
+  std::string sealed;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::string_view bytes = it->value().ToStringView();
     if (codec::is_history(bytes)) {
-      if (!codec::decode(bytes, out.emplace_back()))
+      sealed.clear();
+      if (!codec::decode(bytes, out.emplace_back(), &sealed))
         return make_error(Errc::corruption, "history of \"" + id + "\" is not well-formed");
+      if (!sealed.empty())
+        if (auto r = open_history_data(id, out.back(), sealed, key); !r) return r.error();
       continue;
     }
     auto j = decode(std::string(bytes), "history of \"" + id + "\"");
@@ -583,6 +622,7 @@ Batch Store::batch() {
   Batch b;
   b.p_->cf = cf_;
   b.p_->audit_n = partitions_.load();
+  if (keys_->enabled()) b.p_->keys = keys_.get();
   if (mirroring()) {
     b.p_->mirror_n = partitions_.load();
     b.p_->input_topic = input_topic_;
@@ -643,6 +683,7 @@ void Store::withhold_originals(Batch& batch) {
     std::string out(v.substr(0, 8));
     codec::encode(out, d);
     batch.p_->wb.Put(cf_[kDeadLetters], it->key(), out).PermitUncheckedError();
+    batch.p_->withheld.push_back(it->key().ToString());  // its old value is shredded
   }
 }
 
@@ -885,6 +926,8 @@ Result<void> Store::commit(Batch& batch, bool sync) {
   }
   for (const auto& [partition, round] : sealed)
     audit_tips_[partition] = {round.number, round.digest};
+  for (const auto& id : p.destroyed_keys) keys_->forget(id);
+  if (!p.destroyed_keys.empty() || !p.withheld.empty()) shred(p.withheld);
   hand_to_tail(p.outbox);
   parked_count_.fetch_add(parked);
   intake_count_.fetch_sub(std::min(intake_removed, intake_count_.load()));
@@ -894,6 +937,7 @@ Result<void> Store::commit(Batch& batch, bool sync) {
     std::lock_guard guard(lineage_mu_);
     for (auto& [partition, l] : lineages) lineage_[partition] = l;
   }
+  p.made_keys.clear();  // stored now: the writer keeps them cached
   batch.clear();
   return {};
 }

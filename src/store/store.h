@@ -31,6 +31,10 @@ class CompactionFilter;
 
 namespace stagewise::store {
 
+namespace detail {
+class DataKeys;
+}
+
 /// One applied event in an application's history: what happened and why the
 /// stage moved (or did not).
 struct HistoryEntry {
@@ -261,6 +265,12 @@ class Batch {
 
  private:
   friend class Store;
+  // Personal data at rest (sealing.cpp): the application's data key, made
+  // when it has none; an erased application's key is destroyed.
+  std::string data_key(const std::string& application_id);
+  void seal_application(const workflow::Application& app, std::string& encoded);
+  void destroy_data_key(const std::string& application_id);
+  void forget_made_keys();
   struct Pending;
   std::unique_ptr<Pending> p_;
   size_t count_ = 0;
@@ -281,6 +291,12 @@ class Store {
     /// Bytes of committed outbox records held for the relay in memory;
     /// past it the relay reads them back from RocksDB.
     uint64_t outbox_tail_bytes = 64 << 20;
+    /// The key-encryption key (privacy::kek_from_secret of the data dir's
+    /// auth/data.secret): applications and their history's event data are
+    /// then stored sealed under per-application data keys wrapped by it
+    /// (DESIGN.md §14, docs/audit.md). Empty: written in clear, and sealed
+    /// values cannot be read (an error says which key file is missing).
+    std::string kek{};
   };
 
   /// Opens (creating when missing, unless read_only) the store in `dir`.
@@ -471,8 +487,26 @@ class Store {
   Result<void> open_partitions();
   void forget_applied(rocksdb::WriteBatch& wb, const std::string& id) const;
   Result<std::vector<HistoryEntry>> read_history(const std::string& id) const;  // any partition
+  // Keys a restore writes (changelog "k/ID"), read before the store's own.
+  using RestoredKeys = std::map<std::string, std::optional<std::string>>;
+  /// An application as stored (sealed, current or legacy encoding).
+  Result<workflow::Application> read_application(std::string_view bytes, const std::string& id,
+                                                 const RestoredKeys* restoring = nullptr) const;
+  /// Opens a history entry's sealed data in place; "erased" when its key is gone.
+  Result<void> open_history_data(const std::string& id, HistoryEntry& h,
+                                 const std::string& sealed_data,
+                                 std::optional<std::optional<std::string>>& key) const;
+  Result<void> open_keys();
+  Result<void> restore_data_key(rocksdb::WriteBatch& wb, const std::string& id,
+                                const std::optional<std::string>& value);
+  /// After a commit that destroyed data keys or withheld dead letters'
+  /// originals: the old bytes leave the disk (memtables flushed, so the log
+  /// that held them is dropped; the keys column family and those dead
+  /// letters' keys compacted).
+  void shred(const std::vector<std::string>& dead_letter_keys);
   Result<void> restore_application(rocksdb::WriteBatch& wb, const std::string& id,
-                                   const std::optional<std::string>& value);
+                                   const std::optional<std::string>& value,
+                                   const RestoredKeys& keys);
   Result<void> restore_history(rocksdb::WriteBatch& wb, const std::string& id, uint64_t seq,
                                const std::optional<std::string>& value);
   Result<void> restore_reviewer(rocksdb::WriteBatch& wb, const std::string& id,
@@ -537,6 +571,8 @@ class Store {
 
   std::atomic<uint64_t> next_intake_seq_{1};
   std::atomic<uint64_t> intake_count_{0};
+
+  std::unique_ptr<detail::DataKeys> keys_;  // never null once open
 };
 
 }  // namespace stagewise::store

@@ -757,10 +757,6 @@ Outcome erased(const Application& current, const CloudEvent& e) {
   return out;
 }
 
-bool is_erased(const Application& app) {
-  return app.facts.contains("erased");
-}
-
 // A timer's deadline for a stay already left: recorded, nothing else.
 Applied stale(const Application& current, const CloudEvent& e, std::string note) {
   Applied out;

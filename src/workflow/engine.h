@@ -52,6 +52,12 @@ struct Application {
   bool operator==(const Application&) const = default;
 };
 
+/// Whether `application.erased` was applied to it (DESIGN.md §14): its
+/// personal data is gone, its stages and times stay.
+inline bool is_erased(const Application& app) {
+  return app.facts.contains("erased");
+}
+
 nlohmann::json to_json(const Application& a);
 /// Inverse of to_json; throws nlohmann::json::exception on a malformed value.
 Application application_from_json(const nlohmann::json& j);

@@ -2,6 +2,7 @@
 // cohort is being applied, `stagewise restore`, and the restored store is
 // the original at the backup's input offsets; restores that must be
 // refused are; workflow fingerprints; the data dir's modes.
+#include "privacy/keys.h"
 #include "store/store.h"
 #include "support/openapi_answers.h"
 #include "support/stagewise_e2e.h"
@@ -53,6 +54,7 @@ int64_t sum(const std::map<int32_t, int64_t>& m) {
 std::unique_ptr<store::Store> open_read_only(const std::string& dir) {
   store::Store::Options o;
   o.read_only = true;
+  o.kek = privacy::kek_of(dir).value_or("");  // the copy's own key file opens its personal data
   auto s = store::Store::open(dir, o);
   EXPECT_TRUE(s.ok()) << s.error().message;
   return s.ok() ? std::move(*s) : nullptr;
@@ -162,7 +164,7 @@ TEST(Backup, TakenWhileACohortIsAppliedRestoresTheStoreAtItsOffsets) {
   ASSERT_EQ(code, 0);
   EXPECT_EQ(taken["via"], serve.ready.http) << "the running server wrote it";
   EXPECT_EQ(taken["verified"], true);
-  EXPECT_EQ(taken["keys"], json({"auth/internal.secret", "auth/token.secret"}));
+  EXPECT_EQ(taken["keys"], json({"auth/data.secret", "auth/internal.secret", "auth/token.secret"}));
   EXPECT_EQ(mode_of(tmp / "b"), 0700u);
   EXPECT_EQ(mode_of(tmp / "b/auth/token.secret"), 0600u);
   const auto at_backup = offsets_of(taken["input_positions"]);

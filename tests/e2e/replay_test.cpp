@@ -3,6 +3,7 @@
 // of the input topic (and of the file it wrote) rebuilds the same store,
 // the erasure included (DESIGN.md §5.4), and `--verify` names an
 // application whose event was changed in the log.
+#include "privacy/keys.h"
 #include "store/store.h"
 #include "support/stagewise_e2e.h"
 
@@ -74,7 +75,8 @@ class Replay : public ::testing::Test {
 };
 
 std::unique_ptr<store::Store> open_read_only(const std::string& dir) {
-  auto s = store::Store::open(dir, {.read_only = true});
+  // Sealed personal data opens under the dir's own key file.
+  auto s = store::Store::open(dir, {.read_only = true, .kek = privacy::kek_of(dir).value_or("")});
   EXPECT_TRUE(s.ok()) << s.error().message;
   return s.ok() ? std::move(*s) : nullptr;
 }

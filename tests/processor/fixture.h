@@ -60,7 +60,8 @@ class ProcessorTest : public ::testing::Test {
   }
   void open_store() {
     store_.reset();
-    auto s = store::Store::open(dir_ / "db", {.sync = false});
+    // Personal data sealed as `serve` seals it (a fixed test key).
+    auto s = store::Store::open(dir_ / "db", {.sync = false, .kek = std::string(32, 'k')});
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
   }

@@ -139,7 +139,7 @@ TEST_F(ProcessorTest, EventsOfOneApplicationApplyInLogOrder) {
 TEST_F(ProcessorTest, EachRoundSeesTheRoundStillBeingCommitted) {
   processor_.reset();
   store_.reset();
-  auto s = store::Store::open(dir_ / "db", {.sync = true});
+  auto s = store::Store::open(dir_ / "db", {.sync = true, .kek = std::string(32, 'k')});
   ASSERT_TRUE(s.ok()) << s.error().message;
   store_ = std::move(*s);
   options_.batch_max_events = 1;

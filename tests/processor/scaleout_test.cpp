@@ -74,7 +74,7 @@ class ScaleOutTest : public ::testing::Test {
   }
 
   void start(Member& m) {
-    auto s = store::Store::open(m.dir, {.sync = false});
+    auto s = store::Store::open(m.dir, {.sync = false, .kek = std::string(32, 'k')});
     ASSERT_TRUE(s.ok()) << s.error().message;
     m.store = std::move(*s);
     Options o;

@@ -132,6 +132,40 @@ TEST(Codec, SealedHistoryReadsBackWithItsRoundAndChain) {
   EXPECT_FALSE(codec::decode(empty, back));
 }
 
+// Issue 15: an entry whose event data is sealed under its application's
+// key keeps everything else readable, and the data's bytes as they were.
+TEST(Codec, HistoryWithSealedDataKeepsTheRestReadable) {
+  HistoryEntry h;
+  h.sequence = 4;
+  h.id = "e4";
+  h.type = "note.added";
+  h.from = "review";
+  h.to = "review";
+  h.actorid = "pm-1";
+  h.authsub = "pm-1";
+  h.data = {{"text", "personal"}};
+  const std::string sealed_data("\x00\x01 not msgpack \xff", 17);
+  std::string body;
+  codec::encode(body, h, sealed_data);
+  EXPECT_EQ(body.find("personal"), std::string::npos);
+  EXPECT_TRUE(codec::is_history(body));
+  HistoryEntry back;
+  std::string data;
+  ASSERT_TRUE(codec::decode(body, back, &data));
+  EXPECT_EQ(data, sealed_data);
+  EXPECT_TRUE(back.data.is_null());
+  back.data = h.data;
+  EXPECT_EQ(to_json(back), to_json(h));
+  EXPECT_EQ(back.authsub, "pm-1");
+  std::string wrapped;
+  codec::seal(wrapped, 7, std::string(32, '\x02'), body);
+  data.clear();
+  ASSERT_TRUE(codec::decode(wrapped, back, &data)) << "sealed in the chain, then read";
+  EXPECT_EQ(data, sealed_data);
+  ASSERT_TRUE(codec::decode(wrapped, back)) << "the data is optional to take";
+  EXPECT_FALSE(codec::decode(body.substr(0, body.size() - 1), back, &data));
+}
+
 TEST(Codec, AuditRoundRoundTrips) {
   audit::Round r{5, 77, 1'790'000'000'000, std::string(32, '\0'), {}, {}, {}};
   r.leaves = {{"b", 2, std::string(32, 'b')}, {"a", 1, std::string(32, 'a')}};

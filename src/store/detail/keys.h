@@ -31,11 +31,12 @@ enum Cf : size_t {
   kIntake,
   kTimers,
   kDeadLetters,
+  kKeys,  // per-application data keys, wrapped (data_keys.h)
   kCount
 };
 inline const char* const kCfNames[kCount] = {"default", "applications", "history", "stage_index",
                                              "outbox",  "dedupe",       "meta",    "intake",
-                                             "timers",  "deadletters"};
+                                             "timers",  "deadletters",  "keys"};
 
 // Keys are built for prefix scans: big-endian numbers sort numerically.
 inline void put_be64(std::string& out, uint64_t v) {

@@ -3,6 +3,7 @@
 // What a Batch holds until Store::commit resolves it. Internal to src/store/.
 
 #include "common/partition.h"
+#include "store/detail/data_keys.h"
 #include "store/store.h"
 
 #include <rocksdb/write_batch.h>
@@ -27,6 +28,7 @@ struct Batch::Pending {
   std::map<std::string, std::vector<TimerRecord>> timer_adds;
   std::vector<DeadLetter> dead_letters;  // numbered at commit
   std::set<std::string> erased;          // applications whose dead letters lose their originals
+  std::vector<std::string> withheld;     // dead letters that lost theirs: shredded after commit
   struct Park {
     uint64_t seq;
     std::string reason;
@@ -39,6 +41,12 @@ struct Batch::Pending {
   // the batch was made.
   std::vector<SealedEntry> sealed;
   int32_t audit_n = 0;
+
+  // Personal data at rest (data_keys.h): the store's keys when it seals;
+  // data keys made in this batch (written wrapped in `wb`) and destroyed.
+  const detail::DataKeys* keys = nullptr;
+  std::map<std::string, std::string> made_keys;
+  std::set<std::string> destroyed_keys;
 
   // Mirroring (Store::mirror_to), fixed when the batch is made: the
   // partition count and the input topic; then what the batch changes per
@@ -62,8 +70,11 @@ struct Batch::Pending {
     timer_adds.clear();
     dead_letters.clear();
     erased.clear();
+    withheld.clear();
     parks.clear();
     sealed.clear();
+    made_keys.clear();
+    destroyed_keys.clear();
     mirror.clear();
     timer_apps.clear();
     timer_deletes.clear();

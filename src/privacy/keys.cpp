@@ -1,0 +1,127 @@
+#include "privacy/keys.h"
+
+#include "auth/secret.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdexcept>
+
+namespace stagewise::privacy {
+
+namespace {
+
+struct CtxDeleter {
+  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
+};
+using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter>;
+
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+unsigned char* bytes(std::string& s, size_t at) {
+  return reinterpret_cast<unsigned char*>(s.data() + at);
+}
+int len(std::string_view s) {
+  return static_cast<int>(s.size());
+}
+
+std::string wrap_context(std::string_view application) {
+  std::string c = "stagewise.data-key";
+  c.push_back('\0');
+  c.append(application);
+  return c;
+}
+
+}  // namespace
+
+std::string new_key() {
+  std::string key(kKeyBytes, '\0');
+  if (RAND_bytes(bytes(key, 0), static_cast<int>(key.size())) != 1)
+    throw std::runtime_error("data key: OpenSSL's random generator failed");
+  return key;
+}
+
+void seal(std::string& out, std::string_view key, std::string_view context,
+          std::string_view plain) {
+  if (key.size() != kKeyBytes) throw std::invalid_argument("data key: not 32 bytes");
+  const size_t at = out.size();
+  out.resize(at + kNonceBytes + plain.size() + kTagBytes);
+  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  int n = 0, m = 0;
+  const bool ok =
+      ctx && RAND_bytes(bytes(out, at), kNonceBytes) == 1 &&
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(out, at)) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &n, bytes(context), len(context)) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), bytes(out, at + kNonceBytes), &n, bytes(plain), len(plain)) ==
+          1 &&
+      EVP_EncryptFinal_ex(ctx.get(), bytes(out, at + kNonceBytes + n), &m) == 1 &&
+      static_cast<size_t>(n + m) == plain.size() &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
+                          bytes(out, at + kNonceBytes + plain.size())) == 1;
+  if (!ok) {
+    out.resize(at);
+    throw std::runtime_error("sealing personal data failed (OpenSSL AES-256-GCM)");
+  }
+}
+
+std::optional<std::string> open(std::string_view key, std::string_view context,
+                                std::string_view sealed) {
+  if (key.size() != kKeyBytes || sealed.size() < kOverhead) return std::nullopt;
+  const std::string_view nonce = sealed.substr(0, kNonceBytes);
+  const std::string_view body = sealed.substr(kNonceBytes, sealed.size() - kOverhead);
+  std::string tag(sealed.substr(sealed.size() - kTagBytes));
+  std::string plain(body.size(), '\0');
+  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  int n = 0, m = 0;
+  const bool ok =
+      ctx &&
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(nonce)) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &n, bytes(context), len(context)) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), bytes(plain, 0), &n, bytes(body), len(body)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, bytes(tag, 0)) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), bytes(plain, 0) + n, &m) == 1;
+  if (!ok) return std::nullopt;
+  return plain;
+}
+
+std::string kek_from_secret(std::string_view secret) {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  unsigned int n = 0;
+  const std::string label = "stagewise.key-encryption-key";
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, label.data(), label.size() + 1) == 1 &&
+                  EVP_DigestUpdate(ctx, secret.data(), secret.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, bytes(out, 0), &n) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok || n != kKeyBytes)
+    throw std::runtime_error("deriving the data key-encryption key failed");
+  out.resize(n);
+  return out;
+}
+
+std::optional<std::string> kek_of(const std::string& home) {
+  const std::string file = home + "/auth/data.secret";
+  if (::access(file.c_str(), F_OK) != 0) return std::nullopt;
+  auto secret = auth::read_secret(file);
+  if (!secret) return std::nullopt;
+  return kek_from_secret(*secret);
+}
+
+std::string wrap(std::string_view kek, std::string_view application, std::string_view key) {
+  std::string out;
+  seal(out, kek, wrap_context(application), key);
+  return out;
+}
+
+std::optional<std::string> unwrap(std::string_view kek, std::string_view application,
+                                  std::string_view wrapped) {
+  auto key = open(kek, wrap_context(application), wrapped);
+  if (key && key->size() != kKeyBytes) return std::nullopt;
+  return key;
+}
+
+}  // namespace stagewise::privacy
