@@ -4,6 +4,7 @@
 //   build/release/tools/bench/stagewise_micro_bench [--benchmark_filter=...]
 #include "bench_util.h"
 #include "common/cloudevent.h"
+#include "privacy/keys.h"
 #include "processor/outputs.h"
 #include "store/store.h"
 #include "workflow/engine.h"
@@ -125,7 +126,8 @@ BENCHMARK(BM_ApplicationJsonRoundTrip);
 
 // What the processor writes per applied event (state, history, stage index,
 // dedupe id, timers, status and notification outbox records, input
-// offset), committed in batches of range(0) events; range(1) = fsync.
+// offset), committed in batches of range(0) events; range(1) = fsync;
+// range(2) = personal data sealed (as serve does) or in clear.
 void BM_StoreCommit(benchmark::State& state) {
   const auto& all = mix();
   const size_t per_batch = static_cast<size_t>(state.range(0));
@@ -133,6 +135,7 @@ void BM_StoreCommit(benchmark::State& state) {
   ScratchDir dir("micro-store");
   store::Store::Options o;
   o.sync = sync;
+  if (state.range(2) != 0) o.kek = privacy::kek_from_secret("stagewise bench");
   auto st = store::Store::open(dir / "db", o);
   if (!st) {
     state.SkipWithError(st.error().message.c_str());
@@ -171,8 +174,8 @@ void BM_StoreCommit(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(per_batch));
 }
 BENCHMARK(BM_StoreCommit)
-    ->ArgsProduct({{1, 10, 100, 1000}, {0, 1}})
-    ->ArgNames({"batch", "sync"})
+    ->ArgsProduct({{1, 10, 100, 1000}, {0, 1}, {0, 1}})
+    ->ArgNames({"batch", "sync", "sealed"})
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(2.0);
 

@@ -18,6 +18,7 @@
 #include "api/server.h"
 #include "bench_util.h"
 #include "kafka/kafka.h"
+#include "privacy/keys.h"
 #include "processor/processor.h"
 #include "store/store.h"
 
@@ -55,10 +56,19 @@ struct Args {
   size_t replay_events = 150'000;
   size_t gets = 2'000;
   int batch_max_ms = -1;          ///< processor batch_max_ms; -1: its default
+  bool clear = false;             ///< --clear: personal data not sealed (serve always seals)
   kafka::Properties kafka_props;  ///< extra librdkafka properties of the processor
 };
 
 const Headers kStructured = {{"content-type", "application/cloudevents+json"}};
+
+// The store as serve opens it: personal data sealed under per-application
+// keys (DESIGN.md §14), unless --clear measures without.
+store::Store::Options store_options(const Args& a) {
+  store::Store::Options o;
+  if (!a.clear) o.kek = privacy::kek_from_secret("stagewise bench");
+  return o;
+}
 
 uint64_t processed(const processor::Stats& s) {
   uint64_t n = s.applied.load() + s.duplicates.load();
@@ -300,7 +310,7 @@ json replay(const Args& a, const workflow::Registry& reg) {
   log_arena.release();
 
   ScratchDir dir("replay");
-  auto st = store::Store::open(dir / "db", {});
+  auto st = store::Store::open(dir / "db", store_options(a));
   if (!st) throw std::runtime_error(st.error().message);
   processor::Options po;
   po.kafka = {{"bootstrap.servers", bootstrap}};
@@ -329,7 +339,7 @@ json scale(const Args& a, const workflow::Registry& reg) {
   const double rss_before = proc_status_mb("VmRSS");
   double write_s = 0;
   {
-    store::Store::Options o;
+    store::Store::Options o = store_options(a);
     o.sync = false;
     auto st = store::Store::open(dir / "db", o);
     if (!st) throw std::runtime_error(st.error().message);
@@ -363,12 +373,12 @@ json scale(const Args& a, const workflow::Registry& reg) {
   double first_open_ms = 0;
   {
     const auto t = Clock::now();
-    auto first = store::Store::open(dir / "db", {});
+    auto first = store::Store::open(dir / "db", store_options(a));
     if (!first) throw std::runtime_error(first.error().message);
     first_open_ms = seconds_since(t) * 1000;
   }
   const auto t0 = Clock::now();
-  auto st = store::Store::open(dir / "db", {});
+  auto st = store::Store::open(dir / "db", store_options(a));
   if (!st) throw std::runtime_error(st.error().message);
   const double open_ms = seconds_since(t0) * 1000;
   api::Context ctx;
@@ -478,7 +488,7 @@ int run(const Args& a) {
       throw std::runtime_error(r.error().message);
 
   ScratchDir dir("pipeline");
-  auto st = store::Store::open(dir / "db", {});
+  auto st = store::Store::open(dir / "db", store_options(a));
   if (!st) throw std::runtime_error(st.error().message);
   processor::Options po;
   po.kafka = a.kafka_props;
@@ -599,6 +609,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       a.kafka_props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if (arg == "--clear") {
+      a.clear = true;
     } else if (arg == "--gets") {
       a.gets = std::stoull(next());
     } else if (arg == "--replay-events") {
@@ -607,7 +619,7 @@ int main(int argc, char** argv) {
       std::cout << "stagewise_pipeline_bench [--events N] [--json] [--scale] [--scale-only]\n"
                    "  [--partitions P] [--rate EVENTS_PER_S] [--latency-seconds S]\n"
                    "  [--bad-fraction F] [--window N] [--scale-applications N]\n"
-                   "  [--replay-events N] [--gets N] [--batch-max-ms MS]\n"
+                   "  [--replay-events N] [--gets N] [--batch-max-ms MS] [--clear]\n"
                    "  [--kafka-property KEY=VALUE]... (processor's librdkafka properties)\n";
       return 0;
     } else {
