@@ -179,11 +179,22 @@ TEST(ScaleOut, ProcessesComeAndGoYetEveryOneAnswersEveryApplicationAsTheOracle) 
     clients.back()->set_bearer_token_auth(token);
   }
   // Every partition consumed to its end, as seen from every process.
-  for (auto& c : clients)
+  // Failing, it shows the end of each process's log (its temp dir goes).
+  auto logs = [&] {
+    std::string out;
+    for (size_t i = 0; i < std::size(nodes); ++i) {
+      const std::string err = nodes[i].serve.proc ? nodes[i].serve.proc->err() : "";
+      out += "\n--- node" + std::to_string(i) + " (last 3000 bytes of its log):\n" +
+             err.substr(err.size() > 3000 ? err.size() - 3000 : 0);
+    }
+    return out;
+  };
+  for (size_t k = 0; k < clients.size(); ++k)
     for (const auto& s : sentinels)
       ASSERT_TRUE(eventually(
-          [&] { return testing::get_json(*c, "/v1/applications/" + s).status == 200; }, 180))
-          << s << " never answered";
+          [&] { return testing::get_json(*clients[k], "/v1/applications/" + s).status == 200; },
+          180))
+          << s << " never answered at node" << k << logs();
 
   // Every process answers every application as the oracle says.
   int retries = 0;
