@@ -23,7 +23,16 @@ using namespace detail;  // NOLINT: the key layout is this file's vocabulary
 
 namespace {
 const char* const kErased = "erased";
+
+// A sealed value read from a store opened without its key-encryption key.
+Error without_kek(const std::string& what) {
+  return make_error(Errc::invalid_argument,
+                    what +
+                        " is sealed, and this store was opened without the key-encryption "
+                        "key it was sealed under: auth/data.secret of the data dir, or of the "
+                        "--secrets-dir serve runs with; read it through the running server");
 }
+}  // namespace
 
 // ---- Batch: writing sealed ----
 
@@ -106,11 +115,7 @@ Result<void> Store::open_keys() {
 Result<workflow::Application> Store::read_application(std::string_view bytes, const std::string& id,
                                                       const RestoredKeys* restoring) const {
   if (!codec::is_sealed_application(bytes)) return detail::read_application(bytes, id);
-  if (!keys_->enabled())
-    return make_error(Errc::invalid_argument,
-                      "application \"" + id +
-                          "\" is sealed and this store was opened without the data dir's "
-                          "key-encryption key (auth/data.secret; --secrets-dir)");
+  if (!keys_->enabled()) return without_kek("application \"" + id + "\"");
   std::optional<std::string> key;
   const auto r = restoring ? restoring->find(id) : RestoredKeys::const_iterator{};
   if (restoring && r != restoring->end()) {
@@ -132,11 +137,7 @@ Result<workflow::Application> Store::read_application(std::string_view bytes, co
 Result<void> Store::open_history_data(const std::string& id, HistoryEntry& h,
                                       const std::string& sealed_data,
                                       std::optional<std::optional<std::string>>& key) const {
-  if (!keys_->enabled())
-    return make_error(Errc::invalid_argument,
-                      "history of \"" + id +
-                          "\" is sealed and this store was opened without the data dir's "
-                          "key-encryption key (auth/data.secret; --secrets-dir)");
+  if (!keys_->enabled()) return without_kek("history of \"" + id + "\"");
   if (!key) {  // looked up once per history read
     auto k = keys_->get(id);
     if (!k) return k.error();
