@@ -5,6 +5,7 @@
 // changed one byte of a stored history entry.
 #include "audit/chain.h"
 #include "common/time.h"
+#include "support/files.h"
 #include "support/kafka_fixture.h"
 #include "support/openapi_answers.h"
 #include "support/stagewise_e2e.h"
@@ -191,18 +192,6 @@ TEST_F(Audit, ACohortVerifiesItsProofsHoldAndOneChangedByteIsNamed) {
 // Issue 15: an application erased mid-review. No read shows its personal
 // data, its earlier dead letter loses its original, later events for it
 // are refused with a clear reason and withheld, and the audit verifies.
-// The first file under `dir` holding `text`, or "".
-std::string file_holding(const std::string& dir, const std::string& text) {
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(text) != std::string::npos) return f.path().string();
-  }
-  return "";
-}
-
 TEST_F(Audit, AnErasedApplicationShowsNoPersonalDataAnywhereAndTheAuditStillVerifies) {
   ASSERT_GT(cohort(30, 6), 0u);
   httplib::Client http(ready_.http);
@@ -306,7 +295,8 @@ TEST_F(Audit, AnErasedApplicationShowsNoPersonalDataAnywhereAndTheAuditStillVeri
   // name is not checked: the forged event's dead letter published an
   // excerpt, and that outbox record's bytes stay until RocksDB compacts it
   // (docs/audit.md, "Encryption").
-  for (const auto& text : {email, other_email}) EXPECT_EQ(file_holding(data(), text), "") << text;
+  for (const auto& text : {email, other_email})
+    EXPECT_EQ(testing::file_holding(data(), text), "") << text;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "privacy/keys.h"
 #include "store/changelog.h"
 #include "store/store.h"
+#include "support/files.h"
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -48,14 +49,7 @@ HistoryEntry entry(uint64_t seq, const std::string& event_id, nlohmann::json dat
 
 // Whether any file under `dir` holds `bytes`.
 bool on_disk(const std::string& dir, const std::string& bytes) {
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(bytes) != std::string::npos) return true;
-  }
-  return false;
+  return !stagewise::testing::file_holding(dir, bytes).empty();
 }
 
 // The wrapped data key of `id` as RocksDB holds it (the store closed).
