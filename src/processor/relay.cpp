@@ -112,7 +112,9 @@ void Relay::run() {
       cursor_ = 0;
       scanning_ = true;
       queue_.clear();
+      held_.clear();
       bundle_left_.clear();
+      outputs_in_flight_.clear();
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     } else if (produced > 0) {
@@ -163,9 +165,10 @@ void Relay::refill() {
 
 // Queues the next records for sending. Returns how many were queued.
 size_t Relay::produce_round() {
-  if (queue_.empty()) refill();
-  if (queue_.empty()) return 0;
   const bool txn = !options_.transactional_id.empty();
+  size_t produced = txn ? 0 : release_held();
+  if (queue_.empty()) refill();
+  if (queue_.empty()) return produced;
   if (txn) {
     if (auto b = producer_->begin_transaction(); !b) {
       spdlog::warn("relay: cannot begin a transaction: {}", b.error().message);
@@ -174,17 +177,20 @@ size_t Relay::produce_round() {
       return 0;
     }
   }
-  size_t produced = 0;
-  while (!queue_.empty()) {
+  while (!queue_.empty() && !retry_) {
     auto& rec = queue_.front();
-    // A round's changelog bundle goes once everything before it (the
-    // round's outputs) is acknowledged: a restored owner never lacks an
-    // output of a round it does not redo.
-    if (rec.bundle && in_flight_ > 0) break;
-    if (!(rec.bundle ? produce_bundle(rec) : produce(rec))) break;
-    cursor_ = rec.seq;
+    const uint64_t seq = rec.seq;
+    if (rec.bundle && !txn && !may_send_bundle(seq)) {
+      held_.push_back(std::move(rec));  // the outputs after it go on meanwhile
+    } else if (rec.bundle && txn && in_flight_ > 0) {
+      break;  // the transaction commits the outputs first
+    } else if (!(rec.bundle ? produce_bundle(rec) : produce(rec))) {
+      break;
+    } else {
+      ++produced;
+    }
+    cursor_ = seq;
     queue_.pop_front();
-    ++produced;
   }
   if (txn) {
     // Committed as a whole or not at all: on failure nothing of the round
@@ -201,11 +207,34 @@ size_t Relay::produce_round() {
   return produced;
 }
 
+// A round's changelog bundle goes once every output committed before it is
+// acknowledged: a restored owner never lacks an output of a round it does
+// not redo. Bundles do not wait for each other (the idempotent producer
+// keeps them in order per partition), nor outputs for bundles.
+bool Relay::may_send_bundle(uint64_t seq) const {
+  if (!held_.empty()) return false;  // an earlier one waits: bundles go in commit order
+  return outputs_in_flight_.empty() || *outputs_in_flight_.begin() > seq;
+}
+
+// Sends the held bundles whose outputs are acknowledged now. Returns how
+// many went.
+size_t Relay::release_held() {
+  size_t sent = 0;
+  while (!held_.empty() && !retry_ &&
+         (outputs_in_flight_.empty() || *outputs_in_flight_.begin() > held_.front().seq)) {
+    if (!produce_bundle(held_.front())) break;
+    held_.pop_front();
+    ++sent;
+  }
+  return sent;
+}
+
 // Queues one record; false when the round must stop here (retry later).
 bool Relay::produce(store::OutboxRecord& rec) {
   auto p = producer_->produce(rec.topic, rec.key, rec.value, rec.headers, rec.seq, rec.partition);
   if (p) {
     ++in_flight_;
+    outputs_in_flight_.insert(rec.seq);
     return true;
   }
   const Error& e = p.error();
@@ -286,6 +315,7 @@ void Relay::on_delivery(const kafka::DeliveryReport& d) {
     }
     return;
   }
+  outputs_in_flight_.erase(d.token);
   if (d.ok) {
     delivered_.push_back(d.token);
     stats_.published.fetch_add(1);

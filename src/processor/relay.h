@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +81,8 @@ class Relay {
   size_t produce_round();
   bool produce(store::OutboxRecord& rec);
   bool produce_bundle(store::OutboxRecord& rec);
+  bool may_send_bundle(uint64_t seq) const;
+  size_t release_held();
   void on_delivery(const kafka::DeliveryReport& d);
   void on_bundle_failure(const kafka::DeliveryReport& d);
   void settle();
@@ -107,6 +110,8 @@ class Relay {
   std::vector<std::pair<uint64_t, std::string>> to_park_;
   std::vector<store::OutboxRecord> recs_;
   std::deque<store::OutboxRecord> queue_;     // taken, not yet sent
+  std::deque<store::OutboxRecord> held_;      // bundles waiting for their outputs' acks
+  std::set<uint64_t> outputs_in_flight_;      // seqs of outputs sent, not yet acknowledged
   std::map<uint64_t, uint64_t> bundle_left_;  // bundle seq -> messages not yet acknowledged
   // Declared last: destroyed first, while the members its delivery
   // callbacks write are still alive.
