@@ -2,6 +2,7 @@
 
 #include "common/cloudevent.h"
 #include "common/partition.h"
+#include "common/thread_name.h"
 #include "common/time.h"
 #include "processor/outputs.h"
 #include "workflow/engine.h"
@@ -165,7 +166,10 @@ Result<void> Processor::start() {
     if (auto r = timers_->start(); !r) return r;
   }
   started_ = true;
-  loop_thread_ = std::thread([this] { run_loop(); });
+  loop_thread_ = std::thread([this] {
+    name_this_thread("sw-loop");
+    run_loop();
+  });
   return {};
 }
 
@@ -416,7 +420,10 @@ void Processor::run_loop() {
   // buffers, so a busy loop does not grow (and page-fault) a fresh
   // multi-megabyte write batch every round.
   for (auto& r : lp.rounds) r.batch = store_.batch();
-  lp.committer = std::thread([this] { run_committer(); });
+  lp.committer = std::thread([this] {
+    name_this_thread("sw-commit");
+    run_committer();
+  });
   Round* cur = &lp.rounds[0];
   while (!stop_requested_ && !failed_) {
     cur->reset();

@@ -1,5 +1,6 @@
 #include "processor/relay.h"
 
+#include "common/thread_name.h"
 #include "common/time.h"
 #include "store/changelog.h"
 
@@ -43,7 +44,10 @@ Result<void> Relay::start() {
   // The tail must be kept from before the first scan: a record committed
   // between that scan and the first take would be in neither.
   store_.take_committed_outbox(0, recs_);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("sw-relay");
+    run();
+  });
   return {};
 }
 

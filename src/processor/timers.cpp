@@ -1,6 +1,7 @@
 #include "processor/timers.h"
 
 #include "auth/signature.h"
+#include "common/thread_name.h"
 #include "common/time.h"
 #include "processor/outputs.h"
 #include "workflow/engine.h"
@@ -46,7 +47,10 @@ Result<void> TimerService::start() {
   if (!producer) return producer.error();
   producer_ = std::move(*producer);
   running_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("sw-timers");
+    run();
+  });
   return {};
 }
 
