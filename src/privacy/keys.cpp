@@ -28,6 +28,19 @@ int len(std::string_view s) {
   return static_cast<int>(s.size());
 }
 
+// OpenSSL 3 looks an algorithm up by name on every init given EVP_aes_256_gcm()
+// and builds a context per call: about 2 µs of a seal's 2.4 µs. The
+// cipher is fetched once, and each thread reuses one context (re-keyed per
+// call, so nothing of a key outlives the next use but the schedule until then).
+const EVP_CIPHER* aes_gcm() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+EVP_CIPHER_CTX* thread_ctx() {
+  thread_local const CtxPtr ctx(EVP_CIPHER_CTX_new());
+  return ctx.get();
+}
+
 std::string wrap_context(std::string_view application) {
   std::string c = "stagewise.data-key";
   c.push_back('\0');
@@ -49,17 +62,16 @@ void seal(std::string& out, std::string_view key, std::string_view context,
   if (key.size() != kKeyBytes) throw std::invalid_argument("data key: not 32 bytes");
   const size_t at = out.size();
   out.resize(at + kNonceBytes + plain.size() + kTagBytes);
-  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* ctx = thread_ctx();
   int n = 0, m = 0;
   const bool ok =
-      ctx && RAND_bytes(bytes(out, at), kNonceBytes) == 1 &&
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(out, at)) == 1 &&
-      EVP_EncryptUpdate(ctx.get(), nullptr, &n, bytes(context), len(context)) == 1 &&
-      EVP_EncryptUpdate(ctx.get(), bytes(out, at + kNonceBytes), &n, bytes(plain), len(plain)) ==
-          1 &&
-      EVP_EncryptFinal_ex(ctx.get(), bytes(out, at + kNonceBytes + n), &m) == 1 &&
+      ctx && aes_gcm() && RAND_bytes(bytes(out, at), kNonceBytes) == 1 &&
+      EVP_EncryptInit_ex2(ctx, aes_gcm(), bytes(key), bytes(out, at), nullptr) == 1 &&
+      EVP_EncryptUpdate(ctx, nullptr, &n, bytes(context), len(context)) == 1 &&
+      EVP_EncryptUpdate(ctx, bytes(out, at + kNonceBytes), &n, bytes(plain), len(plain)) == 1 &&
+      EVP_EncryptFinal_ex(ctx, bytes(out, at + kNonceBytes + n), &m) == 1 &&
       static_cast<size_t>(n + m) == plain.size() &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes,
                           bytes(out, at + kNonceBytes + plain.size())) == 1;
   if (!ok) {
     out.resize(at);
@@ -74,15 +86,14 @@ std::optional<std::string> open(std::string_view key, std::string_view context,
   const std::string_view body = sealed.substr(kNonceBytes, sealed.size() - kOverhead);
   std::string tag(sealed.substr(sealed.size() - kTagBytes));
   std::string plain(body.size(), '\0');
-  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* ctx = thread_ctx();
   int n = 0, m = 0;
-  const bool ok =
-      ctx &&
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(nonce)) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &n, bytes(context), len(context)) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), bytes(plain, 0), &n, bytes(body), len(body)) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, bytes(tag, 0)) == 1 &&
-      EVP_DecryptFinal_ex(ctx.get(), bytes(plain, 0) + n, &m) == 1;
+  const bool ok = ctx && aes_gcm() &&
+                  EVP_DecryptInit_ex2(ctx, aes_gcm(), bytes(key), bytes(nonce), nullptr) == 1 &&
+                  EVP_DecryptUpdate(ctx, nullptr, &n, bytes(context), len(context)) == 1 &&
+                  EVP_DecryptUpdate(ctx, bytes(plain, 0), &n, bytes(body), len(body)) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, bytes(tag, 0)) == 1 &&
+                  EVP_DecryptFinal_ex(ctx, bytes(plain, 0) + n, &m) == 1;
   if (!ok) return std::nullopt;
   return plain;
 }
