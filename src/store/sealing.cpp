@@ -11,6 +11,7 @@
 #include "store/codec.h"
 #include "store/detail/data_keys.h"
 #include "store/detail/keys.h"
+#include "store/detail/packing.h"
 #include "store/detail/pending.h"
 #include "store/store.h"
 
@@ -80,9 +81,11 @@ void Batch::seal_application(const workflow::Application& app, std::string& enco
     return;
   }
   const std::string key = data_key(app.id);
+  std::string packed;
+  pack(packed, encoded);
   std::string sealed(1, static_cast<char>(codec::kSealedApplication));
-  sealed.reserve(1 + privacy::kOverhead + encoded.size());
-  privacy::seal(sealed, key, DataKeys::application_context(app.id), encoded);
+  sealed.reserve(1 + privacy::kOverhead + packed.size());
+  privacy::seal(sealed, key, DataKeys::application_context(app.id), packed);
   encoded.swap(sealed);
 }
 
@@ -127,7 +130,8 @@ Result<workflow::Application> Store::read_application(std::string_view bytes, co
   }
   if (!key)
     return make_error(Errc::corruption, "application \"" + id + "\" is sealed and has no data key");
-  auto plain = privacy::open(*key, DataKeys::application_context(id), bytes.substr(1));
+  auto opened = privacy::open(*key, DataKeys::application_context(id), bytes.substr(1));
+  const auto plain = opened ? unpack(std::move(*opened)) : std::nullopt;
   if (!plain)
     return make_error(Errc::corruption,
                       "application \"" + id + "\" does not open under its data key");
@@ -147,7 +151,8 @@ Result<void> Store::open_history_data(const std::string& id, HistoryEntry& h,
     h.data = kErased;  // its key was destroyed: the data is unreadable
     return {};
   }
-  auto plain = privacy::open(**key, DataKeys::history_context(id, h.sequence), sealed_data);
+  auto opened = privacy::open(**key, DataKeys::history_context(id, h.sequence), sealed_data);
+  const auto plain = opened ? unpack(std::move(*opened)) : std::nullopt;
   if (!plain || !codec::from_msgpack(*plain, h.data))
     return make_error(Errc::corruption, "history entry " + std::to_string(h.sequence) + " of \"" +
                                             id + "\" does not open under its data key");

@@ -5,6 +5,7 @@
 #include "store/changelog.h"
 #include "store/codec.h"
 #include "store/detail/keys.h"
+#include "store/detail/packing.h"
 #include "store/detail/pending.h"
 
 #include <rocksdb/compaction_filter.h>
@@ -169,10 +170,11 @@ SealedEntry Batch::seal(const std::string& application_id, const HistoryEntry& e
                         std::string& head) {
   SealedEntry s{application_id, entry.sequence, {}, {}};
   if (p_->keys != nullptr) {  // the event's data sealed under the data key
-    std::string plain, data;
+    std::string plain, packed, data;
     json::to_msgpack(entry.data, plain);
+    detail::pack(packed, plain);
     privacy::seal(data, data_key(application_id),
-                  DataKeys::history_context(application_id, entry.sequence), plain);
+                  DataKeys::history_context(application_id, entry.sequence), packed);
     codec::encode(s.body, entry, data);
   } else {
     codec::encode(s.body, entry);

@@ -5,6 +5,7 @@
 #include "audit/verify.h"
 #include "privacy/keys.h"
 #include "store/changelog.h"
+#include "store/detail/packing.h"
 #include "store/store.h"
 #include "support/files.h"
 #include "support/temp_dir.h"
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 
 namespace stagewise::store {
@@ -52,8 +54,9 @@ bool on_disk(const std::string& dir, const std::string& bytes) {
   return !stagewise::testing::file_holding(dir, bytes).empty();
 }
 
-// The wrapped data key of `id` as RocksDB holds it (the store closed).
-std::string wrapped_key(const std::string& dir, const std::string& id) {
+// The value of `key` in column family `cf` as RocksDB holds it (the store
+// closed).
+std::string raw_value(const std::string& dir, const std::string& cf, const std::string& key) {
   std::vector<std::string> names;
   EXPECT_TRUE(rocksdb::DB::ListColumnFamilies({}, dir, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
@@ -63,8 +66,8 @@ std::string wrapped_key(const std::string& dir, const std::string& id) {
   EXPECT_TRUE(rocksdb::DB::OpenForReadOnly({}, dir, cfs, &handles, &db).ok());
   std::string v;
   for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == "keys") {
-      EXPECT_TRUE(db->Get({}, handles[i], id, &v).ok());
+    if (names[i] == cf) {
+      EXPECT_TRUE(db->Get({}, handles[i], key, &v).ok());
     }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   delete db;
@@ -131,6 +134,67 @@ TEST_F(Sealing, PersonalDataReadsBackButIsNowhereOnDiskInClear) {
   EXPECT_EQ(report->sealed, 1u);
 }
 
+// Ciphertext does not compress, so what is sealed is compressed first.
+TEST_F(Sealing, SealedValuesAreCompressedBeforeSealing) {
+  std::string statement;
+  for (int i = 0; i < 400; ++i) statement += "I studied fairness in ranking. ";  // 12 KB
+  {
+    auto s = open("db");
+    Batch b = s->batch();
+    b.add_history("a-1", entry(1, "a-1-e1", {{"statement", statement}}), heads_["a-1"]);
+    workflow::Application a = app("a-1", 1);
+    a.facts["statement"] = statement;
+    a.history_head = heads_["a-1"];
+    b.put_application(a, "");
+    ASSERT_OK(s->commit(b));
+    EXPECT_EQ((*s->application("a-1")).facts["statement"], statement);
+    EXPECT_EQ((*s->history("a-1"))[0].data["statement"], statement);
+  }
+  const std::string stored = raw_value(dir_ / "db", "applications", "a-1");
+  EXPECT_GT(stored.size(), 0u);
+  EXPECT_LT(stored.size(), statement.size() / 4) << "the sealed record is not compressed";
+  auto again = open("db");
+  EXPECT_EQ((*again->application("a-1")).facts["statement"], statement);
+  EXPECT_EQ((*again->history("a-1"))[0].data["statement"], statement);
+}
+
+TEST(Packing, ShortensWhatRepeatsAndLeavesTheRestAsItWas) {
+  using detail::pack;
+  using detail::unpack;
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "stage review; ";
+  std::string packed;
+  pack(packed, text);
+  EXPECT_EQ(static_cast<uint8_t>(packed[0]), detail::kPacked);
+  EXPECT_LT(packed.size(), text.size() / 10);
+  EXPECT_EQ(unpack(std::string(packed)), text);
+  // Short, incompressible, and written before packing existed (msgpack,
+  // tagged encodings): kept as they are, and read back as they are.
+  std::string noise(4096, '\0');
+  std::mt19937 rng(3);
+  for (auto& c : noise) c = static_cast<char>(rng());
+  for (const std::string& plain : {std::string("\x81\xa1k\xa1v"), std::string("short"), noise}) {
+    pack(packed, plain);
+    EXPECT_EQ(packed, plain);
+    EXPECT_EQ(unpack(std::string(plain)), plain);
+  }
+}
+
+TEST(Packing, AMalformedPackedValueIsRefusedNotTrusted) {
+  std::string text(5000, 'x');
+  std::string packed;
+  detail::pack(packed, text);
+  ASSERT_EQ(static_cast<uint8_t>(packed[0]), detail::kPacked);
+  EXPECT_FALSE(detail::unpack(packed.substr(0, packed.size() - 3)));                 // cut short
+  EXPECT_FALSE(detail::unpack(std::string(1, static_cast<char>(detail::kPacked))));  // no size
+  std::string lying = packed;
+  lying[1] = static_cast<char>(static_cast<uint8_t>(lying[1]) + 1);  // one byte more than it holds
+  EXPECT_FALSE(detail::unpack(std::move(lying)));
+  // A size past the bound is refused before anything is allocated.
+  const std::string huge = "\xc1\xff\xff\xff\xff\x0f" + packed.substr(3);
+  EXPECT_FALSE(detail::unpack(std::string(huge)));
+}
+
 TEST_F(Sealing, AnErasureDestroysTheKeyOnDiskAndTheAuditStillVerifies) {
   {
     auto s = open("db");
@@ -138,7 +202,7 @@ TEST_F(Sealing, AnErasureDestroysTheKeyOnDiskAndTheAuditStillVerifies) {
     ASSERT_NO_FATAL_FAILURE(submit(*s, "b-1"));
     ASSERT_NO_FATAL_FAILURE(reject(*s, "a-1"));
   }
-  const std::string key = wrapped_key(dir_ / "db", "a-1");
+  const std::string key = raw_value(dir_ / "db", "keys", "a-1");
   ASSERT_GT(key.size(), privacy::kKeyBytes);
   ASSERT_TRUE(on_disk(dir_ / "db", key));
   ASSERT_TRUE(on_disk(dir_ / "db", "Forged " + kMarker));
