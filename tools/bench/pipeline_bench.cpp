@@ -55,6 +55,8 @@ struct Args {
   size_t scale_applications = 1'000'000;
   size_t replay_events = 150'000;
   size_t gets = 2'000;
+  size_t growth_events = 10'000;  ///< the history-growth case's events; < 3 000: skipped
+  bool growth_only = false;
   int batch_max_ms = -1;          ///< processor batch_max_ms; -1: its default
   bool clear = false;             ///< --clear: personal data not sealed (serve always seals)
   kafka::Properties kafka_props;  ///< extra librdkafka properties of the processor
@@ -271,6 +273,118 @@ Latency latency(const std::string& bootstrap, const Args& a, const workflow::Reg
   return l;
 }
 
+// ---------------------------------------------------------- history growth
+
+// One phd-fellowship application's events: its submission, 1 000 profile
+// updates (a small application, its history growing), 199 notes (the list
+// limit: the application grows to ~25 KB), then updates again (its history
+// keeps growing, the application does not). Built from a simulated cohort's
+// events, with this application's subject, fresh ids and times.
+constexpr size_t kNotesFrom = 1'000, kNotesTo = 1'199;
+
+Arena growth_events(const workflow::Registry& reg, size_t n) {
+  sim::CohortOptions o;
+  o.program = "phd-fellowship";
+  o.applicants = 50;
+  o.seed = 77;
+  o.bad_fraction = 0;
+  o.start_ms = wall_us() / 1000 - o.span_ms;
+  json submitted, note, updated;
+  for (const auto& e : sim::generate(reg, o).events) {
+    json j = json::parse(e.value);
+    const std::string type = j.value("type", "");
+    json* slot = type == "application.submitted" ? &submitted
+                 : type == "note.added"          ? &note
+                 : type == "application.updated" ? &updated
+                                                 : nullptr;
+    if (slot != nullptr && slot->is_null()) *slot = std::move(j);
+  }
+  if (submitted.is_null() || note.is_null() || updated.is_null())
+    throw std::runtime_error("the simulated cohort lacks a submission, note or update");
+  const std::string subject = submitted["subject"];
+  const int64_t start_ms = wall_us() / 1000;
+  Arena arena;
+  for (size_t i = 0; i < n; ++i) {
+    const bool is_note = i >= kNotesFrom && i < kNotesTo;
+    json e = i == 0 ? submitted : is_note ? note : updated;
+    e["id"] = "growth-" + std::to_string(i);
+    e["subject"] = subject;
+    e["time"] = format_rfc3339_ms(start_ms + static_cast<int64_t>(i));
+    if (is_note) e["data"]["text"] = "note " + std::to_string(i) + ": " + std::string(60, 'n');
+    if (i > 0 && !is_note) {  // by the applicant who submitted it
+      for (const char* k : {"actorid", "actorrole"})
+        if (submitted.contains(k)) e[k] = submitted[k];
+      e["data"]["profile"] = {{"phone", "+1 555 " + std::to_string(i)}};
+    }
+    arena.add(subject, e.dump(), false);
+  }
+  return arena;
+}
+
+// Microseconds per event over [from, to), from the times the processor's
+// applied count passed each (rounds of 100 events).
+double us_per_event(const std::vector<std::pair<uint64_t, Clock::time_point>>& seen, uint64_t from,
+                    uint64_t to) {
+  auto at = [&](uint64_t n) {
+    for (const auto& [count, t] : seen)
+      if (count >= n) return t;
+    return seen.back().second;
+  };
+  const double us = std::chrono::duration<double, std::micro>(at(to) - at(from)).count();
+  return us / static_cast<double>(to - from);
+}
+
+// The history-growth case: per-event cost early in one application's life
+// against late in it (issue 16: it must not grow with the history).
+json history_growth(const Args& a, const workflow::Registry& reg) {
+  auto cluster = kafka::EmbeddedCluster::start(1, 1, kafka::Topics().all());
+  if (!cluster) throw std::runtime_error(cluster.error().message);
+  const std::string bootstrap = (*cluster)->bootstrap();
+  const Arena arena = growth_events(reg, a.growth_events);
+  ScratchDir dir("growth");
+  // The cost of applying and writing an event, not of the disk: no fsync
+  // (the throughput case has it).
+  store::Store::Options so = store_options(a);
+  so.sync = false;
+  auto st = store::Store::open(dir / "db", so);
+  if (!st) throw std::runtime_error(st.error().message);
+  processor::Options po;
+  po.kafka = {{"bootstrap.servers", bootstrap}};
+  po.group_id = "bench-growth";
+  po.timers = false;
+  po.batch_max_events = 100;
+  processor::Processor proc(reg, **st, po);
+  if (auto r = proc.start(); !r) throw std::runtime_error(r.error().message);
+  std::thread producer([&] {
+    produce_all(
+        bootstrap, "stagewise.events", arena, 2'000, [&] { return processed(proc.stats()); }, 0);
+  });
+  std::vector<std::pair<uint64_t, Clock::time_point>> seen;
+  const auto start = Clock::now();
+  for (uint64_t last = 0; last < arena.size() && seconds_since(start) < 600;) {
+    const uint64_t now = processed(proc.stats());
+    if (now != last) seen.emplace_back(now, Clock::now());
+    last = now;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  producer.join();
+  const auto& s = proc.stats();
+  uint64_t rejected = 0;
+  for (const auto& r : s.rejected) rejected += r.load();
+  const uint64_t n = arena.size();
+  json out = {{"growth_events", n},
+              {"growth_applied", s.applied.load()},
+              {"growth_rejected", rejected},
+              // a small application, a short history
+              {"growth_early_us_per_event", round_to(us_per_event(seen, 100, 900), 1)},
+              // the application at its list limit, a short history
+              {"growth_mid_us_per_event", round_to(us_per_event(seen, 1'300, 2'100), 1)},
+              // the same application, its history ~10 000 entries long
+              {"growth_late_us_per_event", round_to(us_per_event(seen, n - 800, n), 1)}};
+  proc.stop();
+  return out;
+}
+
 // ---------------------------------------------------------------- --scale
 
 // Final states of simulated applications of every program, to clone.
@@ -476,6 +590,10 @@ int run(const Args& a) {
     }
   }
 
+  if (a.growth_only) {
+    std::cout << history_growth(a, reg).dump() << std::endl;
+    return 0;
+  }
   log(a, "generating " + std::to_string(a.events) + " events of simulated cohorts...");
   Arena arena = workload(reg, a.events, 1, a.bad_fraction);
   const double payload_mb = static_cast<double>(arena.bytes()) / (1024.0 * 1024.0);
@@ -530,6 +648,12 @@ int run(const Args& a) {
   log(a, "latency at 1000 events/s...");
   const Latency light = latency(bootstrap, a, reg, proc, **st, 1000, 3, 700'000);
 
+  json growth;
+  if (a.growth_events >= 3'000) {
+    log(a, "history growth: one application, " + std::to_string(a.growth_events) + " events...");
+    growth = history_growth(a, reg);
+  }
+
   out = {{"events", a.events},
          {"seconds", round_to(seconds, 2)},
          {"events_per_s", round_to(eps, 0)},
@@ -556,6 +680,7 @@ int run(const Args& a) {
          {"bad_fraction", a.bad_fraction},
          {"nproc", std::thread::hardware_concurrency()}};
   proc.stop();
+  out.update(growth);
   if (a.scale) out["scale"] = scale_result;
   if (a.json) {
     std::cout << out.dump() << std::endl;
@@ -609,6 +734,10 @@ int main(int argc, char** argv) {
         return 2;
       }
       a.kafka_props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if (arg == "--growth-only") {
+      a.growth_only = true;
+    } else if (arg == "--growth-events") {
+      a.growth_events = std::stoull(next());
     } else if (arg == "--clear") {
       a.clear = true;
     } else if (arg == "--gets") {
@@ -616,11 +745,13 @@ int main(int argc, char** argv) {
     } else if (arg == "--replay-events") {
       a.replay_events = std::stoull(next());
     } else if (arg == "--help" || arg == "-h") {
-      std::cout << "stagewise_pipeline_bench [--events N] [--json] [--scale] [--scale-only]\n"
-                   "  [--partitions P] [--rate EVENTS_PER_S] [--latency-seconds S]\n"
-                   "  [--bad-fraction F] [--window N] [--scale-applications N]\n"
-                   "  [--replay-events N] [--gets N] [--batch-max-ms MS] [--clear]\n"
-                   "  [--kafka-property KEY=VALUE]... (processor's librdkafka properties)\n";
+      std::cout
+          << "stagewise_pipeline_bench [--events N] [--json] [--scale] [--scale-only]\n"
+             "  [--partitions P] [--rate EVENTS_PER_S] [--latency-seconds S]\n"
+             "  [--bad-fraction F] [--window N] [--scale-applications N]\n"
+             "  [--replay-events N] [--gets N] [--batch-max-ms MS] [--clear]\n"
+             "  [--growth-events N] [--growth-only] (one application's events; < 3000: skipped)\n"
+             "  [--kafka-property KEY=VALUE]... (processor's librdkafka properties)\n";
       return 0;
     } else {
       std::cerr << "unknown argument " << arg << " (see --help)\n";
