@@ -7,9 +7,10 @@
 // of the sealed data: the history's hash chain covers the ciphertext, so
 // the audit still verifies.
 //
-// AES-256-GCM (OpenSSL) with a random 96-bit nonce per message: a data key
-// seals a few values per event of one application, far below the 2^32
-// messages a random nonce allows. The `context` (associated data) binds a
+// AES-256-GCM (OpenSSL). Each 96-bit nonce is a 64-bit random field drawn
+// per thread (again after a fork, and after 2^32 seals) and a 32-bit
+// counter (NIST SP 800-38D, 8.2.1): two seals under one key share a nonce
+// only if two threads drew the same 64 random bits. The `context` (associated data) binds a
 // sealed value to where it belongs (which application, which entry), so a
 // value copied elsewhere does not open.
 

@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <set>
+#include <sys/wait.h>
+#include <thread>
 
 namespace stagewise::privacy {
 namespace {
@@ -39,6 +43,39 @@ TEST(PrivacyKeys, EachSealHasItsOwnNonce) {
   std::string empty;
   seal(empty, key, "c", "");
   EXPECT_EQ(open(key, "c", empty), "");
+}
+
+// The nonce a seal starts with.
+std::string nonce_of_a_seal(const std::string& key) {
+  std::string sealed;
+  seal(sealed, key, "c", "text");
+  return sealed.substr(0, kNonceBytes);
+}
+
+// Nonces are a random field per thread and a counter: threads draw their
+// own field, and so does a forked child (it starts with its parent's).
+TEST(PrivacyKeys, ThreadsAndForkedChildrenNeverReuseANonce) {
+  const std::string key = new_key();
+  const std::string here = nonce_of_a_seal(key);
+  std::string there;
+  std::thread([&] { there = nonce_of_a_seal(key); }).join();
+  EXPECT_NE(here.substr(0, 8), there.substr(0, 8)) << "two threads share a random field";
+
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string child = nonce_of_a_seal(key);
+    _exit(write(fds[1], child.data(), child.size()) == static_cast<ssize_t>(child.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  const std::string parent = nonce_of_a_seal(key);  // the same count as the child's
+  std::string child(kNonceBytes, '\0');
+  ASSERT_EQ(read(fds[0], child.data(), child.size()), static_cast<ssize_t>(child.size()));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_NE(child, parent) << "a forked child sealed with its parent's next nonce";
 }
 
 TEST(PrivacyKeys, AWrappedKeyIsBoundToItsApplication) {
