@@ -14,7 +14,10 @@
 // stage_changed event produced (Kafka CreateTime of the status message) at a
 // fixed offered load. --scale adds 1 million stored applications (open time,
 // GET p99, RSS) and the replay of a whole log into an empty store; it runs in
-// a child process so that its memory figures are its own.
+// a child process so that its memory figures are its own. History growth:
+// one application's 10 000 events, the cost per event early and late in its
+// life. Scale-out: the same events through one processor, then through two
+// of one group, each on its partitions.
 #include "api/server.h"
 #include "bench_util.h"
 #include "kafka/kafka.h"
@@ -57,9 +60,11 @@ struct Args {
   size_t gets = 2'000;
   size_t growth_events = 10'000;  ///< the history-growth case's events; < 3 000: skipped
   bool growth_only = false;
-  int batch_max_ms = -1;          ///< processor batch_max_ms; -1: its default
-  bool clear = false;             ///< --clear: personal data not sealed (serve always seals)
-  kafka::Properties kafka_props;  ///< extra librdkafka properties of the processor
+  bool scale_out_only = false;
+  size_t scale_out_events = 100'000;  ///< the scale-out case's events; 0: skipped
+  int batch_max_ms = -1;              ///< processor batch_max_ms; -1: its default
+  bool clear = false;                 ///< --clear: personal data not sealed (serve always seals)
+  kafka::Properties kafka_props;      ///< extra librdkafka properties of the processor
 };
 
 const Headers kStructured = {{"content-type", "application/cloudevents+json"}};
@@ -385,6 +390,69 @@ json history_growth(const Args& a, const workflow::Registry& reg) {
   return out;
 }
 
+// ---------------------------------------------------------------- scale-out
+
+// Events/s of `arena` through `members` processors of one group on a fresh
+// broker, each on its share of the partitions, the changelog on.
+double group_throughput(const Args& a, const workflow::Registry& reg, const Arena& arena,
+                        int members) {
+  auto cluster = kafka::EmbeddedCluster::start(1, a.partitions, kafka::Topics().all());
+  if (!cluster) throw std::runtime_error(cluster.error().message);
+  const std::string bootstrap = (*cluster)->bootstrap();
+  ScratchDir dir("scaleout");
+  std::vector<std::unique_ptr<store::Store>> stores;
+  std::vector<std::unique_ptr<processor::Processor>> procs;
+  for (int i = 0; i < members; ++i) {
+    auto st = store::Store::open(dir / ("m" + std::to_string(i)), store_options(a));
+    if (!st) throw std::runtime_error(st.error().message);
+    stores.push_back(std::move(*st));
+    processor::Options po;
+    po.kafka = {{"bootstrap.servers", bootstrap}, {"session.timeout.ms", "6000"}};
+    po.group_id = "bench-scaleout";
+    po.timers = false;
+    procs.push_back(std::make_unique<processor::Processor>(reg, *stores.back(), po));
+    if (auto r = procs.back()->start(); !r) throw std::runtime_error(r.error().message);
+  }
+  auto done = [&] {
+    uint64_t n = 0;
+    for (const auto& p : procs) n += processed(p->stats());
+    return n;
+  };
+  auto split = [&] {
+    size_t owned = 0;
+    for (const auto& p : procs) {
+      if (!p->ready()) return false;
+      owned += p->owned_partitions().size();
+    }
+    return owned == static_cast<size_t>(a.partitions);
+  };
+  const auto join = Clock::now();
+  while (!split() && seconds_since(join) < 60)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto start = Clock::now();
+  std::thread producer(
+      [&] { produce_all(bootstrap, "stagewise.events", arena, a.window, done, 0); });
+  while (done() < arena.size() && seconds_since(start) < 900)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const double seconds = seconds_since(start);
+  producer.join();
+  procs.clear();
+  return static_cast<double>(arena.size()) / seconds;
+}
+
+// The scale-out case: the same events through one processor, then through
+// two of one group (in this process: they share its cores, as two
+// processes on this 2-core machine would).
+json scale_out(const Args& a, const workflow::Registry& reg) {
+  const Arena arena = workload(reg, a.scale_out_events, 300'000, a.bad_fraction);
+  const double one = group_throughput(a, reg, arena, 1);
+  const double two = group_throughput(a, reg, arena, 2);
+  return {{"scale_out_events", arena.size()},
+          {"scale_out_one_events_per_s", round_to(one, 0)},
+          {"scale_out_two_events_per_s", round_to(two, 0)},
+          {"scale_out_two_vs_one", round_to(two / one, 2)}};
+}
+
 // ---------------------------------------------------------------- --scale
 
 // Final states of simulated applications of every program, to clone.
@@ -577,27 +645,33 @@ json scale_in_child(const Args& a, const workflow::Registry& reg) {
   return j;
 }
 
-int run(const Args& a) {
-  const auto reg = load_registry();
-  json out;
-  json scale_result;
-  if (a.scale) {
-    log(a, "scale: 1M applications, open, GET, replay (child process)...");
-    scale_result = scale_in_child(a, reg);
-    if (a.scale_only) {
-      std::cout << scale_result.dump() << std::endl;
-      return 0;
-    }
-  }
+// The processor's own throughput over `arena` (the producer at most
+// --window ahead), then until the relay has published every output.
+struct Throughput {
+  double seconds = 0, published_s = 0;
+};
+Throughput throughput(const std::string& bootstrap, const Args& a, const Arena& arena,
+                      processor::Processor& proc, store::Store& st) {
+  const auto start = Clock::now();
+  std::thread producer([&] {
+    produce_all(
+        bootstrap, "stagewise.events", arena, a.window, [&] { return processed(proc.stats()); }, 0);
+  });
+  while (processed(proc.stats()) < arena.size() && seconds_since(start) < 1800)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Throughput t;
+  t.seconds = seconds_since(start);
+  producer.join();
+  wait_outbox_drained(st, 1800);
+  t.published_s = seconds_since(start);
+  return t;
+}
 
-  if (a.growth_only) {
-    std::cout << history_growth(a, reg).dump() << std::endl;
-    return 0;
-  }
+// The main case: throughput, the pass-through on the same broker, latency.
+json pipeline(const Args& a, const workflow::Registry& reg) {
   log(a, "generating " + std::to_string(a.events) + " events of simulated cohorts...");
   Arena arena = workload(reg, a.events, 1, a.bad_fraction);
   const double payload_mb = static_cast<double>(arena.bytes()) / (1024.0 * 1024.0);
-
   auto cluster = kafka::EmbeddedCluster::start(1, a.partitions, kafka::Topics().all());
   if (!cluster) throw std::runtime_error(cluster.error().message);
   const std::string bootstrap = (*cluster)->bootstrap();
@@ -621,72 +695,74 @@ int run(const Args& a) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
   log(a, "throughput: " + std::to_string(arena.size()) + " events...");
-  const auto start = Clock::now();
-  std::thread producer([&] {
-    produce_all(
-        bootstrap, "stagewise.events", arena, a.window, [&] { return processed(proc.stats()); }, 0);
-  });
-  while (processed(proc.stats()) < arena.size() && seconds_since(start) < 1800)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const double seconds = seconds_since(start);
-  producer.join();
-  wait_outbox_drained(**st, 1800);
-  const double published_s = seconds_since(start);
-  const double eps = static_cast<double>(arena.size()) / seconds;
+  const Throughput t = throughput(bootstrap, a, arena, proc, **st);
+  const double eps = static_cast<double>(arena.size()) / t.seconds;
   const auto& s = proc.stats();
-  const uint64_t gaps = s.gap_messages.load();
   uint64_t rejected = 0;
   for (const auto& r : s.rejected) rejected += r.load();
-
   log(a, "passthrough...");
   const double pass = passthrough(bootstrap, a, arena);
   arena.release();
-
   log(a, "latency at " + std::to_string(static_cast<int>(a.rate)) + " events/s...");
   const Latency lat = latency(bootstrap, a, reg, proc, **st, a.rate, a.latency_seconds, 500'000);
   // The same at a load far below capacity: the pipeline's own delay.
   log(a, "latency at 1000 events/s...");
   const Latency light = latency(bootstrap, a, reg, proc, **st, 1000, 3, 700'000);
+  json out = {{"events", a.events},
+              {"seconds", round_to(t.seconds, 2)},
+              {"events_per_s", round_to(eps, 0)},
+              {"outbox_drained_s", round_to(t.published_s, 2)},
+              {"passthrough_events_per_s", round_to(pass, 0)},
+              {"ratio", round_to(eps / pass, 3)},
+              {"p50_ms", round_to(lat.p50_ms, 2)},
+              {"p99_ms", round_to(lat.p99_ms, 2)},
+              {"latency_max_ms", round_to(lat.max_ms, 2)},
+              {"latency_offered_per_s", a.rate},
+              {"latency_achieved_per_s", round_to(lat.achieved_rate, 0)},
+              {"latency_samples", lat.samples},
+              {"light_p50_ms", round_to(light.p50_ms, 2)},
+              {"light_p99_ms", round_to(light.p99_ms, 2)},
+              {"light_offered_per_s", 1000},
+              {"rss_mb", round_to(proc_status_mb("VmRSS"), 1)},
+              {"rss_peak_mb", round_to(proc_status_mb("VmHWM"), 1)},
+              {"db_mb", round_to(dir_mb(dir / "db"), 1)},
+              {"payload_mb", round_to(payload_mb, 1)},
+              {"rejected", rejected},
+              {"gap_messages", s.gap_messages.load()},
+              {"batches", s.batches.load()},
+              {"partitions", a.partitions},
+              {"bad_fraction", a.bad_fraction},
+              {"nproc", std::thread::hardware_concurrency()}};
+  proc.stop();
+  return out;
+}
 
-  json growth;
+int run(const Args& a) {
+  const auto reg = load_registry();
+  json scale_result;
+  if (a.scale) {
+    log(a, "scale: 1M applications, open, GET, replay (child process)...");
+    scale_result = scale_in_child(a, reg);
+    if (a.scale_only) {
+      std::cout << scale_result.dump() << std::endl;
+      return 0;
+    }
+  }
+  if (a.growth_only || a.scale_out_only) {
+    std::cout << (a.growth_only ? history_growth(a, reg) : scale_out(a, reg)).dump() << std::endl;
+    return 0;
+  }
+  json out = pipeline(a, reg);  // its RSS figures before the cases below add their own
   if (a.growth_events >= 3'000) {
     log(a, "history growth: one application, " + std::to_string(a.growth_events) + " events...");
-    growth = history_growth(a, reg);
+    out.update(history_growth(a, reg));
   }
-
-  out = {{"events", a.events},
-         {"seconds", round_to(seconds, 2)},
-         {"events_per_s", round_to(eps, 0)},
-         {"outbox_drained_s", round_to(published_s, 2)},
-         {"passthrough_events_per_s", round_to(pass, 0)},
-         {"ratio", round_to(eps / pass, 3)},
-         {"p50_ms", round_to(lat.p50_ms, 2)},
-         {"p99_ms", round_to(lat.p99_ms, 2)},
-         {"latency_max_ms", round_to(lat.max_ms, 2)},
-         {"latency_offered_per_s", a.rate},
-         {"latency_achieved_per_s", round_to(lat.achieved_rate, 0)},
-         {"latency_samples", lat.samples},
-         {"light_p50_ms", round_to(light.p50_ms, 2)},
-         {"light_p99_ms", round_to(light.p99_ms, 2)},
-         {"light_offered_per_s", 1000},
-         {"rss_mb", round_to(proc_status_mb("VmRSS"), 1)},
-         {"rss_peak_mb", round_to(proc_status_mb("VmHWM"), 1)},
-         {"db_mb", round_to(dir_mb(dir / "db"), 1)},
-         {"payload_mb", round_to(payload_mb, 1)},
-         {"rejected", rejected},
-         {"gap_messages", gaps},
-         {"batches", s.batches.load()},
-         {"partitions", a.partitions},
-         {"bad_fraction", a.bad_fraction},
-         {"nproc", std::thread::hardware_concurrency()}};
-  proc.stop();
-  out.update(growth);
+  if (a.scale_out_events > 0) {
+    log(a, "scale-out: one processor, then two...");
+    out.update(scale_out(a, reg));
+  }
   if (a.scale) out["scale"] = scale_result;
-  if (a.json) {
-    std::cout << out.dump() << std::endl;
-  } else {
-    std::cout << out.dump(2) << std::endl;
-  }
+  std::cout << (a.json ? out.dump() : out.dump(2)) << std::endl;
   return 0;
 }
 
@@ -734,6 +810,10 @@ int main(int argc, char** argv) {
         return 2;
       }
       a.kafka_props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if (arg == "--scale-out-only") {
+      a.scale_out_only = true;
+    } else if (arg == "--scale-out-events") {
+      a.scale_out_events = std::stoull(next());
     } else if (arg == "--growth-only") {
       a.growth_only = true;
     } else if (arg == "--growth-events") {
@@ -751,6 +831,7 @@ int main(int argc, char** argv) {
              "  [--bad-fraction F] [--window N] [--scale-applications N]\n"
              "  [--replay-events N] [--gets N] [--batch-max-ms MS] [--clear]\n"
              "  [--growth-events N] [--growth-only] (one application's events; < 3000: skipped)\n"
+             "  [--scale-out-events N] [--scale-out-only] (one, then two processors; 0: skipped)\n"
              "  [--kafka-property KEY=VALUE]... (processor's librdkafka properties)\n";
       return 0;
     } else {
