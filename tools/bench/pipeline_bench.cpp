@@ -19,6 +19,7 @@
 // life. Scale-out: the same events through one processor, then through two
 // of one group, each on its partitions.
 #include "api/server.h"
+#include "auth/tokens.h"
 #include "bench_util.h"
 #include "kafka/kafka.h"
 #include "privacy/keys.h"
@@ -563,15 +564,22 @@ json scale(const Args& a, const workflow::Registry& reg) {
   auto st = store::Store::open(dir / "db", store_options(a));
   if (!st) throw std::runtime_error(st.error().message);
   const double open_ms = seconds_since(t0) * 1000;
+  // As serve answers: a bearer token required; the bench's own, admin.
+  const std::string secret = "stagewise bench token secret, 32+ bytes long";
+  const auth::Verifier verifier({.hs256_secret = secret});
+  auto token = auth::mint_hs256(secret, {.sub = "bench"}, wall_us() / 1000, 3'600'000);
+  if (!token) throw std::runtime_error(token.error().message);
   api::Context ctx;
   ctx.registry = &reg;
   ctx.store = st->get();
+  ctx.verifier = &verifier;
   api::Server server(ctx);
   auto port = server.start("127.0.0.1", 0);
   if (!port) throw std::runtime_error(port.error().message);
   httplib::Client http("127.0.0.1", *port);
   http.set_keep_alive(true);
   http.set_tcp_nodelay(true);  // as curl and browsers do
+  http.set_bearer_token_auth(*token);
   double ready_ms = 0;
   for (;;) {
     auto res = http.Get("/v1/applications/" + scale_id(a.scale_applications / 2));
@@ -579,7 +587,12 @@ json scale(const Args& a, const workflow::Registry& reg) {
       ready_ms = seconds_since(t0) * 1000;
       break;
     }
-    if (seconds_since(t0) > 120) throw std::runtime_error("the API did not answer");
+    if (seconds_since(t0) > 120)
+      throw std::runtime_error(
+          "the API did not answer 200 within 120 s of the open (" +
+          (res ? "status " + std::to_string(res->status) + ": " + res->body.substr(0, 200)
+               : "no answer: " + httplib::to_string(res.error())) +
+          "; open took " + std::to_string(open_ms) + " ms)");
   }
   std::mt19937_64 rng(7);
   std::vector<double> lat;
