@@ -184,7 +184,8 @@ size_t Relay::produce_round() {
   while (!queue_.empty() && !retry_) {
     auto& rec = queue_.front();
     const uint64_t seq = rec.seq;
-    if (rec.bundle && !txn && !may_send_bundle(seq)) {
+    // An earlier bundle waiting keeps this one behind it: bundles go in commit order.
+    if (rec.bundle && !txn && (!held_.empty() || !outputs_acknowledged_before(seq))) {
       held_.push_back(std::move(rec));  // the outputs after it go on meanwhile
     } else if (rec.bundle && txn && in_flight_ > 0) {
       break;  // the transaction commits the outputs first
@@ -215,8 +216,7 @@ size_t Relay::produce_round() {
 // acknowledged: a restored owner never lacks an output of a round it does
 // not redo. Bundles do not wait for each other (the idempotent producer
 // keeps them in order per partition), nor outputs for bundles.
-bool Relay::may_send_bundle(uint64_t seq) const {
-  if (!held_.empty()) return false;  // an earlier one waits: bundles go in commit order
+bool Relay::outputs_acknowledged_before(uint64_t seq) const {
   return outputs_in_flight_.empty() || *outputs_in_flight_.begin() > seq;
 }
 
@@ -224,8 +224,7 @@ bool Relay::may_send_bundle(uint64_t seq) const {
 // many went.
 size_t Relay::release_held() {
   size_t sent = 0;
-  while (!held_.empty() && !retry_ &&
-         (outputs_in_flight_.empty() || *outputs_in_flight_.begin() > held_.front().seq)) {
+  while (!held_.empty() && !retry_ && outputs_acknowledged_before(held_.front().seq)) {
     if (!produce_bundle(held_.front())) break;
     held_.pop_front();
     ++sent;

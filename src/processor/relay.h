@@ -81,7 +81,7 @@ class Relay {
   size_t produce_round();
   bool produce(store::OutboxRecord& rec);
   bool produce_bundle(store::OutboxRecord& rec);
-  bool may_send_bundle(uint64_t seq) const;
+  bool outputs_acknowledged_before(uint64_t seq) const;
   size_t release_held();
   void on_delivery(const kafka::DeliveryReport& d);
   void on_bundle_failure(const kafka::DeliveryReport& d);
