@@ -1,6 +1,7 @@
 #include "common/cloudevent.h"
 
 #include "common/json_limits.h"
+#include "common/simd_json.h"
 #include "common/time.h"
 
 #include <algorithm>
@@ -10,22 +11,24 @@ namespace stagewise {
 namespace {
 
 using nlohmann::json;
+using simd::Member;
+using Members = std::vector<Member>;
 
 DecodeError fail(Reason r, std::string msg, std::string id = {}) {
   return DecodeError{r, std::move(msg), std::move(id)};
 }
 
 // An attribute's text: UTF-8, no controls or bidi formatting, bounded.
-std::optional<DecodeError> check_text(const char* name, std::string_view v, size_t max_bytes,
+std::optional<DecodeError> check_text(std::string_view name, std::string_view v, size_t max_bytes,
                                       const std::string& id) {
   if (v.size() > max_bytes)
     return fail(Reason::invalid_attribute,
-                std::string("attribute \"") + name + "\" is " + std::to_string(v.size()) +
+                "attribute \"" + std::string(name) + "\" is " + std::to_string(v.size()) +
                     " bytes; at most " + std::to_string(max_bytes) + " are accepted",
                 id);
   if (has_unsafe_characters(v))
     return fail(Reason::invalid_attribute,
-                std::string("attribute \"") + name +
+                "attribute \"" + std::string(name) +
                     "\" must be UTF-8 without control or bidirectional formatting characters",
                 id);
   return std::nullopt;
@@ -78,16 +81,54 @@ bool is_known_role(std::string_view role) {
 
 namespace {
 
+// An object's members as a parsed nlohmann object holds them: sorted by
+// key, a repeated key's last value kept.
+void settle(Members& members) {
+  std::stable_sort(members.begin(), members.end(),
+                   [](const Member& a, const Member& b) { return a.key < b.key; });
+  size_t kept = 0;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i + 1 < members.size() && members[i + 1].key == members[i].key) continue;
+    if (kept != i) members[kept] = std::move(members[i]);
+    ++kept;
+  }
+  members.resize(kept);
+}
+
+const Member* find(const Members& members, std::string_view key) {
+  const auto it = std::lower_bound(members.begin(), members.end(), key,
+                                   [](const Member& m, std::string_view k) { return m.key < k; });
+  return it != members.end() && it->key == key ? &*it : nullptr;
+}
+
+Members members_of(const json& object) {
+  Members out;
+  out.reserve(object.size());
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    Member m;
+    m.key = it.key();
+    if (it->is_null()) m.kind = Member::Kind::null;
+    if (it->is_string()) {
+      m.kind = Member::Kind::string;
+      m.text = it->get_ref<const std::string&>();
+    }
+    if (m.key == "data") m.tree = *it;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 // The id to name in errors: only when it is itself presentable.
-std::string presentable_id(const json& j, const EnvelopeLimits& limits) {
-  const auto it = j.find("id");
-  if (it == j.end() || !it->is_string()) return {};
-  const auto& id = it->get_ref<const std::string&>();
-  return id.size() <= limits.max_id_bytes && !has_unsafe_characters(id) ? id : std::string();
+std::string presentable_id(const Members& members, const EnvelopeLimits& limits) {
+  const Member* m = find(members, "id");
+  if (m == nullptr || m->kind != Member::Kind::string) return {};
+  return m->text.size() <= limits.max_id_bytes && !has_unsafe_characters(m->text)
+             ? std::string(m->text)
+             : std::string();
 }
 
 // The required attributes (DESIGN.md §4), each a bounded, presentable string.
-std::optional<DecodeError> required_attributes(const json& j, const EnvelopeLimits& limits,
+std::optional<DecodeError> required_attributes(const Members& members, const EnvelopeLimits& limits,
                                                const std::string& id, CloudEvent& e) {
   struct Required {
     const char* name;
@@ -101,17 +142,17 @@ std::optional<DecodeError> required_attributes(const json& j, const EnvelopeLimi
                                              {"subject", &e.subject},
                                              {"time", &e.time}}};
   for (const auto& r : required) {
-    const auto it = j.find(r.name);
-    if (it == j.end() || it->is_null())
+    const Member* m = find(members, r.name);
+    if (m == nullptr || m->kind == Member::Kind::null)
       return fail(Reason::missing_attribute,
                   std::string("required attribute \"") + r.name +
                       "\" is missing; every event needs specversion, id, source, type, subject "
                       "(the application id) and time",
                   id);
-    if (!it->is_string() || it->get_ref<const std::string&>().empty())
+    if (m->kind != Member::Kind::string || m->text.empty())
       return fail(Reason::invalid_attribute,
                   std::string("attribute \"") + r.name + "\" must be a non-empty string", id);
-    *r.out = it->get<std::string>();
+    *r.out = m->text;
   }
   if (specversion != "1.0")
     return fail(
@@ -141,13 +182,25 @@ std::optional<DecodeError> required_attributes(const json& j, const EnvelopeLimi
   return std::nullopt;
 }
 
+// Where an extension stagewise reads goes; null for the ones it carries.
+std::string* extension_field(std::string_view key, CloudEvent& e) {
+  return key == "datacontenttype" ? &e.datacontenttype
+         : key == "program"       ? &e.program
+         : key == "actorid"       ? &e.actorid
+         : key == "actorrole"     ? &e.actorrole
+         : key == "authsub"       ? &e.authsub
+         : key == "authrole"      ? &e.authrole
+         : key == "authsig"       ? &e.authsig
+                                  : nullptr;
+}
+
 // One optional attribute: data, datacontenttype, or an extension (the ones
 // stagewise reads are checked; others are carried, not interpreted).
-std::optional<DecodeError> optional_attribute(const std::string& key, const json& value,
-                                              const EnvelopeLimits& limits, const std::string& id,
-                                              CloudEvent& e) {
+std::optional<DecodeError> optional_attribute(Member& m, const EnvelopeLimits& limits,
+                                              const std::string& id, CloudEvent& e) {
+  const std::string_view key = m.key;
   if (key == "data") {
-    e.data = value;
+    e.data = std::move(m.tree);
     return std::nullopt;
   }
   if (key == "data_base64")
@@ -162,35 +215,26 @@ std::optional<DecodeError> optional_attribute(const std::string& key, const json
                 "attribute name \"" + utf8_prefix(key, 32) +
                     "\" is invalid: CloudEvents attribute names are lowercase letters and digits",
                 id);
-  std::string* out = content_type         ? &e.datacontenttype
-                     : key == "program"   ? &e.program
-                     : key == "actorid"   ? &e.actorid
-                     : key == "actorrole" ? &e.actorrole
-                     : key == "authsub"   ? &e.authsub
-                     : key == "authrole"  ? &e.authrole
-                     : key == "authsig"   ? &e.authsig
-                                          : nullptr;
+  std::string* out = extension_field(key, e);
   if (out == nullptr) return std::nullopt;
-  if (!value.is_string())
-    return fail(Reason::invalid_attribute, "attribute \"" + key + "\" must be a string", id);
-  *out = value.get<std::string>();
-  if (auto bad = check_text(key.c_str(), *out, limits.max_name_bytes, id)) return bad;
+  if (m.kind != Member::Kind::string)
+    return fail(Reason::invalid_attribute,
+                "attribute \"" + std::string(key) + "\" must be a string", id);
+  *out = m.text;
+  if (auto bad = check_text(key, *out, limits.max_name_bytes, id)) return bad;
   if (content_type && out->find("json") == std::string::npos)
     return fail(Reason::invalid_attribute, "datacontenttype \"" + *out + "\" is not JSON", id);
   return std::nullopt;
 }
 
-}  // namespace
-
-DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
-  if (!j.is_object())
-    return fail(Reason::malformed_json,
-                "event must be a JSON object, got " + std::string(j.type_name()));
-  const std::string id = presentable_id(j, limits);
+// The event an object's members make, validated.
+DecodeResult decode_members(Members& members, const EnvelopeLimits& limits) {
+  settle(members);
+  const std::string id = presentable_id(members, limits);
   CloudEvent e;
-  if (auto bad = required_attributes(j, limits, id, e)) return *bad;
-  for (const auto& [key, value] : j.items())
-    if (auto bad = optional_attribute(key, value, limits, id, e)) return *bad;
+  if (auto bad = required_attributes(members, limits, id, e)) return *bad;
+  for (auto& m : members)
+    if (auto bad = optional_attribute(m, limits, id, e)) return *bad;
   if (!e.program.empty() && !valid_subject(e.program, limits.max_name_bytes))
     return fail(Reason::invalid_attribute,
                 "attribute \"program\" must be a program id without white space or / \\ ? # %", id);
@@ -205,19 +249,36 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
   return e;
 }
 
-namespace {
 DecodeError too_deep(int max_depth, std::string id = {}) {
   return fail(Reason::malformed_json,
               "the event nests objects and arrays more than " + std::to_string(max_depth) +
                   " deep (processor.max_json_depth); flatten its data",
               std::move(id));
 }
+
+// Text already checked for depth, as a tree: simdjson's when it reads it,
+// else nlohmann's (the same value, or a discarded one for invalid JSON).
+json parse_checked(std::string_view text) {
+  if (auto tree = simd::parse(text)) return std::move(*tree);
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
 }  // namespace
 
+DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
+  if (!j.is_object())
+    return fail(Reason::malformed_json,
+                "event must be a JSON object, got " + std::string(j.type_name()));
+  Members members = members_of(j);
+  return decode_members(members, limits);
+}
+
 DecodeResult decode_structured(std::string_view value, const EnvelopeLimits& limits) {
-  bool deep = false;
-  json j = parse_json_bounded(value, limits.max_depth, &deep);
-  if (deep) return too_deep(limits.max_depth);
+  if (!json_depth_within(value, limits.max_depth)) return too_deep(limits.max_depth);
+  thread_local Members members;
+  if (simd::object_members(value, "data", members)) return decode_members(members, limits);
+  // Not an object simdjson reads: nlohmann names what is wrong, or reads it.
+  const json j = json::parse(value, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return fail(Reason::malformed_json,
                 "value is not valid JSON; send a CloudEvent in structured mode "
@@ -246,9 +307,8 @@ DecodeResult decode_kafka(const Headers& headers, std::string_view value,
       it != j.end() && it->get_ref<const std::string&>().size() <= limits.max_id_bytes)
     id = it->get<std::string>();
   if (!value.empty()) {
-    bool deep = false;
-    json data = parse_json_bounded(value, limits.max_depth - 1, &deep);
-    if (deep) return too_deep(limits.max_depth, id);
+    if (!json_depth_within(value, limits.max_depth - 1)) return too_deep(limits.max_depth, id);
+    json data = parse_checked(value);
     if (data.is_discarded())
       return fail(Reason::malformed_json, "binary-mode event data is not valid JSON", id);
     j["data"] = std::move(data);

@@ -122,6 +122,78 @@ TEST(CloudEvent, DeepNestingIsRefusedWithoutRecursion) {
   EXPECT_TRUE(std::holds_alternative<CloudEvent>(decode_structured(nested.dump())));
 }
 
+// Events are parsed with simdjson (common/simd_json.h); what they decode to
+// must be what nlohmann's tree gave before: the same attributes, the same
+// data (value and number types), the same errors.
+DecodeResult by_nlohmann(std::string_view text) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return DecodeError{Reason::malformed_json, "not JSON", ""};
+  return decode_json(j);
+}
+
+bool same_tree(const json& a, const json& b) {
+  if (a.type() != b.type() || a != b) return false;
+  if (a.is_structured())
+    for (auto ai = a.begin(), bi = b.begin(); ai != a.end(); ++ai, ++bi)
+      if (!same_tree(*ai, *bi)) return false;
+  return true;
+}
+
+void expect_same_decoding(const std::string& text) {
+  SCOPED_TRACE(text);
+  const DecodeResult fast = decode_structured(text);
+  const DecodeResult slow = by_nlohmann(text);
+  ASSERT_EQ(fast.index(), slow.index()) << (fast.index() ? error_of(fast).message : "an event");
+  if (const auto* f = std::get_if<DecodeError>(&fast)) {
+    EXPECT_EQ(f->reason, std::get<DecodeError>(slow).reason);
+    if (f->reason != Reason::malformed_json) {
+      EXPECT_EQ(f->message, error_of(slow).message);
+    }
+    EXPECT_EQ(f->event_id, std::get<DecodeError>(slow).event_id);
+    return;
+  }
+  const auto& a = std::get<CloudEvent>(fast);
+  const auto& b = std::get<CloudEvent>(slow);
+  EXPECT_EQ(to_json(a).dump(), to_json(b).dump());
+  EXPECT_EQ(a.time_ms, b.time_ms);
+  EXPECT_TRUE(same_tree(a.data, b.data)) << a.data.dump() << " vs " << b.data.dump();
+}
+
+TEST(CloudEvent, SimdjsonDecodesExactlyAsNlohmannDid) {
+  std::string base = good().dump();
+  base.pop_back();  // the object left open: members are appended below
+  const std::vector<std::string> tails = {
+      R"(})",
+      R"(,"id":"e-2"})",                               // a repeated key: the last one counts
+      R"(,"data":{"a":1,"a":[2,-3,4.5,1e2]}})",        // and inside data
+      R"(,"data":{"z":0,"n":-0,"m":-0.0,"k":-0e0}})",  // integers signed as written
+      R"(,"data":{"big":18446744073709551615,"bigger":18446744073709551616}})",
+      R"(,"data":{"neg":-9223372036854775808,"below":-9223372036854775809}})",
+      R"(,"data":{"tiny":1e-400,"huge":1e400}})",
+      R"(,"data":{"s":"\u00e9\ud83d\ude00\u0000","t":true,"f":false,"n":null}})",
+      R"(,"data":null})",
+      R"(,"data":"text"})",
+      R"(,"id":7})",
+      R"(,"program":null})",
+      R"(,"actorrole":"wizard"})",
+      R"(,"Bad-Name":"x"})",
+      R"(,"data_base64":"AA=="})",
+      R"(,"datacontenttype":"text/plain"})",
+      R"(,"subject":"a/b"})",
+      R"(,"time":"yesterday"})",
+      R"(,"specversion":null})",
+      R"(,"s":"\ud800"})",  // a lone surrogate
+      R"(,})",
+      "}\n ",
+      std::string("}\0x", 3),  // nlohmann stops at a NUL
+  };
+  for (const auto& tail : tails) expect_same_decoding(base + tail);
+  for (const std::string& whole :
+       {std::string("[1,2]"), std::string("\"event\""), "\xef\xbb\xbf" + good().dump(),
+        std::string("{}"), std::string()})
+    expect_same_decoding(whole);
+}
+
 // Issue 10.7: ids that could never be read back, or that forge log lines.
 TEST(CloudEvent, IdsMustBeReadableBackAndHarmlessInLogs) {
   auto with = [](const char* k, json v) {

@@ -3,6 +3,7 @@
 
 #include "check.h"
 #include "common/cloudevent.h"
+#include "common/json_limits.h"
 #include "framing.h"
 
 #include <cstddef>
@@ -36,6 +37,42 @@ void use(const DecodeResult& result, const fuzz::Message& m, const EnvelopeLimit
   (void)check_time(*e, 1'790'000'000'000, window);
 }
 
+bool same_tree(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type() || a != b) return false;
+  if (a.is_structured())
+    for (auto ai = a.begin(), bi = b.begin(); ai != a.end(); ++ai, ++bi)
+      if (!same_tree(*ai, *bi)) return false;
+  return true;
+}
+
+// Structured events are read with simdjson (common/simd_json.h): the result
+// must be what nlohmann's tree gives, error for error, number type for type.
+void same_as_nlohmann(std::string_view text, const EnvelopeLimits& limits) {
+  if (!json_depth_within(text, limits.max_depth)) return;  // one check, before either parser
+  const DecodeResult fast = decode_structured(text, limits);
+  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    const auto* err = std::get_if<DecodeError>(&fast);
+    FUZZ_CHECK(err != nullptr && err->reason == Reason::malformed_json,
+               "simdjson read text nlohmann does not");
+    return;
+  }
+  const DecodeResult slow = decode_json(j, limits);
+  FUZZ_CHECK(fast.index() == slow.index(), "simdjson and nlohmann decode differently");
+  if (const auto* a = std::get_if<DecodeError>(&fast)) {
+    const auto& b = std::get<DecodeError>(slow);
+    FUZZ_CHECK(a->reason == b.reason && a->message == b.message && a->event_id == b.event_id,
+               "simdjson and nlohmann refuse differently");
+    return;
+  }
+  const auto& a = std::get<CloudEvent>(fast);
+  const auto& b = std::get<CloudEvent>(slow);
+  same_event(a, b);
+  FUZZ_CHECK(a.authsub == b.authsub && a.authrole == b.authrole && a.authsig == b.authsig &&
+                 same_tree(a.data, b.data),
+             "simdjson and nlohmann read different attributes or data");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -44,6 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const EnvelopeLimits defaults;
   use(decode_kafka(m.headers, m.value, defaults), m, defaults);
   use(decode_structured(m.value, defaults), m, defaults);
+  same_as_nlohmann(m.value, defaults);
   // Tight limits reach the length and depth checks with short inputs.
   const EnvelopeLimits tight{
       .max_depth = 3, .max_id_bytes = 8, .max_subject_bytes = 6, .max_name_bytes = 12};
