@@ -633,6 +633,23 @@ json review_aggregate(const Workflow& wf, const Application& app) {
   return agg;
 }
 
+namespace {
+
+const json kEmptyObject = json::object();
+
+// Of an object, only the fields a guard reads (a copy of the fields, not of
+// a whole profile); never the self-identification, which no guard sees.
+json picked(const json& value, const std::set<std::string>& fields) {
+  if (!value.is_object()) return profile_fields(value);
+  json out = json::object();
+  for (const auto& name : fields)
+    if (const auto it = value.find(name); it != value.end() && name != kSelfIdentification)
+      out[name] = *it;
+  return out;
+}
+
+}  // namespace
+
 json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event,
                    const ContextNeeds* needs) {
   const json& f = app.facts;
@@ -650,7 +667,10 @@ json guard_context(const Workflow& wf, const Application& app, const CloudEvent&
   put("stage", [&] { return json(app.stage); });
   put("stage_entered_at", [&] { return json(format_rfc3339_ms(app.stage_entered_ms)); });
   put("created_at", [&] { return json(format_rfc3339_ms(app.created_ms)); });
-  put("profile", [&] { return f.contains("profile") ? f["profile"] : json::object(); });
+  put("profile", [&] {
+    const json& profile = f.contains("profile") ? f["profile"] : kEmptyObject;
+    return needs && !needs->whole_profile ? picked(profile, needs->profile_fields) : profile;
+  });
   put("documents", [&] { return documents_view(f); });
   put("reviews", [&] { return review_aggregate(wf, app); });
   put("reviewers", [&] {
@@ -674,7 +694,9 @@ json guard_context(const Workflow& wf, const Application& app, const CloudEvent&
   put_ev("id", event.id);
   put_ev("actorid", event.actorid);
   put_ev("actorrole", event.actorrole);
-  put_ev("data", profile_fields(event.data));  // never the self-identification
+  if (want(ev_needs, "data"))  // never the self-identification
+    ev["data"] = needs && !needs->whole_event_data ? picked(event.data, needs->event_data_fields)
+                                                   : profile_fields(event.data);
   return {{"application", std::move(application)}, {"event", std::move(ev)}};
 }
 

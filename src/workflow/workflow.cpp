@@ -613,15 +613,16 @@ void need_path(ContextNeeds& n, const std::string& path) {
   auto& members = root == "application" ? n.application : n.event;
   const std::string member = path.substr(dot + 1, end == std::string::npos ? end : end - dot - 1);
   members.insert(member);
-  if (root == "application" && member == "profile") {
-    if (end == std::string::npos) {
-      n.whole_profile = true;
-    } else {
-      const auto field_end = path.find('.', end + 1);
-      n.profile_fields.insert(
-          path.substr(end + 1, field_end == std::string::npos ? field_end : field_end - end - 1));
-    }
+  const bool profile = root == "application" && member == "profile";
+  if (!profile && !(root == "event" && member == "data")) return;
+  if (end == std::string::npos) {
+    (profile ? n.whole_profile : n.whole_event_data) = true;
+    return;
   }
+  const auto field_end = path.find('.', end + 1);
+  (profile ? n.profile_fields : n.event_data_fields)
+      .insert(
+          path.substr(end + 1, field_end == std::string::npos ? field_end : field_end - end - 1));
 }
 
 void collect_needs(ContextNeeds& n, const json& rule) {
@@ -662,7 +663,7 @@ void collect_needs(ContextNeeds& n, const json& rule) {
 ContextNeeds context_needs(const std::vector<const json*>& rules) {
   ContextNeeds n;
   for (const json* r : rules) collect_needs(n, *r);
-  if (n.all) n.whole_profile = true;
+  if (n.all) n.whole_profile = n.whole_event_data = true;
   return n;
 }
 

@@ -84,6 +84,9 @@ struct ContextNeeds {
   /// `whole_profile` when a guard reads the profile itself or `all`.
   std::set<std::string> profile_fields;
   bool whole_profile = false;
+  /// Likewise for the fields of event.data.
+  std::set<std::string> event_data_fields;
+  bool whole_event_data = false;
 };
 
 /// What the guards in `rules` read: every literal `var` (and `missing` /
