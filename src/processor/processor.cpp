@@ -105,6 +105,9 @@ struct Processor::Loop {
 };
 
 // The state an event applies to: the newest copy of the application.
+// `loaded` holds it when no other copy is kept in memory (read from the
+// store, or taken out of the cache, whose copy the store also has): the
+// engine may then change it instead of a copy.
 struct Processor::Current {
   const workflow::Application* app = nullptr;  // null: no such application
   std::optional<workflow::Application> loaded;
@@ -580,7 +583,12 @@ bool Processor::load_current(Round& r, const std::string& id, Current& out) {
              prev && pit != prev->apps.end()) {
     out.app = &pit->second.app;
   } else if (auto c = loop_->cache.find(id); c != loop_->cache.end()) {
-    out.app = &c->second.app;
+    // Taken out: this round's copy replaces it once durable (cache_round),
+    // and a rejected event leaves nothing the store does not have.
+    out.loaded = std::move(c->second.app);
+    out.app = &*out.loaded;
+    loop_->cache_bytes -= c->second.bytes;
+    loop_->cache.erase(c);
   } else {
     auto got = store_.application(id);
     if (got.ok()) {
@@ -616,13 +624,16 @@ void Processor::apply_event(Round& r, const InputRef& in, CloudEvent&& ev,
   Current current;
   if (!load_current(r, ev.subject, current)) return;
   const RoundReviewers reviewers(*this, r);
-  auto outcome = workflow::apply(registry_, current.app, ev, options_.engine, &reviewers);
+  const std::string old_stage = current.app ? current.app->stage : "";
+  const bool existed = current.app != nullptr;
+  auto outcome =
+      current.loaded
+          ? workflow::apply(registry_, std::move(*current.loaded), ev, options_.engine, &reviewers)
+          : workflow::apply(registry_, current.app, ev, options_.engine, &reviewers);
   if (auto* rej = std::get_if<workflow::Rejected>(&outcome))
     return reject(r, in, rej->reason, rej->message, ev.id, ev.subject, &dedupe_key);
   auto& applied = std::get<workflow::Applied>(outcome);
-  const std::string old_stage = current.app ? current.app->stage : "";
-  record_applied(r, in, applied, std::move(ev), old_stage, current.app != nullptr,
-                 std::move(dedupe_key));
+  record_applied(r, in, applied, std::move(ev), old_stage, existed, std::move(dedupe_key));
 }
 
 void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& applied,

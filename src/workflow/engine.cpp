@@ -735,23 +735,38 @@ Outcome create(const Workflow& wf, const CloudEvent& e) {
   return out;
 }
 
+// The application an event applies to; `taken` when the caller gave it up,
+// so an accepted event changes it instead of a copy.
+struct Source {
+  const Application& app;
+  Application* taken = nullptr;
+};
+
+// The outcome of an accepted event before its effects: the application one
+// sequence further, in the stage it was in.
+Applied started(const Source& current, const CloudEvent& e) {
+  Applied out;
+  out.from = current.app.stage;
+  out.to = current.app.stage;
+  out.next = current.taken ? std::move(*current.taken) : current.app;
+  out.next.sequence += 1;
+  out.next.updated_ms = e.time_ms;
+  return out;
+}
+
 // Answers to self-identification alone: accepted in every stage, from the
 // applicant who owns the application or the office acting for it, without
 // the workflow naming them (DESIGN.md §13). Nothing else changes.
-Outcome self_identified(const Application& current, const CloudEvent& e) {
+Outcome self_identified(const Source& current, const CloudEvent& e) {
   if (const auto roles = default_roles("application.updated"); !has(roles, e.actorrole))
     return reject(Reason::unauthorized, "actorrole \"" + e.actorrole +
                                             "\" may not send self-identification; allowed: " +
                                             joined({roles.begin(), roles.end()}));
-  if (auto bad = actor_rules(current, e)) return *bad;
-  if (auto bad = answers_fit(current.self_identification, e.data[kSelfIdentification])) return *bad;
-  Applied out;
-  out.next = current;
-  out.next.sequence = current.sequence + 1;
-  out.next.updated_ms = e.time_ms;
+  if (auto bad = actor_rules(current.app, e)) return *bad;
+  if (auto bad = answers_fit(current.app.self_identification, e.data[kSelfIdentification]))
+    return *bad;
+  Applied out = started(current, e);
   merge_self_identification(out.next.self_identification, e.data[kSelfIdentification]);
-  out.from = current.stage;
-  out.to = current.stage;
   out.note = "self-identification recorded, kept apart from the profile";
   return out;
 }
@@ -760,33 +775,23 @@ Outcome self_identified(const Application& current, const CloudEvent& e) {
 // workflow without the workflow naming it, from the applicant who owns the
 // application or the office. Personal data goes, the record of where the
 // application stood stays; its timers go, and nothing is applied after it.
-Outcome erased(const Application& current, const CloudEvent& e) {
+Outcome erased(const Source& current, const CloudEvent& e) {
   if (const auto roles = default_roles(kErased); !has(roles, e.actorrole))
     return reject(Reason::unauthorized, "actorrole \"" + e.actorrole + "\" may not send " +
                                             std::string(kErased) +
                                             "; allowed: " + joined({roles.begin(), roles.end()}));
-  if (auto bad = actor_rules(current, e)) return *bad;
-  Applied out;
-  out.next = current;
-  out.next.sequence = current.sequence + 1;
-  out.next.updated_ms = e.time_ms;
+  if (auto bad = actor_rules(current.app, e)) return *bad;
+  Applied out = started(current, e);
   out.next.self_identification = json::object();
   record_erasure(out.next.facts, e);
-  out.from = current.stage;
-  out.to = current.stage;
   out.reset_timers = true;  // no reminder or deadline for a person erased
   out.note = "personal data erased; the stages and times stay";
   return out;
 }
 
 // A timer's deadline for a stay already left: recorded, nothing else.
-Applied stale(const Application& current, const CloudEvent& e, std::string note) {
-  Applied out;
-  out.next = current;
-  out.next.sequence = current.sequence + 1;
-  out.next.updated_ms = e.time_ms;
-  out.from = current.stage;
-  out.to = current.stage;
+Applied stale(const Source& current, const CloudEvent& e, std::string note) {
+  Applied out = started(current, e);
   out.note = std::move(note);
   return out;
 }
@@ -833,8 +838,9 @@ void transition(const Workflow& wf, const std::vector<const Transition*>& cands,
   }
 }
 
-Outcome apply_existing(const Workflow& wf, const Application& current, const CloudEvent& e,
+Outcome apply_existing(const Workflow& wf, const Source& source, const CloudEvent& e,
                        const Limits& limits, const ReviewerDirectory* reviewers) {
+  const Application& current = source.app;
   if (e.type == kSubmitted)
     return reject(Reason::application_exists,
                   "application \"" + e.subject +
@@ -847,12 +853,12 @@ Outcome apply_existing(const Workflow& wf, const Application& current, const Clo
                   "application \"" + e.subject + "\" was erased on " +
                       current.facts["erased"].value("time", std::string("an earlier date")) +
                       ": nothing more is applied to it; a new application needs a new id");
-  if (e.type == kErased) return erased(current, e);
-  if (auto note = stale_deadline(current, e)) return stale(current, e, std::move(*note));
+  if (e.type == kErased) return erased(source, e);
+  if (auto note = stale_deadline(current, e)) return stale(source, e, std::move(*note));
   if (e.type == "application.updated" && has_self_identification(e.data)) {
     if (auto bad = check_self_identification(e.data[kSelfIdentification]); !bad.empty())
       return reject(Reason::invalid_data, bad);
-    if (e.data.size() == 1) return self_identified(current, e);
+    if (e.data.size() == 1) return self_identified(source, e);
   }
   const State* st = wf.state(current.stage);
   if (st == nullptr)
@@ -860,25 +866,25 @@ Outcome apply_existing(const Workflow& wf, const Application& current, const Clo
                                             " v" + std::to_string(wf.version));
   const auto cands = candidates(wf, *st, e.type);
   if (auto bad = admissible(wf, current, *st, e, cands)) return *bad;
-  Applied out;
-  out.next = current;
+  Applied out = started(source, e);  // `current` is gone when it was given up
   if (auto bad = apply_data(wf, out.next, e, limits, reviewers)) return *bad;
-  out.next.sequence = current.sequence + 1;
-  out.next.updated_ms = e.time_ms;
-  out.from = current.stage;
-  out.to = current.stage;
-  transition(wf, cands, e, current.stage, out);
+  transition(wf, cands, e, *out.from, out);
   return out;
 }
 
 }  // namespace
 
-Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& e,
-              const Limits& limits, const ReviewerDirectory* reviewers) {
+namespace {
+
+Rejected unknown_type(const CloudEvent& e) {
+  return reject(Reason::unknown_type,
+                "event type \"" + e.type + "\" is not in the stagewise vocabulary");
+}
+
+Outcome apply_to(const Workflow& wf, const Source* current, const CloudEvent& e,
+                 const Limits& limits, const ReviewerDirectory* reviewers) {
   try {
-    if (!is_known_event_type(e.type))
-      return reject(Reason::unknown_type,
-                    "event type \"" + e.type + "\" is not in the stagewise vocabulary");
+    if (!is_known_event_type(e.type)) return unknown_type(e);
     return current == nullptr ? create(wf, e) : apply_existing(wf, *current, e, limits, reviewers);
   } catch (const std::exception& ex) {
     return reject(Reason::engine_error,
@@ -886,11 +892,35 @@ Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& 
   }
 }
 
+// The workflow version an existing application follows; null when not loaded.
+const Workflow* workflow_of(const Registry& registry, const Application& app) {
+  return registry.find(app.program, app.workflow_version);
+}
+
+Rejected not_loaded(const Application& app) {
+  return reject(Reason::unknown_program, "workflow " + app.program + " v" +
+                                             std::to_string(app.workflow_version) +
+                                             " of application \"" + app.id + "\" is not loaded");
+}
+
+}  // namespace
+
+Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& e,
+              const Limits& limits, const ReviewerDirectory* reviewers) {
+  if (current == nullptr) return apply_to(wf, nullptr, e, limits, reviewers);
+  const Source source{*current};
+  return apply_to(wf, &source, e, limits, reviewers);
+}
+
+Outcome apply(const Workflow& wf, Application&& current, const CloudEvent& e, const Limits& limits,
+              const ReviewerDirectory* reviewers) {
+  const Source source{current, &current};
+  return apply_to(wf, &source, e, limits, reviewers);
+}
+
 Outcome apply(const Registry& registry, const Application* current, const CloudEvent& e,
               const Limits& limits, const ReviewerDirectory* reviewers) {
-  if (!is_known_event_type(e.type))
-    return reject(Reason::unknown_type,
-                  "event type \"" + e.type + "\" is not in the stagewise vocabulary");
+  if (!is_known_event_type(e.type)) return unknown_type(e);
   if (current == nullptr) {
     if (e.program.empty())
       return reject(e.type == kSubmitted ? Reason::missing_attribute : Reason::unknown_application,
@@ -904,13 +934,17 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
                     "program \"" + e.program + "\" has no workflow loaded");
     return apply(*wf, nullptr, e, limits, reviewers);
   }
-  const Workflow* wf = registry.find(current->program, current->workflow_version);
-  if (wf == nullptr)
-    return reject(Reason::unknown_program, "workflow " + current->program + " v" +
-                                               std::to_string(current->workflow_version) +
-                                               " of application \"" + current->id +
-                                               "\" is not loaded");
+  const Workflow* wf = workflow_of(registry, *current);
+  if (wf == nullptr) return not_loaded(*current);
   return apply(*wf, current, e, limits, reviewers);
+}
+
+Outcome apply(const Registry& registry, Application&& current, const CloudEvent& e,
+              const Limits& limits, const ReviewerDirectory* reviewers) {
+  if (!is_known_event_type(e.type)) return unknown_type(e);
+  const Workflow* wf = workflow_of(registry, current);
+  if (wf == nullptr) return not_loaded(current);
+  return apply(*wf, std::move(current), e, limits, reviewers);
 }
 
 }  // namespace stagewise::workflow

@@ -144,6 +144,16 @@ Outcome apply(const Registry& registry, const Application* current, const CloudE
 Outcome apply(const Workflow& wf, const Application* current, const CloudEvent& event,
               const Limits& limits = {}, const ReviewerDirectory* reviewers = nullptr);
 
+/// Applies one event to an application the caller gives up: the same
+/// outcome as above, without copying the application (an accepted event
+/// changes it and moves it into Applied::next). `current` is unspecified
+/// after the call, whatever the outcome: keep another copy (the store's)
+/// to fall back on when the event is rejected.
+Outcome apply(const Registry& registry, Application&& current, const CloudEvent& event,
+              const Limits& limits = {}, const ReviewerDirectory* reviewers = nullptr);
+Outcome apply(const Workflow& wf, Application&& current, const CloudEvent& event,
+              const Limits& limits = {}, const ReviewerDirectory* reviewers = nullptr);
+
 /// The document guards are evaluated against (DESIGN.md §6); with `needs`,
 /// only the members it lists (the engine passes the workflow's guard_reads).
 nlohmann::json guard_context(const Workflow& wf, const Application& app, const CloudEvent& event,

@@ -171,6 +171,45 @@ TEST_F(ProcessorTest, EachRoundSeesTheRoundStillBeingCommitted) {
   })) << "the group's offsets stay one round behind while idle";
 }
 
+// The processor hands the engine the cache's copy of an application to
+// change in place (no copy per event). An event the engine rejects after it
+// took the copy (here a fourth note, past the list limit) must leave the
+// application as stored: the next event applies to that, not to what is
+// left of the copy.
+TEST_F(ProcessorTest, AnEventRejectedAfterTheEngineTookTheCachedApplicationChangesNothing) {
+  processor_.reset();
+  options_.batch_max_events = 1;
+  options_.engine.max_list_items = 2;
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  const std::vector<json> events = {
+      event("t1", "application.submitted", "a", "applicant", {{"name", "Ada"}}, 0),
+      event("t2", "note.added", "a", "program_manager", {{"text", "one"}}, 1),
+      event("t3", "note.added", "a", "program_manager", {{"text", "two"}}, 2),
+      event("t4", "note.added", "a", "program_manager", {{"text", "three"}}, 3),
+      event("t5", "decision.recorded", "a", "program_manager", {{"outcome", "eligible"}}, 4)};
+  auto lag =
+      kafka::GroupLag::create({{"bootstrap.servers", cluster_->bootstrap()}}, options_.group_id);
+  ASSERT_TRUE(lag.ok()) << lag.error().message;
+  for (size_t i = 0; i < events.size(); ++i) {
+    send(events[i]);
+    // Settled before the next (the group's offsets are committed after the
+    // round's applications went to the cache): each event finds it there.
+    ASSERT_TRUE(eventually([&] {
+      const auto l = (*lag)->lag("stagewise.events", 5000);
+      return handled() >= i + 1 && l.ok() && *l == 0;
+    }));
+  }
+  EXPECT_EQ(processor_->stats().rejected[static_cast<size_t>(Reason::invalid_data)], 1u);
+  auto app = store_->application("a");
+  ASSERT_TRUE(app.ok()) << app.error().message;
+  EXPECT_EQ(app->stage, "documents");
+  EXPECT_EQ(app->sequence, 4u);
+  EXPECT_EQ(app->facts["profile"]["name"], "Ada");
+  ASSERT_EQ(app->facts["notes"].size(), 2u);
+  EXPECT_EQ(app->facts["notes"][1]["text"], "two");
+  EXPECT_EQ(history_size("a"), 4u);
+}
+
 TEST_F(ProcessorTest, RestartResumesFromStoredOffsetsWithoutReapplying) {
   send(event("r1", "application.submitted", "a", "applicant"));
   send(event("r2", "decision.recorded", "a", "program_manager", {{"outcome", "eligible"}}));

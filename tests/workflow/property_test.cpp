@@ -41,6 +41,27 @@
 namespace stagewise::workflow {
 namespace {
 
+// Outcomes of one event applied to a copy and to an application given up.
+void expect_same_outcome(const Outcome& copied, const Outcome& taken) {
+  ASSERT_EQ(copied.index(), taken.index());
+  if (const auto* r = std::get_if<Rejected>(&copied)) {
+    EXPECT_EQ(r->reason, std::get<Rejected>(taken).reason);
+    EXPECT_EQ(r->message, std::get<Rejected>(taken).message);
+    return;
+  }
+  const auto& a = std::get<Applied>(copied);
+  const auto& b = std::get<Applied>(taken);
+  EXPECT_TRUE(a.next == b.next) << to_json(a.next).dump() << "\n" << to_json(b.next).dump();
+  EXPECT_EQ(a.from, b.from);
+  EXPECT_EQ(a.to, b.to);
+  EXPECT_EQ(a.moved, b.moved);
+  EXPECT_EQ(a.transition, b.transition);
+  EXPECT_EQ(a.notifications.size(), b.notifications.size());
+  EXPECT_EQ(a.timers.size(), b.timers.size());
+  EXPECT_EQ(a.reset_timers, b.reset_timers);
+  EXPECT_EQ(a.note, b.note);
+}
+
 using nlohmann::json;
 
 const std::string kRoot = STAGEWISE_SOURCE_DIR;
@@ -574,6 +595,9 @@ std::pair<std::optional<Application>, std::vector<std::string>> drive(
       ADD_FAILURE() << "apply threw";
       return {prev, outcomes};
     }
+    // The processor gives the engine its own copy to change in place: the
+    // outcome must be the one a copy gives.
+    if (check && prev) expect_same_outcome(out, apply(reg, Application(*prev), e));
     if (const auto* r = std::get_if<Rejected>(&out)) {
       outcomes.push_back("rejected " + std::string(reason_code(r->reason)));
       if (totals != nullptr) ++totals->rejected;
