@@ -98,6 +98,19 @@ void BM_GuardContext(benchmark::State& state) {
 }
 BENCHMARK(BM_GuardContext);
 
+// The context the engine builds: only what the workflow's guards read.
+void BM_GuardContextRead(benchmark::State& state) {
+  const auto cases = guard_cases();
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& c = cases[i++ % cases.size()];
+    auto ctx = workflow::guard_context(*c.wf, c.app, c.event, &c.wf->guard_reads);
+    benchmark::DoNotOptimize(ctx);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GuardContextRead);
+
 void BM_EngineApply(benchmark::State& state) {
   const auto& all = mix();
   size_t i = 0;
@@ -109,6 +122,21 @@ void BM_EngineApply(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_EngineApply);
+
+// What apply() no longer pays when the processor gives it the cache's or
+// the store's copy to change (workflow::apply with Application&&): the copy.
+void BM_ApplicationCopy(benchmark::State& state) {
+  const auto& all = mix();
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& a = all[i++ % all.size()];
+    if (!a.before) continue;
+    workflow::Application copy = *a.before;
+    benchmark::DoNotOptimize(copy);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ApplicationCopy);
 
 // Application state as the store keeps it (to_json + from_json round trip).
 void BM_ApplicationJsonRoundTrip(benchmark::State& state) {
