@@ -748,7 +748,10 @@ Applied started(const Source& current, const CloudEvent& e) {
   Applied out;
   out.from = current.app.stage;
   out.to = current.app.stage;
-  out.next = current.taken ? std::move(*current.taken) : current.app;
+  if (current.taken != nullptr)
+    out.next = std::move(*current.taken);
+  else
+    out.next = current.app;
   out.next.sequence += 1;
   out.next.updated_ms = e.time_ms;
   return out;
