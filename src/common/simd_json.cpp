@@ -12,6 +12,11 @@ using nlohmann::json;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
+// Larger text goes to nlohmann: a parser keeps buffers of ~15 times the
+// largest document it read, per thread (the HTTP intake's workers too), so
+// what a client sends cannot make each thread hold megabytes.
+constexpr size_t kMaxBytes = 64 << 10;
+
 // One parser per thread: it keeps its buffers between events (a document's
 // views are valid until the thread's next parse).
 simdjson::dom::parser& parser() {
@@ -68,7 +73,7 @@ bool has_negative_zero(std::string_view text) {
 }
 
 bool parsed(std::string_view text, element& root) {
-  return !has_negative_zero(text) &&
+  return text.size() <= kMaxBytes && !has_negative_zero(text) &&
          parser().parse(text.data(), text.size()).get(root) == simdjson::SUCCESS;
 }
 

@@ -7,7 +7,8 @@
 //
 // Both functions accept exactly what nlohmann accepts, or refuse: on any
 // input simdjson does not read (invalid JSON, a number outside 64 bits, a
-// byte-order mark), they answer "no" and the caller parses with nlohmann,
+// byte-order mark) or that is over 64 KiB (what a parser keeps per thread
+// is bounded so), they answer "no" and the caller parses with nlohmann,
 // which gives the precise error or the same value (tests/fuzz/fuzz_envelope
 // checks the two agree). Callers check depth first (json_depth_within).
 
