@@ -275,7 +275,7 @@ DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
 
 DecodeResult decode_structured(std::string_view value, const EnvelopeLimits& limits) {
   if (!json_depth_within(value, limits.max_depth)) return too_deep(limits.max_depth);
-  thread_local Members members;
+  Members members;
   if (simd::object_members(value, "data", members)) return decode_members(members, limits);
   // Not an object simdjson reads: nlohmann names what is wrong, or reads it.
   const json j = json::parse(value, nullptr, /*allow_exceptions=*/false);
