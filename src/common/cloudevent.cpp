@@ -256,13 +256,6 @@ DecodeError too_deep(int max_depth, std::string id = {}) {
               std::move(id));
 }
 
-// Text already checked for depth, as a tree: simdjson's when it reads it,
-// else nlohmann's (the same value, or a discarded one for invalid JSON).
-json parse_checked(std::string_view text) {
-  if (auto tree = simd::parse(text)) return std::move(*tree);
-  return json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
 }  // namespace
 
 DecodeResult decode_json(const json& j, const EnvelopeLimits& limits) {
@@ -307,8 +300,9 @@ DecodeResult decode_kafka(const Headers& headers, std::string_view value,
       it != j.end() && it->get_ref<const std::string&>().size() <= limits.max_id_bytes)
     id = it->get<std::string>();
   if (!value.empty()) {
-    if (!json_depth_within(value, limits.max_depth - 1)) return too_deep(limits.max_depth, id);
-    json data = parse_checked(value);
+    bool deep = false;
+    json data = parse_json_bounded(value, limits.max_depth - 1, &deep);
+    if (deep) return too_deep(limits.max_depth, id);
     if (data.is_discarded())
       return fail(Reason::malformed_json, "binary-mode event data is not valid JSON", id);
     j["data"] = std::move(data);

@@ -16,6 +16,7 @@ bool json_depth_within(std::string_view text, int max_depth);
 
 /// Parses `text` when it is valid JSON no deeper than `max_depth`; otherwise
 /// returns a discarded value and sets `too_deep` when depth was the reason.
+/// The tree is nlohmann's, read with simdjson where it can (common/simd_json.h).
 nlohmann::json parse_json_bounded(std::string_view text, int max_depth, bool* too_deep = nullptr);
 
 /// Characters that must never reach an id, a path or a log line unescaped:

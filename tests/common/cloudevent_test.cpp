@@ -196,6 +196,33 @@ TEST(CloudEvent, SimdjsonDecodesExactlyAsNlohmannDid) {
     expect_same_decoding(whole);
 }
 
+// Every bounded parse (HTTP bodies, tokens, binary-mode data, logs) reads
+// with simdjson where it can: the tree must be nlohmann's.
+TEST(JsonLimits, ABoundedParseGivesNlohmannsTree) {
+  const std::vector<std::string> texts = {
+      R"({"a":1,"a":[2,-3,4.5,1e2,-0,-0.0,18446744073709551615]})",
+      R"([18446744073709551616,-9223372036854775809,1e-400])",
+      R"("\u00e9\ud83d\ude00")",
+      "true",
+      "null",
+      "  7 ",
+      R"({"s":"\ud800"})",
+      "[1,]",
+      "",
+      "\xef\xbb\xbf{}",
+      std::string("{}\0x", 3),
+      "[\"" + std::string(70'000, 'y') + "\"]"};
+  for (const auto& text : texts) {
+    SCOPED_TRACE(text.substr(0, 80));
+    const json slow = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const json fast = parse_json_bounded(text, 8);
+    ASSERT_EQ(fast.is_discarded(), slow.is_discarded());
+    if (!slow.is_discarded()) {
+      EXPECT_TRUE(same_tree(fast, slow)) << fast.dump();
+    }
+  }
+}
+
 // Issue 10.7: ids that could never be read back, or that forge log lines.
 TEST(CloudEvent, IdsMustBeReadableBackAndHarmlessInLogs) {
   auto with = [](const char* k, json v) {

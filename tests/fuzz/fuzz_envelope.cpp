@@ -51,6 +51,10 @@ void same_as_nlohmann(std::string_view text, const EnvelopeLimits& limits) {
   if (!json_depth_within(text, limits.max_depth)) return;  // one check, before either parser
   const DecodeResult fast = decode_structured(text, limits);
   const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const auto bounded = parse_json_bounded(text, limits.max_depth);
+  FUZZ_CHECK(
+      bounded.is_discarded() == j.is_discarded() && (j.is_discarded() || same_tree(bounded, j)),
+      "a bounded parse (simdjson) and nlohmann read different trees");
   if (j.is_discarded()) {
     const auto* err = std::get_if<DecodeError>(&fast);
     FUZZ_CHECK(err != nullptr && err->reason == Reason::malformed_json,
