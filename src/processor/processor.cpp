@@ -42,15 +42,24 @@ struct Held {
   size_t bytes = 0;
 };
 
+// An application changed in a round: its newest state, that state's
+// encoding, and the stage the store has for it before the round ("" when
+// new). Written once, at hand-over, however many events changed it.
+struct Changed : Held {
+  std::string encoded;
+  std::string stored_stage;
+};
+
 }  // namespace
 
 // One batch of input events: built by the loop thread, then written by the
 // committer thread while the loop builds the next one.
 struct Processor::Round {
   store::Batch batch;
-  std::unordered_map<std::string, Held> apps;  // written in this round
-  std::unordered_set<std::string> seen;        // dedupe keys applied
-  std::map<TopicPartition, int64_t> advanced;  // next offsets
+  std::unordered_map<std::string, Changed> apps;  // written in this round
+  std::string scratch;                            // an encoding, before it is kept
+  std::unordered_set<std::string> seen;           // dedupe keys applied
+  std::map<TopicPartition, int64_t> advanced;     // next offsets
   Counts counts;
   // Of each applied event: its `time` and its message's timestamp (ms).
   std::vector<std::pair<int64_t, int64_t>> applied_times;
@@ -105,12 +114,16 @@ struct Processor::Loop {
 };
 
 // The state an event applies to: the newest copy of the application.
-// `loaded` holds it when no other copy is kept in memory (read from the
-// store, or taken out of the cache, whose copy the store also has): the
-// engine may then change it instead of a copy.
+// The engine changes it instead of a copy when that copy may be lost:
+// `loaded` (read from the store, or taken out of the cache, whose copy the
+// store also has), or `in_round`, changed earlier in the round being built,
+// whose encoding gives it back when the event is not applied. The round in
+// flight's copies are the committer's to read, and are copied.
 struct Processor::Current {
   const workflow::Application* app = nullptr;  // null: no such application
   std::optional<workflow::Application> loaded;
+  Changed* in_round = nullptr;
+  workflow::Application* given() { return loaded ? &*loaded : in_round ? &in_round->app : nullptr; }
 };
 
 Processor::Processor(const workflow::Registry& registry, store::Store& store, Options options)
@@ -578,6 +591,7 @@ bool Processor::is_duplicate(Round& r, const CloudEvent& ev, const std::string& 
 bool Processor::load_current(Round& r, const std::string& id, Current& out) {
   const Round* prev = loop_->inflight;
   if (auto it = r.apps.find(id); it != r.apps.end()) {
+    out.in_round = &it->second;
     out.app = &it->second.app;
   } else if (auto pit = prev ? prev->apps.find(id) : r.apps.end();
              prev && pit != prev->apps.end()) {
@@ -626,17 +640,31 @@ void Processor::apply_event(Round& r, const InputRef& in, CloudEvent&& ev,
   const RoundReviewers reviewers(*this, r);
   const std::string old_stage = current.app ? current.app->stage : "";
   const bool existed = current.app != nullptr;
+  workflow::Application* given = current.given();
   auto outcome =
-      current.loaded
-          ? workflow::apply(registry_, std::move(*current.loaded), ev, options_.engine, &reviewers)
-          : workflow::apply(registry_, current.app, ev, options_.engine, &reviewers);
-  if (auto* rej = std::get_if<workflow::Rejected>(&outcome))
+      given ? workflow::apply(registry_, std::move(*given), ev, options_.engine, &reviewers)
+            : workflow::apply(registry_, current.app, ev, options_.engine, &reviewers);
+  if (auto* rej = std::get_if<workflow::Rejected>(&outcome)) {
+    give_back(r, ev.subject, current);
     return reject(r, in, rej->reason, rej->message, ev.id, ev.subject, &dedupe_key);
+  }
   auto& applied = std::get<workflow::Applied>(outcome);
-  record_applied(r, in, applied, std::move(ev), old_stage, existed, std::move(dedupe_key));
+  const std::string subject = ev.subject;
+  if (!record_applied(r, in, applied, std::move(ev), old_stage, existed, std::move(dedupe_key)))
+    give_back(r, subject, current);
 }
 
-void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& applied,
+// An event not applied leaves the round's copy the engine was given as it
+// was: decoded from the round's encoding of it (the store's format, so the
+// same state a later round would read from the store).
+void Processor::give_back(Round& r, const std::string& id, Current& current) {
+  if (current.in_round == nullptr) return;
+  Changed& c = *current.in_round;
+  if (!r.batch.decode_application(c.encoded, c.app))
+    fail("cannot decode this round's copy of application " + id + " (a bug)");
+}
+
+bool Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& applied,
                                CloudEvent&& ev, const std::string& old_stage, bool existed,
                                std::string&& dedupe_key) {
   // The history keeps the event's data, but for self-identification, which
@@ -646,15 +674,16 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   store::SealedEntry entry = r.batch.seal(
       ev.subject, history_entry(applied, std::move(ev), in.topic, in.partition, in.offset),
       applied.next.history_head);
-  const size_t bytes =
-      r.batch.put_application(applied.next, old_stage, options_.max_application_bytes);
-  if (bytes == 0)
-    return reject(r, in, Reason::invalid_data,
-                  "application \"" + ev.subject + "\" would grow past " +
-                      std::to_string(options_.max_application_bytes) +
-                      " bytes (processor.max_application_bytes); keep large content outside "
-                      "stagewise and send its uri",
-                  ev.id, ev.subject, &dedupe_key);
+  const size_t bytes = r.batch.encode_application(applied.next, r.scratch);
+  if (bytes > options_.max_application_bytes) {
+    reject(r, in, Reason::invalid_data,
+           "application \"" + ev.subject + "\" would grow past " +
+               std::to_string(options_.max_application_bytes) +
+               " bytes (processor.max_application_bytes); keep large content outside "
+               "stagewise and send its uri",
+           ev.id, ev.subject, &dedupe_key);
+    return false;
+  }
   const std::string subject = ev.subject;
   if ((ev.type == "application.updated" || ev.type == "application.document_added") &&
       applied.next.facts.contains("reviewers") && !applied.next.facts["reviewers"].empty())
@@ -687,7 +716,12 @@ void Processor::record_applied(Round& r, const InputRef& in, workflow::Applied& 
   r.count_applied(in, ev);
   spdlog::debug("applied {} {} to {}: {} -> {}", ev.type, ev.id, subject, old_stage, applied.to);
   r.batch.add_history(std::move(entry));
-  r.apps.insert_or_assign(subject, Held{std::move(applied.next), bytes});
+  auto [it, fresh] = r.apps.try_emplace(subject);
+  if (fresh) it->second.stored_stage = old_stage;
+  it->second.app = std::move(applied.next);
+  it->second.bytes = bytes;
+  it->second.encoded.swap(r.scratch);
+  return true;
 }
 
 reviews::ReviewerPtr Processor::current_reviewer(const Round& r, const std::string& id) const {
@@ -781,6 +815,10 @@ void Processor::reject(Round& r, const InputRef& in, Reason reason, const std::s
 // Hands a full round to the committer. One round in flight at a time: the
 // previous must be durable (and the cache hold its applications) first.
 bool Processor::hand_over(Round* r) {
+  for (auto& [id, changed] : r->apps) {
+    r->batch.put_encoded(changed.app, changed.encoded, changed.stored_stage);
+    std::string().swap(changed.encoded);  // the cache keeps the decoded state only
+  }
   for (const auto& [tp, next] : r->advanced)
     r->batch.set_input_position({tp.first, tp.second, next});
   if (!finish_round()) return false;
@@ -894,7 +932,7 @@ void Processor::cache_round(Round& r) {
       lp.cache.erase(lp.cache.begin());
     }
     lp.cache_bytes += held.bytes;
-    lp.cache.emplace(id, std::move(held));
+    lp.cache.emplace(id, Held(std::move(held)));
   }
   stats_.cache_bytes = lp.cache_bytes;
 }

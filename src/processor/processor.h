@@ -185,8 +185,9 @@ class Processor {
   void apply_reference(Round& r, const InputRef& in, CloudEvent&& ev, std::string&& dedupe_key);
   reviews::ReviewerPtr current_reviewer(const Round& r, const std::string& id) const;
   Result<void> load_reviewers();
-  void record_applied(Round& r, const InputRef& in, workflow::Applied& applied, CloudEvent&& ev,
+  bool record_applied(Round& r, const InputRef& in, workflow::Applied& applied, CloudEvent&& ev,
                       const std::string& old_stage, bool existed, std::string&& dedupe_key);
+  void give_back(Round& r, const std::string& id, Current& current);
   void reject(Round& r, const InputRef& in, Reason reason, const std::string& message,
               const std::string& event_id, const std::string& subject,
               const std::string* outcome_key = nullptr);

@@ -147,14 +147,29 @@ Batch& Batch::operator=(Batch&& other) noexcept {
 size_t Batch::put_application(const workflow::Application& app, const std::string& old_stage,
                               size_t max_bytes) {
   std::string& v = p_->scratch;
-  v.clear();
-  codec::encode(v, app);
-  const bool seals = p_->keys != nullptr;
-  if (v.size() + (seals ? 1 + privacy::kOverhead : 0) > max_bytes) return 0;
-  if (seals) seal_application(app, v);
-  p_->wb.Put(p_->cf[kApplications], app.id, v).PermitUncheckedError();
+  const size_t bytes = encode_application(app, v);
+  if (bytes > max_bytes) return 0;
+  put_encoded(app, v, old_stage);
+  return bytes;
+}
+
+size_t Batch::encode_application(const workflow::Application& app, std::string& out) const {
+  out.clear();
+  codec::encode(out, app);
+  return out.size() + (p_->keys != nullptr ? 1 + privacy::kOverhead : 0);
+}
+
+bool Batch::decode_application(std::string_view encoded, workflow::Application& out) const {
+  out = {};
+  return codec::decode(encoded, out);
+}
+
+void Batch::put_encoded(const workflow::Application& app, std::string& encoded,
+                        const std::string& old_stage) {
+  if (p_->keys != nullptr) seal_application(app, encoded);
+  p_->wb.Put(p_->cf[kApplications], app.id, encoded).PermitUncheckedError();
   if (p_->mirror_n > 0)
-    p_->mirror[p_->mirror_partition(app.id)].push_back({changelog::app_key(app.id), v});
+    p_->mirror[p_->mirror_partition(app.id)].push_back({changelog::app_key(app.id), encoded});
   if (old_stage != app.stage) {
     if (!old_stage.empty())
       p_->wb.Delete(p_->cf[kStageIndex], stage_key(app.program, old_stage, app.id))
@@ -163,7 +178,6 @@ size_t Batch::put_application(const workflow::Application& app, const std::strin
         .PermitUncheckedError();
   }
   ++count_;
-  return v.size();
 }
 
 SealedEntry Batch::seal(const std::string& application_id, const HistoryEntry& entry,

@@ -216,6 +216,17 @@ class Batch {
   /// than `max_bytes`.
   size_t put_application(const workflow::Application& app, const std::string& old_stage,
                          size_t max_bytes = SIZE_MAX);
+  /// put_application() in two steps, for a writer that changes an
+  /// application several times in one batch and writes it once: encodes
+  /// `app` into `out` and returns the bytes it takes stored (sealing adds
+  /// its overhead); put_encoded() then writes that encoding (sealing it in
+  /// place) and moves the stage index from `old_stage`.
+  size_t encode_application(const workflow::Application& app, std::string& out) const;
+  void put_encoded(const workflow::Application& app, std::string& encoded,
+                   const std::string& old_stage);
+  /// The application an encode_application() encoding holds; false when
+  /// `encoded` is not one.
+  bool decode_application(std::string_view encoded, workflow::Application& out) const;
   /// Seals `entry` into the application's hash chain after `head` (its
   /// current head, empty when it has none); `head` becomes the entry's chain
   /// hash. Writes nothing: add_history does, and the commit puts it in the

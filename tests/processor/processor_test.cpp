@@ -1,5 +1,6 @@
 // Integration: the processor against the embedded Kafka cluster (real
 // protocol on loopback) and a real RocksDB store.
+#include "audit/verify.h"
 #include "processor/fixture.h"
 #include "processor/outputs.h"
 
@@ -208,6 +209,91 @@ TEST_F(ProcessorTest, AnEventRejectedAfterTheEngineTookTheCachedApplicationChang
   ASSERT_EQ(app->facts["notes"].size(), 2u);
   EXPECT_EQ(app->facts["notes"][1]["text"], "two");
   EXPECT_EQ(history_size("a"), 4u);
+}
+
+// A round writes each application it changed once, in its last state (not
+// once per event): the stored state, the stage index and the audit chain
+// must be those of the last applied event, also when an event in between
+// was rejected, and when the application is new or leaves its stage twice.
+// The engine changes the round's copy of an application in place: an event
+// rejected after it took that copy (by the engine, or for the size of the
+// result) must leave it as it was.
+TEST_F(ProcessorTest, ARoundWritesEachApplicationOnceInItsLastState) {
+  send(event("d1", "application.submitted", "d", "applicant", nullptr, 0));  // stored before
+  ASSERT_TRUE(eventually([&] { return stage("d") == "submitted"; }));
+  processor_.reset();
+  options_.batch_max_events = 1000;
+  options_.batch_max_ms = 3000;  // every event below in the first round
+  options_.max_application_bytes = 2500;
+  options_.engine.max_list_items = 2;
+  const std::string big(3000, 'x');
+  const std::vector<json> events = {
+      event("w1", "application.submitted", "a", "applicant", {{"name", "Ada"}}, 0),
+      event("w2", "decision.recorded", "a", "program_manager", {{"outcome", "eligible"}}, 1),
+      event("w3", "application.document_added", "a", "applicant", {{"kind", "transcript"}}, 2),
+      event("w4", "note.added", "a", "program_manager", {{"text", big}}, 3),  // past 2500 bytes
+      event("w4a", "note.added", "a", "program_manager", {{"text", "one"}}, 3),
+      event("w4b", "note.added", "a", "program_manager", {{"text", "two"}}, 3),
+      event("w4c", "note.added", "a", "program_manager", {{"text", "three"}}, 3),  // a third
+      event("w5", "application.document_added", "a", "applicant",
+            {{"kind", "recommendation_letter"}}, 4),
+      event("w6", "application.submitted", "b", "applicant", nullptr, 0),
+      event("w7", "application.withdrawn", "b", "applicant", nullptr, 1),
+      event("w8", "application.submitted", "c", "applicant", nullptr, 0),
+      event("d2", "decision.recorded", "d", "program_manager", {{"outcome", "eligible"}}, 1),
+      event("d3", "application.document_added", "d", "applicant", {{"kind", "transcript"}}, 2),
+      event("d4", "application.document_added", "d", "applicant",
+            {{"kind", "recommendation_letter"}}, 3)};
+  for (const auto& e : events)
+    ASSERT_TRUE(
+        producer_->produce("stagewise.events", e.value("subject", ""), e.dump(), {}, 0).ok());
+  ASSERT_TRUE(producer_->flush(10000).ok());
+  ASSERT_NO_FATAL_FAILURE(start_processor());
+  ASSERT_TRUE(eventually([&] { return handled() >= events.size(); }));
+  // The point of the test: a's events were applied in one round, and d's
+  // after its first.
+  for (const std::string id : {"a", "d"}) {
+    auto h = store_->history(id);
+    ASSERT_TRUE(h.ok()) << h.error().message;
+    ASSERT_GE(h->size(), 4u);
+    for (const auto& e : *h) {
+      if (id == "d" && e.sequence == 1) continue;
+      ASSERT_EQ(e.round, h->back().round) << id << e.sequence;
+    }
+  }
+  EXPECT_EQ(processor_->stats().rejected[static_cast<size_t>(Reason::invalid_data)], 2u);
+
+  auto a = store_->application("a");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->stage, "review");
+  EXPECT_EQ(a->sequence, 6u);
+  EXPECT_EQ(a->facts["profile"]["name"], "Ada");
+  ASSERT_EQ(a->facts["notes"].size(), 2u) << a->facts["notes"].dump();
+  EXPECT_EQ(a->facts["notes"][0]["text"], "one");
+  EXPECT_EQ(a->facts["notes"][1]["text"], "two");
+  EXPECT_EQ(history_size("a"), 6u);
+  EXPECT_EQ(stage("b"), "withdrawn");
+  EXPECT_EQ(stage("c"), "submitted");
+  EXPECT_EQ(stage("d"), "review");
+  // Each application is in the stage index once, under its last stage.
+  const std::string program = "summer-research-internship";
+  const std::map<std::string, std::vector<std::string>> want = {
+      {"submitted", {"c"}}, {"documents", {}}, {"review", {"a", "d"}}, {"withdrawn", {"b"}}};
+  for (const auto& [stage_name, ids] : want) {
+    auto listed = store_->list_stage(program, stage_name, 100);
+    ASSERT_TRUE(listed.ok()) << listed.error().message;
+    EXPECT_EQ(*listed, ids) << stage_name;
+  }
+  auto counts = store_->stage_counts(program);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)["submitted"] + (*counts)["documents"] + (*counts)["review"] +
+                (*counts)["withdrawn"],
+            4u);
+  // The stored heads are the chains' last links, and every entry is in its round.
+  auto report = audit::verify(*store_, {});
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->ok()) << audit::describe(report->broken.front());
+  EXPECT_EQ(report->entries, 13u);
 }
 
 TEST_F(ProcessorTest, RestartResumesFromStoredOffsetsWithoutReapplying) {
