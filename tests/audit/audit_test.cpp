@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <thread>
 
 namespace stagewise::audit {
 namespace {
@@ -30,6 +31,26 @@ TEST(Chain, EveryLeafsPathLeadsToTheRootAndNoOtherLeafsDoes) {
     }
   }
   EXPECT_EQ(merkle_root({}), sha256(""));
+}
+
+// The digests reuse one OpenSSL context per thread: each call must still be
+// SHA-256 of its own input alone (FIPS 180-2 test vectors), on any thread.
+TEST(Chain, DigestsAreSha256OfTheirInputAloneOnEveryThread) {
+  const std::string abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  const std::string two_blocks = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+  const std::string long_input = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  auto check = [&](int rounds) {
+    for (int i = 0; i < rounds; ++i) {
+      EXPECT_EQ(hex(sha256("abc")), abc);
+      EXPECT_EQ(hex(sha256(long_input)), two_blocks);
+      EXPECT_EQ(hex(sha256("")),
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+  };
+  check(3);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(check, 200);
+  for (auto& t : threads) t.join();
 }
 
 TEST(Chain, LinksDependOnEveryByteAndTheApplication) {

@@ -2,6 +2,7 @@
 // evaluation, engine apply, store commit per batch size. Inputs come from
 // the simulator, so the mix is what the pipeline sees.
 //   build/release/tools/bench/stagewise_micro_bench [--benchmark_filter=...]
+#include "audit/chain.h"
 #include "bench_util.h"
 #include "common/cloudevent.h"
 #include "privacy/keys.h"
@@ -215,6 +216,16 @@ void BM_Seal(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Seal)->Arg(256)->Arg(1024);
+
+// Linking a history entry into its application's chain: two SHA-256, once
+// per event on the loop thread (the committer hashes each round's leaves).
+void BM_AuditLink(benchmark::State& state) {
+  const std::string head = audit::genesis("A-1");
+  const std::string stored(static_cast<size_t>(state.range(0)), 'x');
+  for (auto _ : state) benchmark::DoNotOptimize(audit::link(head, stored));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AuditLink)->Arg(300);
 
 BENCHMARK(BM_StoreCommit)
     ->ArgsProduct({{1, 10, 100, 1000}, {0, 1}, {0, 1}})
