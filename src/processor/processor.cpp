@@ -4,6 +4,7 @@
 #include "common/partition.h"
 #include "common/thread_name.h"
 #include "common/time.h"
+#include "processor/app_cache.h"
 #include "processor/outputs.h"
 #include "workflow/engine.h"
 #include "workflow/self_identification.h"
@@ -37,10 +38,7 @@ struct Counts {
 
 // A decoded application and the bytes of its stored encoding (what the
 // cache's byte bound counts).
-struct Held {
-  workflow::Application app;
-  size_t bytes = 0;
-};
+using Held = ApplicationCache::Entry;
 
 // An application changed in a round: its newest state, that state's
 // encoding, and the stage the store has for it before the round ("" when
@@ -90,13 +88,12 @@ struct Processor::Round {
 // State of the consume loop; touched only by the loop thread (the rebalance
 // callbacks run inside Consumer::poll on that thread too).
 struct Processor::Loop {
+  Loop(uint64_t cache_count, uint64_t cache_bytes) : cache(cache_count, cache_bytes) {}
   std::unique_ptr<kafka::Consumer> consumer;
   std::map<TopicPartition, int64_t> next_offset;  // of assigned partitions
   std::string cluster_id;
-  // Committed applications, decoded. Filled after each durable commit; an
-  // arbitrary entry goes when full (by count or by bytes).
-  std::unordered_map<std::string, Held> cache;
-  uint64_t cache_bytes = 0;
+  // Committed applications, decoded: filled after each durable commit.
+  ApplicationCache cache;
   // Set by a revoke inside poll(): the round being collected was built
   // partly for partitions no longer owned, and is dropped (its events are
   // read again from the stored positions by whoever owns them now).
@@ -141,7 +138,7 @@ Result<void> Processor::start() {
   watch_ =
       std::make_unique<ConflictWatch>(registry_, store_, *pool_, options_.conflict_check_interval);
   watch_->start();
-  loop_ = std::make_unique<Loop>();
+  loop_ = std::make_unique<Loop>(options_.cache_applications, options_.cache_bytes);
   // A member that vanished without leaving holds its partitions until the
   // session times out; 10 s (not Kafka's 45 s) bounds that stall. Config wins.
   // librdkafka 2.0.2's embedded cluster ignores static membership, so there
@@ -421,7 +418,7 @@ void Processor::on_revoke(const std::vector<kafka::Assigned>& parts, bool lost) 
         "from what was");
   for (const auto& p : parts) lp.next_offset.erase({p.topic, p.partition});
   lp.cache.clear();
-  lp.cache_bytes = 0;
+  stats_.cache_bytes = 0;
   {
     std::lock_guard lock(owned_mu_);
     assigned_.clear();
@@ -596,14 +593,13 @@ bool Processor::load_current(Round& r, const std::string& id, Current& out) {
   } else if (auto pit = prev ? prev->apps.find(id) : r.apps.end();
              prev && pit != prev->apps.end()) {
     out.app = &pit->second.app;
-  } else if (auto c = loop_->cache.find(id); c != loop_->cache.end()) {
+  } else if (auto cached = loop_->cache.take(id)) {
     // Taken out: this round's copy replaces it once durable (cache_round),
     // and a rejected event leaves nothing the store does not have.
-    out.loaded = std::move(c->second.app);
+    out.loaded = std::move(cached->app);
     out.app = &*out.loaded;
-    loop_->cache_bytes -= c->second.bytes;
-    loop_->cache.erase(c);
   } else {
+    stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);
     auto got = store_.application(id);
     if (got.ok()) {
       out.loaded = std::move(*got);
@@ -914,27 +910,11 @@ void Processor::book_round(const Round& r) {
         store_);
 }
 
-// Keeps a durable round's applications decoded, within the cache's count
-// and byte bounds.
+// Keeps a durable round's applications decoded, as the newest in the cache.
 void Processor::cache_round(Round& r) {
   Loop& lp = *loop_;
-  const uint64_t max_count = options_.cache_applications, max_bytes = options_.cache_bytes;
-  if (max_count == 0 || max_bytes == 0) return;
-  for (auto& [id, held] : r.apps) {
-    if (auto it = lp.cache.find(id); it != lp.cache.end()) {
-      lp.cache_bytes -= it->second.bytes;
-      lp.cache.erase(it);
-    }
-    if (held.bytes > max_bytes) continue;
-    while (!lp.cache.empty() &&
-           (lp.cache.size() >= max_count || lp.cache_bytes + held.bytes > max_bytes)) {
-      lp.cache_bytes -= lp.cache.begin()->second.bytes;
-      lp.cache.erase(lp.cache.begin());
-    }
-    lp.cache_bytes += held.bytes;
-    lp.cache.emplace(id, Held(std::move(held)));
-  }
-  stats_.cache_bytes = lp.cache_bytes;
+  for (auto& [id, changed] : r.apps) lp.cache.put(id, Held(std::move(changed)));
+  stats_.cache_bytes = lp.cache.bytes();
 }
 
 void Processor::update_lag() {

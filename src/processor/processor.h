@@ -105,6 +105,9 @@ struct Stats {
   std::array<std::atomic<uint64_t>, kReasonCount> rejected{};
   std::atomic<int64_t> lag{0};  ///< input events on the broker not yet processed
   std::atomic<uint64_t> cache_bytes{0};
+  /// Events whose application was not in memory (read from the store, or
+  /// new): processor.cache_applications / cache_bytes too small show here.
+  std::atomic<uint64_t> cache_misses{0};
   /// Seconds from an applied event's `time` to its round being durable.
   metrics::Histogram event_age{kEventAgeBuckets};
   /// Seconds from an applied event's message being produced to its round

@@ -743,6 +743,7 @@ json pipeline(const Args& a, const workflow::Registry& reg) {
               {"rejected", rejected},
               {"gap_messages", s.gap_messages.load()},
               {"batches", s.batches.load()},
+              {"cache_misses", s.cache_misses.load()},
               {"partitions", a.partitions},
               {"bad_fraction", a.bad_fraction},
               {"nproc", std::thread::hardware_concurrency()}};
