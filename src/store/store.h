@@ -211,16 +211,17 @@ class Batch {
   Batch& operator=(const Batch&) = delete;
 
   /// Writes the application; `old_stage` (empty for a new application)
-  /// is removed from the stage index and the new stage added. Returns the
-  /// bytes of its encoding, or 0 (and writes nothing) when that is larger
-  /// than `max_bytes`.
+  /// is removed from the stage index and the new stage added. Returns its
+  /// size as encode_application() counts it, or 0 (and writes nothing) when
+  /// that is larger than `max_bytes`.
   size_t put_application(const workflow::Application& app, const std::string& old_stage,
                          size_t max_bytes = SIZE_MAX);
   /// put_application() in two steps, for a writer that changes an
   /// application several times in one batch and writes it once: encodes
-  /// `app` into `out` and returns the bytes it takes stored (sealing adds
-  /// its overhead); put_encoded() then writes that encoding (sealing it in
-  /// place) and moves the stage index from `old_stage`.
+  /// `app` into `out` and returns its size as `max_bytes` counts it (the
+  /// encoding plus the seal's overhead; compression may store it smaller);
+  /// put_encoded() then writes that encoding (sealing it in place) and
+  /// moves the stage index from `old_stage`.
   size_t encode_application(const workflow::Application& app, std::string& out) const;
   void put_encoded(const workflow::Application& app, std::string& encoded,
                    const std::string& old_stage);
